@@ -1,0 +1,78 @@
+// One attention interface for every backend sageval validates.
+//
+// A backend takes q [B, Hq, Nq, D], k and v [B, Hkv, Nk, D] (layout HND) or the same tensors as [B, N, H, D]
+// (layout NHD) and returns the attention output in the layout of its inputs, plus, when asked, the
+// log-sum-exp of the scaled scores (natural log, float32, [B, Hq, Nq]).
+//
+// Semantics every backend follows:
+//  - softmax scale `sm_scale`, default 1/sqrt(D);
+//  - grouped-query attention: Hq is a multiple of Hkv and query head h reads kv head h / (Hq / Hkv);
+//  - causal masking aligned bottom-right (FlashAttention >= 2.1): query i sees key j iff j <= i + Nk - Nq.
+//    A query that sees no key (possible when Nq > Nk) gets output 0 and log-sum-exp -inf.
+//  - inputs are validated (dtype, rank, shapes, head dim, device, empty tensors, non-finite values) and any
+//    option a backend does not support is rejected with an error naming it, never ignored.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+namespace sageval {
+
+enum class Layout { HND, NHD };
+
+const char* to_string(Layout layout);
+
+struct AttentionOptions {
+  bool causal = false;
+  std::optional<double> sm_scale;  // default 1/sqrt(head dim)
+  Layout layout = Layout::HND;
+  bool return_lse = false;
+  // Scan q, k and v for NaN/Inf before running (one extra pass; a hot loop that has checked its inputs
+  // elsewhere may turn it off).
+  bool check_finite = true;
+};
+
+struct AttentionOutput {
+  at::Tensor out;  // in the input layout; dtype: the input dtype, except `math`, which returns its compute dtype
+  at::Tensor lse;  // float32 [B, Hq, Nq]; undefined unless return_lse
+};
+
+struct BackendCapabilities {
+  std::vector<int> head_dims;                // empty: any head dim
+  std::vector<at::ScalarType> dtypes;        // accepted input dtypes
+  bool cpu = false;                          // runs on CPU tensors
+  bool cuda = false;                         // runs on CUDA tensors in this build
+  bool lse = false;                          // can return the log-sum-exp
+  std::string description;
+};
+
+class AttentionBackend {
+ public:
+  virtual ~AttentionBackend() = default;
+  virtual std::string name() const = 0;
+  virtual BackendCapabilities capabilities() const = 0;
+  // Validates the inputs against the capabilities, then computes.
+  AttentionOutput forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                          const AttentionOptions& options = {}) const;
+
+ protected:
+  // Called with validated inputs converted to HND (views, not copies) and a resolved scale.
+  virtual AttentionOutput forward_hnd(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
+                                      double sm_scale, bool return_lse) const = 0;
+};
+
+// The registry. Names: "math", "math_fp32", "fp16", "sage_int8", and "sdpa" where libtorch has it.
+std::unique_ptr<AttentionBackend> make_backend(const std::string& name);
+std::vector<std::string> list_backends();
+bool has_backend(const std::string& name);
+
+// The backend name chosen at run time: `--attention-backend NAME` (or `--attention-backend=NAME`) on the
+// command line, else the environment variable SAGEVAL_ATTENTION_BACKEND, else `fallback`. Throws if the
+// chosen name is not in the registry.
+std::string select_backend_name(int argc, const char* const* argv, const std::string& fallback);
+
+}  // namespace sageval

@@ -1,0 +1,35 @@
+// CPU implementations of the INT8 quantization steps of the `sage_int8` backend (steps 1-3 of
+// kernels/sage_int8_numerics.h). They call the same inline functions as the CUDA quantizers, so the INT8
+// values and scales of both are identical.
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace sageval {
+
+struct QuantizedInt8 {
+  at::Tensor values;  // int8, same shape as the input [B, H, N, D]
+  at::Tensor scales;  // float32 [B, H, ceil(N / block_rows)]; value = values * scale
+};
+
+// Per-block symmetric INT8 quantization of a float32 [B, H, N, D] tensor along its token axis: one scale per
+// `block_rows` consecutive tokens of each (batch, head), scale = max|x| / 127 (1.0 for an all-zero block),
+// values rounded half away from zero. `pre_scale` multiplies each element (one float multiplication) first.
+QuantizedInt8 quantize_per_block(const at::Tensor& x, int block_rows, float pre_scale = 1.0f);
+
+// Mean of k over its token axis, accumulated in double and rounded to float: float32 [B, H, D].
+at::Tensor token_mean(const at::Tensor& k);
+
+// k - mean (float32), the smoothing of SageAttention: softmax(q.(k - mean)) == softmax(q.k) for every query.
+at::Tensor smooth_k(const at::Tensor& k, const at::Tensor& mean);
+
+// Q and K of one attention call, quantized as the `sage_int8` backend does it. q [B, Hq, Nq, D] and
+// k [B, Hkv, Nk, D] in fp16/bf16/fp32 (HND).
+struct SageInt8QK {
+  QuantizedInt8 q;   // q * sm_scale * log2(e), per block of numerics::kQBlockRows tokens
+  QuantizedInt8 k;   // k - mean (when smoothing), per block of numerics::kKBlockRows tokens
+  at::Tensor k_mean;  // float32 [B, Hkv, D]; zeros when smoothing is off
+};
+SageInt8QK quantize_sage_int8_qk(const at::Tensor& q, const at::Tensor& k, double sm_scale, bool smooth);
+
+}  // namespace sageval

@@ -1,0 +1,93 @@
+// Host-side entry points of the CUDA attention kernels. Plain pointers, sizes and strides only: this header
+// and everything under kernels/ is independent of libtorch, so the kernels compile (and CI catches their
+// build breaks) on machines whose libtorch has no CUDA.
+//
+// Conventions shared by every entry point:
+//  - Tensors are addressed as [batch, head, token, dim] through element strides (`Strides4`); the dim stride is
+//    1. HND, NHD and strided views into a fused QKV buffer are all just strides. Offsets are 64-bit.
+//  - Grouped-query attention: query head h reads kv head h / (heads_q / heads_kv).
+//  - Causal masking is bottom-right aligned: query i sees key j iff j <= i + (len_k - len_q).
+//    A query that sees no key gets output 0 and LSE -inf.
+//  - `lse`, when not null, is float32 [batch, heads_q, len_q] contiguous, natural log.
+//  - Every CUDA call is checked; failures throw std::runtime_error carrying the CUDA message.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+namespace sageval::kernels {
+
+enum class ElementType { kFloat16, kBFloat16 };
+
+struct Strides4 {
+  int64_t batch = 0;
+  int64_t head = 0;
+  int64_t token = 0;
+};
+
+struct AttentionProblem {
+  int batch = 0;
+  int heads_q = 0;
+  int heads_kv = 0;
+  int len_q = 0;
+  int len_k = 0;
+  int head_dim = 0;  // 64 or 128
+  bool causal = false;
+  float sm_scale = 0.0f;
+  ElementType dtype = ElementType::kFloat16;
+};
+
+struct AttentionTensors {
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* out = nullptr;
+  float* lse = nullptr;  // optional
+  Strides4 q_strides, k_strides, v_strides, out_strides;
+};
+
+// FP16/BF16 FlashAttention-2-style forward (the `fp16` backend).
+// FLOPs: 4 * B * Hq * Nq * Nk * D (about half of it with causal masking when Nq == Nk).
+// Bytes (minimum): (2 * B * Hq * Nq * D + 2 * B * Hkv * Nk * D) * 2 (+ 4 * B * Hq * Nq for the LSE).
+void attention_fp16_forward(const AttentionProblem& problem, const AttentionTensors& tensors, cudaStream_t stream);
+
+// Device buffers of the INT8 path, laid out contiguously; sizes from `sage_int8_workspace_layout`.
+struct SageInt8Workspace {
+  int8_t* q_int8 = nullptr;      // [B, Hq, Nq_padded, D]
+  int8_t* k_int8 = nullptr;      // [B, Hkv, Nk_padded, D]
+  float* q_scale = nullptr;      // [B, Hq, q_blocks]
+  float* k_scale = nullptr;      // [B, Hkv, k_blocks]
+  float* k_mean = nullptr;       // [B, Hkv, D]
+  uint16_t* v_fp16 = nullptr;    // [B, Hkv, Nk, D] FP16 bits; bf16 input only (null for fp16 input)
+  float* v_scale = nullptr;      // [B, Hkv] power-of-two factors 2^e; bf16 input only
+  // Added by the kernels (scratch of sage_int8_quantize; the attention kernel reads q_dot_mean for the LSE):
+  float* q_dot_mean = nullptr;      // [B, Hq, Nq_padded] q . k_mean per query row (unscaled q)
+  double* k_sum_partial = nullptr;  // [B, Hkv, kv_splits, D] partial sums of K over token ranges
+  float* v_amax_partial = nullptr;  // [B, Hkv, kv_splits] partial max|V|; bf16 input only
+};
+
+struct SageInt8WorkspaceLayout {
+  int64_t q_int8 = 0, k_int8 = 0, q_scale = 0, k_scale = 0, k_mean = 0, v_fp16 = 0, v_scale = 0;  // offsets
+  int64_t q_dot_mean = 0, k_sum_partial = 0, v_amax_partial = 0;  // offsets (added by the kernels)
+  int64_t total_bytes = 0;
+  int q_blocks = 0, k_blocks = 0, len_q_padded = 0, len_k_padded = 0;
+  int kv_splits = 0, kv_rows_per_split = 0;  // token ranges of the K-mean / V-amax reduction (added)
+};
+
+SageInt8WorkspaceLayout sage_int8_workspace_layout(const AttentionProblem& problem);
+SageInt8Workspace sage_int8_workspace_at(void* base, const SageInt8WorkspaceLayout& layout);
+
+// Quantization (steps 1-3 of sage_int8_numerics.h, plus the bf16 V conversion): reads q, k, v.
+// Bytes: reads 2 * (B*Hq*Nq + 2*B*Hkv*Nk) * D, writes (B*Hq*Nq + B*Hkv*Nk) * D int8 (+ the V copy for bf16).
+void sage_int8_quantize(const AttentionProblem& problem, const AttentionTensors& tensors,
+                        const SageInt8Workspace& workspace, cudaStream_t stream);
+
+// INT8 Q.K^T, FP16 P.V attention over a quantized workspace (steps 4-7). Reads v from `tensors` (fp16) or the
+// workspace copy (bf16); writes out and lse.
+// FLOPs: 4 * B * Hq * Nq * Nk * D (half INT8 ops, half FP16 ops).
+void sage_int8_attention(const AttentionProblem& problem, const AttentionTensors& tensors,
+                         const SageInt8Workspace& workspace, cudaStream_t stream);
+
+}  // namespace sageval::kernels

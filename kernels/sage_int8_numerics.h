@@ -1,0 +1,94 @@
+// The numerical contract of the `sage_int8` backend, shared by the CUDA kernels and the CPU emulation.
+//
+// Both sides include this header and call these same inline functions, so the INT8 values and scales they
+// produce are identical, and Q.K^T (an exact INT32 sum) is identical bit for bit. Everything after Q.K^T
+// (exp2, the online-softmax rescaling, FP32 summation order) may differ by rounding only.
+//
+// Steps, for one (batch, head):
+//  1. K smoothing. mean[d] = (float)(sum over all Nk tokens of (double)k[n][d] / Nk), accumulated in double so
+//     that the order of summation does not change the rounded float result. ks[n][d] = (float)k[n][d] - mean[d]
+//     (one float subtraction). Softmax is invariant to a per-row constant, so the output is unchanged; the
+//     log-sum-exp is corrected in step 7.
+//  2. Q scaling. x[n][d] = (float)q[n][d] * qk_scale_log2, with qk_scale_log2 = sm_scale * log2(e) computed
+//     once in float by `qk_scale_log2()`. Folding log2(e) in lets the softmax use exp2.
+//  3. Per-block INT8 quantization (Q blocks of kQBlockRows tokens, K blocks of kKBlockRows tokens; the last
+//     block of a sequence may be shorter): amax = max |x| over the block; scale = amax / 127 (IEEE division),
+//     or 1.0 for an all-zero block so no NaN can appear; x_int8 = roundf(x / scale) (IEEE division; roundf
+//     rounds half away from zero), clamped to [-127, 127].
+//  4. S_int = Q_int8 . K_int8^T accumulated in INT32; exact (|S| <= 127*127*D < 2^24 for D <= 1024, so also
+//     exact as a float32 matrix product, which the CPU emulation uses).
+//  5. Dequantization: t = (float)S_int * (q_scale * k_scale), the product of the two scales rounded to float
+//     first. t is the score in base-2 units: t = log2(e) * sm_scale * q.k (up to quantization error).
+//  6. Online softmax over key tiles of kKeyTile tokens, in base 2: m_new = max(m, rowmax(t)); p = exp2(t - m_new);
+//     P is rounded to FP16; the row sum l and the numerator both use the rounded P (so a constant V gives O = V
+//     up to FP32 rounding); acc = acc * exp2(m - m_new) + P_fp16 . V_fp16 with an FP32 accumulator.
+//     Masked scores are -inf; a row with no visible key yet keeps m = -inf and contributes nothing
+//     (the rescale factor is taken as 0 there rather than exp2(-inf - -inf) = NaN).
+//  7. Output = acc / l, rounded to the input dtype; a row with no visible key (causal, Nq > Nk) outputs 0.
+//     LSE (natural log) = ln(2) * (m + log2(l)) + sm_scale * (q . mean), the last term undoing step 1;
+//     -inf for a row with no visible key.
+//  V: FP16 inputs are used as they are. BF16 V may exceed FP16's range (65504), so it is converted to FP16
+//  after multiplying by 2^-e per (batch, kv head), with e the smallest e >= 0 such that max|V| * 2^-e <= 2^15;
+//  the power of two is exact and the output is multiplied by 2^e in FP32 before rounding.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define SAGEVAL_HOST_DEVICE __host__ __device__
+#else
+#define SAGEVAL_HOST_DEVICE
+#endif
+
+namespace sageval::numerics {
+
+// Token granularity of the INT8 scales and the key tile of the online softmax. The CUDA kernels and the CPU
+// emulation both read these; change them here only.
+inline constexpr int kQBlockRows = 128;
+inline constexpr int kKBlockRows = 64;
+inline constexpr int kKeyTile = 64;
+inline constexpr float kLog2e = 1.4426950408889634f;
+inline constexpr float kLn2 = 0.6931471805599453f;
+// bf16 V is scaled into FP16 so that its largest magnitude is at most this (a power of two well below 65504).
+inline constexpr float kFp16VLimit = 32768.0f;
+
+inline float qk_scale_log2(float sm_scale) { return sm_scale * kLog2e; }
+
+SAGEVAL_HOST_DEVICE inline float int8_block_scale(float amax) {
+#if defined(__CUDA_ARCH__)
+  return amax > 0.0f ? __fdiv_rn(amax, 127.0f) : 1.0f;
+#else
+  return amax > 0.0f ? amax / 127.0f : 1.0f;
+#endif
+}
+
+SAGEVAL_HOST_DEVICE inline int8_t quantize_int8(float x, float scale) {
+#if defined(__CUDA_ARCH__)
+  float r = roundf(__fdiv_rn(x, scale));
+#else
+  float r = std::round(x / scale);
+#endif
+  r = r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r);
+  return static_cast<int8_t>(r);
+}
+
+SAGEVAL_HOST_DEVICE inline float dequant_scale(float q_scale, float k_scale) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(q_scale, k_scale);
+#else
+  return q_scale * k_scale;
+#endif
+}
+
+// Smallest power-of-two exponent e >= 0 with amax * 2^-e <= kFp16VLimit.
+SAGEVAL_HOST_DEVICE inline int fp16_v_exponent(float amax) {
+  int e = 0;
+  while (amax > kFp16VLimit && e < 126) {
+    amax *= 0.5f;
+    ++e;
+  }
+  return e;
+}
+
+}  // namespace sageval::numerics

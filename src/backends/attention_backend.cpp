@@ -1,0 +1,24 @@
+// The part of AttentionBackend shared by every backend: validation, layout handling, the default scale.
+#include <cmath>
+
+#include "backends/validate_inputs.h"
+#include "sageval/attention.h"
+
+namespace sageval {
+
+const char* to_string(Layout layout) { return layout == Layout::HND ? "HND" : "NHD"; }
+
+AttentionOutput AttentionBackend::forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                          const AttentionOptions& options) const {
+  detail::validate_attention_inputs(name(), capabilities(), q, k, v, options);
+  const double sm_scale = options.sm_scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(3))));
+  // NHD [B, N, H, D] is a transposed view of HND [B, H, N, D]; backends see HND strides, no copy.
+  const bool nhd = options.layout == Layout::NHD;
+  auto to_hnd = [nhd](const at::Tensor& t) { return nhd ? t.transpose(1, 2) : t; };
+  AttentionOutput result = forward_hnd(to_hnd(q), to_hnd(k), to_hnd(v), options.causal, sm_scale,
+                                       options.return_lse);
+  if (nhd) result.out = result.out.transpose(1, 2).contiguous();
+  return result;
+}
+
+}  // namespace sageval

@@ -1,0 +1,115 @@
+#include "backends/validate_inputs.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace sageval::detail {
+namespace {
+
+[[noreturn]] void fail(const std::string& backend, const std::string& what) {
+  throw std::invalid_argument(fmt::format("attention backend '{}': {}", backend, what));
+}
+
+std::string dtype_name(at::ScalarType t) { return std::string(c10::toString(t)); }
+
+}  // namespace
+
+std::string describe_shape(const at::Tensor& t) {
+  std::ostringstream out;
+  out << "[";
+  for (int64_t i = 0; i < t.dim(); ++i) out << (i ? ", " : "") << t.size(i);
+  out << "]";
+  return out.str();
+}
+
+void validate_attention_inputs(const std::string& backend, const BackendCapabilities& caps, const at::Tensor& q,
+                               const at::Tensor& k, const at::Tensor& v, const AttentionOptions& options) {
+  const char* names[3] = {"q", "k", "v"};
+  const at::Tensor* tensors[3] = {&q, &k, &v};
+  const char* axes = options.layout == Layout::HND ? "[batch, heads, tokens, head_dim] (layout HND)"
+                                                   : "[batch, tokens, heads, head_dim] (layout NHD)";
+  for (int i = 0; i < 3; ++i) {
+    const at::Tensor& t = *tensors[i];
+    if (!t.defined()) fail(backend, fmt::format("{} is an undefined tensor", names[i]));
+    if (t.dim() != 4)
+      fail(backend, fmt::format("{} must be 4-D {}, got rank {} with shape {}", names[i], axes, t.dim(),
+                                describe_shape(t)));
+    if (t.numel() == 0) fail(backend, fmt::format("{} is empty (shape {})", names[i], describe_shape(t)));
+  }
+  // dtype
+  if (q.scalar_type() != k.scalar_type() || q.scalar_type() != v.scalar_type())
+    fail(backend, fmt::format("q, k and v must share one dtype, got {}, {}, {}", dtype_name(q.scalar_type()),
+                              dtype_name(k.scalar_type()), dtype_name(v.scalar_type())));
+  if (std::find(caps.dtypes.begin(), caps.dtypes.end(), q.scalar_type()) == caps.dtypes.end()) {
+    std::vector<std::string> ok;
+    for (auto t : caps.dtypes) ok.push_back(dtype_name(t));
+    fail(backend, fmt::format("dtype {} is not supported (supported: {})", dtype_name(q.scalar_type()),
+                              fmt::join(ok, ", ")));
+  }
+  // device
+  if (q.device() != k.device() || q.device() != v.device())
+    fail(backend, fmt::format("q, k and v must be on one device, got {}, {}, {}", q.device().str(),
+                              k.device().str(), v.device().str()));
+  if (q.is_cuda() && !caps.cuda)
+    fail(backend, fmt::format("device {} is not supported: this backend has no CUDA path in this build",
+                              q.device().str()));
+  if (q.is_cpu() && !caps.cpu) fail(backend, "device cpu is not supported: this backend runs on CUDA only");
+  if (!q.is_cpu() && !q.is_cuda()) fail(backend, fmt::format("device {} is not supported", q.device().str()));
+  if (q.layout() != c10::kStrided || k.layout() != c10::kStrided || v.layout() != c10::kStrided)
+    fail(backend, "q, k and v must be dense (strided) tensors, not sparse");
+
+  // shapes, in the canonical order [B, H, N, D]
+  const int head_axis = options.layout == Layout::HND ? 1 : 2;
+  const int token_axis = options.layout == Layout::HND ? 2 : 1;
+  if (q.size(0) != k.size(0) || q.size(0) != v.size(0))
+    fail(backend, fmt::format("batch sizes differ: q {}, k {}, v {}", q.size(0), k.size(0), v.size(0)));
+  if (k.sizes() != v.sizes())
+    fail(backend, fmt::format("k and v shapes differ: k {}, v {} (layout {})", describe_shape(k),
+                              describe_shape(v), to_string(options.layout)));
+  const int64_t hq = q.size(head_axis), hkv = k.size(head_axis);
+  if (hq % hkv != 0)
+    fail(backend, fmt::format("query heads ({}) must be a multiple of key/value heads ({}) for grouped-query "
+                              "attention (layout {}: q {}, k {})",
+                              hq, hkv, to_string(options.layout), describe_shape(q), describe_shape(k)));
+  const int64_t d = q.size(3);
+  if (k.size(3) != d)
+    fail(backend, fmt::format("head dims differ: q {}, k/v {}", d, k.size(3)));
+  if (!caps.head_dims.empty() &&
+      std::find(caps.head_dims.begin(), caps.head_dims.end(), static_cast<int>(d)) == caps.head_dims.end())
+    fail(backend, fmt::format("head dim {} is not supported (supported: {})", d, fmt::join(caps.head_dims, ", ")));
+  (void)token_axis;
+
+  if (q.is_cuda()) {
+    for (int i = 0; i < 3; ++i)
+      if (tensors[i]->stride(3) != 1)
+        fail(backend, fmt::format("{} must have a contiguous head dim (stride 1), got stride {}", names[i],
+                                  tensors[i]->stride(3)));
+  }
+
+  // options
+  if (options.sm_scale.has_value()) {
+    const double s = *options.sm_scale;
+    if (!std::isfinite(s) || s <= 0.0)
+      fail(backend, fmt::format("sm_scale must be finite and positive, got {}", s));
+  }
+  if (options.return_lse && !caps.lse)
+    fail(backend, "return_lse is not supported by this backend");
+
+  if (options.check_finite) {
+    for (int i = 0; i < 3; ++i) {
+      const at::Tensor& t = *tensors[i];
+      if (!at::isfinite(t).all().item<bool>()) {
+        const int64_t nans = at::isnan(t).sum().item<int64_t>();
+        const int64_t infs = at::isinf(t).sum().item<int64_t>();
+        fail(backend, fmt::format("{} contains non-finite values ({} NaN, {} Inf)", names[i], nans, infs));
+      }
+    }
+  }
+}
+
+}  // namespace sageval::detail
