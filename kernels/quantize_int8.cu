@@ -1,0 +1,407 @@
+// INT8 quantization of the sage_int8 path (steps 1-3 of sage_int8_numerics.h) and the bf16 V -> FP16 copy.
+//
+// Algorithm, four launches on the caller's stream:
+//  1. kv_stats: grid (kv_splits, B*Hkv). Each CTA sums K over its token range in double (8 dims per thread,
+//     16-byte loads, several in flight), reduces its threads in a fixed order and writes one partial sum per dim;
+//     for bf16 input it also takes max|V| over the range.
+//  2. kv_finalize: per (b, kv head) sums the partials in split order (double), mean = (float)(sum / Nk); for bf16
+//     V the exponent e (numerics::fp16_v_exponent) and v_scale = 2^e.
+//  3. k_quant: one CTA per 64-token K block: ks = k - mean (one float subtraction), amax, scale =
+//     int8_block_scale(amax), quantize_int8 (IEEE division, roundf); padding rows (>= Nk) are written as 0.
+//     For bf16 input the same CTA converts the block's V rows: fp16(v * 2^-e) (exact scaling, one rounding).
+//  4. q_quant: one CTA per 128-token Q block: x = q * (sm_scale*log2 e) (one float multiply), amax, scale,
+//     quantize_int8; padding rows are 0. Also q . k_mean per row (for the LSE correction of the smoothing).
+// All INT8 values and scales come from the shared inline functions, so they equal the CPU emulation's bit for bit
+// (the mean in double is summed in a different order, which can change the float mean only in rare ties).
+//
+// Bytes per call (B*Hq*Nq = nq elements, B*Hkv*Nk = nk elements, 2-byte inputs):
+//   reads 2*nq (Q) + 2*2*nk (K twice: stats and quantization) [+ 2*2*nk for bf16 V: amax and conversion],
+//   writes nq + nk int8 [+ 2*nk fp16 V], plus scales/means (negligible). FLOPs are negligible (~10 per element).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "attention_kernels.h"
+#include "cuda_check.h"
+#include "sage_int8_numerics.h"
+
+namespace sageval::kernels {
+namespace {
+
+namespace nx = sageval::numerics;
+
+constexpr int kStatsThreads = 256;
+constexpr int kKQuantThreads = 128;
+constexpr int kQQuantThreads = 256;
+
+template <bool kBf16>
+__device__ __forceinline__ void to_float8(const uint4& u, float (&f)[8]) {
+  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    float2 v;
+    if constexpr (kBf16) {
+      v = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&w[i]));
+    } else {
+      v = __half22float2(*reinterpret_cast<const __half2*>(&w[i]));
+    }
+    f[2 * i] = v.x;
+    f[2 * i + 1] = v.y;
+  }
+}
+
+__device__ __forceinline__ uint2 pack_int8x8(const int8_t (&q)[8]) {
+  uint2 r;
+  r.x = (uint32_t(uint8_t(q[0]))) | (uint32_t(uint8_t(q[1])) << 8) | (uint32_t(uint8_t(q[2])) << 16) |
+        (uint32_t(uint8_t(q[3])) << 24);
+  r.y = (uint32_t(uint8_t(q[4]))) | (uint32_t(uint8_t(q[5])) << 8) | (uint32_t(uint8_t(q[6])) << 16) |
+        (uint32_t(uint8_t(q[7])) << 24);
+  return r;
+}
+
+// Block-wide max of non-negative floats; every thread gets the result. `red` holds one float per warp.
+template <int kThreads>
+__device__ __forceinline__ float block_max(float v, float* red) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = v;
+  __syncthreads();
+  float r = red[0];
+#pragma unroll
+  for (int w = 1; w < kThreads / 32; ++w) r = fmaxf(r, red[w]);
+  return r;
+}
+
+struct QkvPointers {
+  const char* q;
+  const char* k;
+  const char* v;
+  Strides4 qs, ks, vs;  // bytes
+};
+
+// ---- 1. partial sums of K (double) and partial max|V| over token ranges ----
+template <int D, bool kBf16>
+__global__ void __launch_bounds__(kStatsThreads) kv_stats_kernel(QkvPointers in, SageInt8Workspace ws, int heads_kv,
+                                                                 int len_k, int splits, int rows_per_split,
+                                                                 bool want_v) {
+  constexpr int kCpr = D / 8;                  // 16-byte chunks per row
+  constexpr int kRp = kStatsThreads / kCpr;    // rows per pass
+  constexpr int kUnroll = 4;
+  __shared__ double red[kRp][D];
+  __shared__ float vred[kStatsThreads / 32];
+  const int split = blockIdx.x;
+  const int bh = blockIdx.y;
+  const int b = bh / heads_kv, hk = bh % heads_kv;
+  const int c = threadIdx.x % kCpr;
+  const int r = threadIdx.x / kCpr;
+  const int row_begin = split * rows_per_split;
+  const int row_end = min(len_k, row_begin + rows_per_split);
+  const char* kb = in.k + b * in.ks.batch + hk * in.ks.head + c * 16;
+  const char* vb = in.v + b * in.vs.batch + hk * in.vs.head + c * 16;
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  float vmax = 0.0f;
+  for (int row = row_begin + r; row < row_end; row += kRp * kUnroll) {
+    uint4 ku[kUnroll], vu[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int rr = row + u * kRp;
+      if (rr < row_end) {
+        ku[u] = *reinterpret_cast<const uint4*>(kb + rr * in.ks.token);
+        if (kBf16 && want_v) vu[u] = *reinterpret_cast<const uint4*>(vb + rr * in.vs.token);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      if (row + u * kRp < row_end) {
+        float f[8];
+        to_float8<kBf16>(ku[u], f);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[i] += static_cast<double>(f[i]);
+        if (kBf16 && want_v) {
+          to_float8<kBf16>(vu[u], f);
+#pragma unroll
+          for (int i = 0; i < 8; ++i) vmax = fmaxf(vmax, fabsf(f[i]));
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < 8; ++i) red[r][c * 8 + i] = acc[i];
+  if (kBf16 && want_v) vmax = block_max<kStatsThreads>(vmax, vred);
+  __syncthreads();
+  if (threadIdx.x < D) {
+    double s = 0.0;
+    for (int i = 0; i < kRp; ++i) s += red[i][threadIdx.x];
+    ws.k_sum_partial[(static_cast<int64_t>(bh) * splits + split) * D + threadIdx.x] = s;
+  }
+  if (kBf16 && want_v && threadIdx.x == 0) ws.v_amax_partial[static_cast<int64_t>(bh) * splits + split] = vmax;
+}
+
+// ---- 2. mean over tokens, V exponent ----
+template <int D>
+__global__ void __launch_bounds__(D) kv_finalize_kernel(SageInt8Workspace ws, int len_k, int splits, bool want_v) {
+  const int bh = blockIdx.x;
+  const int d = threadIdx.x;
+  double s = 0.0;
+  for (int i = 0; i < splits; ++i) s += ws.k_sum_partial[(static_cast<int64_t>(bh) * splits + i) * D + d];
+  ws.k_mean[static_cast<int64_t>(bh) * D + d] = len_k > 0 ? static_cast<float>(s / static_cast<double>(len_k)) : 0.0f;
+  if (want_v && d == 0) {
+    float amax = 0.0f;
+    for (int i = 0; i < splits; ++i) amax = fmaxf(amax, ws.v_amax_partial[static_cast<int64_t>(bh) * splits + i]);
+    ws.v_scale[bh] = ldexpf(1.0f, nx::fp16_v_exponent(amax));
+  }
+}
+
+// ---- 3. K blocks (smoothing + INT8) and the bf16 V -> FP16 copy ----
+template <int D, bool kBf16>
+__global__ void __launch_bounds__(kKQuantThreads) k_quant_kernel(QkvPointers in, SageInt8Workspace ws, int heads_kv,
+                                                                 int len_k, int len_k_padded, int k_blocks,
+                                                                 bool want_v) {
+  constexpr int kCpr = D / 8;
+  constexpr int kRp = kKQuantThreads / kCpr;
+  constexpr int kPasses = nx::kKBlockRows / kRp;
+  __shared__ float red[kKQuantThreads / 32];
+  const int kblock = blockIdx.x;
+  const int bh = blockIdx.y;
+  const int b = bh / heads_kv, hk = bh % heads_kv;
+  const int c = threadIdx.x % kCpr;
+  const int r = threadIdx.x / kCpr;
+  const int row0 = kblock * nx::kKBlockRows;
+  const char* kb = in.k + b * in.ks.batch + hk * in.ks.head + c * 16;
+  float mean[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) mean[i] = ws.k_mean[static_cast<int64_t>(bh) * D + c * 8 + i];
+  uint4 raw[kPasses];
+#pragma unroll
+  for (int p = 0; p < kPasses; ++p) {
+    const int row = row0 + r + p * kRp;
+    raw[p] = row < len_k ? *reinterpret_cast<const uint4*>(kb + row * in.ks.token) : make_uint4(0, 0, 0, 0);
+  }
+  float x[kPasses][8];
+  float amax = 0.0f;
+#pragma unroll
+  for (int p = 0; p < kPasses; ++p) {
+    const bool valid = row0 + r + p * kRp < len_k;
+    to_float8<kBf16>(raw[p], x[p]);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      x[p][i] = valid ? __fsub_rn(x[p][i], mean[i]) : 0.0f;
+      amax = fmaxf(amax, fabsf(x[p][i]));
+    }
+  }
+  amax = block_max<kKQuantThreads>(amax, red);
+  const float scale = nx::int8_block_scale(amax);
+  if (threadIdx.x == 0) ws.k_scale[static_cast<int64_t>(bh) * k_blocks + kblock] = scale;
+  int8_t* kq = ws.k_int8 + (static_cast<int64_t>(bh) * len_k_padded + row0 + r) * D + c * 8;
+#pragma unroll
+  for (int p = 0; p < kPasses; ++p) {
+    int8_t qv[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) qv[i] = nx::quantize_int8(x[p][i], scale);
+    *reinterpret_cast<uint2*>(kq + p * kRp * D) = pack_int8x8(qv);
+  }
+  if constexpr (kBf16) {
+    if (want_v) {
+      const float inv = __frcp_rn(ws.v_scale[bh]);  // 2^-e, exact
+      const char* vb = in.v + b * in.vs.batch + hk * in.vs.head + c * 16;
+      uint16_t* vo = ws.v_fp16 + (static_cast<int64_t>(bh) * len_k + row0 + r) * D + c * 8;
+#pragma unroll
+      for (int p = 0; p < kPasses; ++p) {
+        const int row = row0 + r + p * kRp;
+        if (row < len_k) raw[p] = *reinterpret_cast<const uint4*>(vb + row * in.vs.token);
+      }
+#pragma unroll
+      for (int p = 0; p < kPasses; ++p) {
+        const int row = row0 + r + p * kRp;
+        if (row < len_k) {
+          float f[8];
+          to_float8<true>(raw[p], f);
+          uint32_t w[4];
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            __half2 hv = __floats2half2_rn(__fmul_rn(f[2 * i], inv), __fmul_rn(f[2 * i + 1], inv));
+            w[i] = *reinterpret_cast<uint32_t*>(&hv);
+          }
+          *reinterpret_cast<uint4*>(vo + static_cast<int64_t>(p) * kRp * D) = make_uint4(w[0], w[1], w[2], w[3]);
+        }
+      }
+    }
+  }
+}
+
+// ---- 4. Q blocks (scaled by sm_scale*log2 e, INT8) and q . k_mean ----
+template <int D, bool kBf16>
+__global__ void __launch_bounds__(kQQuantThreads) q_quant_kernel(QkvPointers in, SageInt8Workspace ws, int heads_q,
+                                                                 int group, int len_q, int len_q_padded,
+                                                                 int q_blocks, float qk_scale) {
+  constexpr int kCpr = D / 8;
+  constexpr int kRp = kQQuantThreads / kCpr;
+  constexpr int kPasses = nx::kQBlockRows / kRp;
+  static_assert(nx::kQBlockRows % kRp == 0, "Q block rows must be a multiple of the rows per pass");
+  __shared__ float red[kQQuantThreads / 32];
+  const int qblock = blockIdx.x;
+  const int bh = blockIdx.y;
+  const int b = bh / heads_q, h = bh % heads_q;
+  const int hk = h / group;
+  const int c = threadIdx.x % kCpr;
+  const int r = threadIdx.x / kCpr;
+  const int row0 = qblock * nx::kQBlockRows;
+  const char* qb = in.q + b * in.qs.batch + h * in.qs.head + c * 16;
+  const int heads_kv = heads_q / group;
+  float mean[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) mean[i] = ws.k_mean[(static_cast<int64_t>(b) * heads_kv + hk) * D + c * 8 + i];
+  uint4 raw[kPasses];
+#pragma unroll
+  for (int p = 0; p < kPasses; ++p) {
+    const int row = row0 + r + p * kRp;
+    raw[p] = row < len_q ? *reinterpret_cast<const uint4*>(qb + row * in.qs.token) : make_uint4(0, 0, 0, 0);
+  }
+  float x[kPasses][8];
+  float amax = 0.0f;
+#pragma unroll
+  for (int p = 0; p < kPasses; ++p) {
+    float f[8];
+    to_float8<kBf16>(raw[p], f);
+    float dot = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      dot = fmaf(f[i], mean[i], dot);
+      x[p][i] = __fmul_rn(f[i], qk_scale);
+      amax = fmaxf(amax, fabsf(x[p][i]));
+    }
+#pragma unroll
+    for (int o = kCpr / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+    if (c == 0) ws.q_dot_mean[static_cast<int64_t>(bh) * len_q_padded + row0 + r + p * kRp] = dot;
+  }
+  amax = block_max<kQQuantThreads>(amax, red);
+  const float scale = nx::int8_block_scale(amax);
+  if (threadIdx.x == 0) ws.q_scale[static_cast<int64_t>(bh) * q_blocks + qblock] = scale;
+  int8_t* qq = ws.q_int8 + (static_cast<int64_t>(bh) * len_q_padded + row0 + r) * D + c * 8;
+#pragma unroll
+  for (int p = 0; p < kPasses; ++p) {
+    int8_t qv[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) qv[i] = nx::quantize_int8(x[p][i], scale);
+    *reinterpret_cast<uint2*>(qq + p * kRp * D) = pack_int8x8(qv);
+  }
+}
+
+int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
+
+template <int D, bool kBf16>
+void quantize_impl(const AttentionProblem& pr, const AttentionTensors& t, const SageInt8Workspace& ws,
+                   cudaStream_t stream) {
+  const SageInt8WorkspaceLayout lay = sage_int8_workspace_layout(pr);
+  QkvPointers in{};
+  in.q = static_cast<const char*>(t.q);
+  in.k = static_cast<const char*>(t.k);
+  in.v = static_cast<const char*>(t.v);
+  in.qs = Strides4{t.q_strides.batch * 2, t.q_strides.head * 2, t.q_strides.token * 2};
+  in.ks = Strides4{t.k_strides.batch * 2, t.k_strides.head * 2, t.k_strides.token * 2};
+  in.vs = Strides4{t.v_strides.batch * 2, t.v_strides.head * 2, t.v_strides.token * 2};
+  const int bhk = pr.batch * pr.heads_kv;
+  const int bhq = pr.batch * pr.heads_q;
+  const bool want_v = kBf16;
+  if (pr.len_k > 0) {
+    kv_stats_kernel<D, kBf16><<<dim3(lay.kv_splits, bhk), kStatsThreads, 0, stream>>>(
+        in, ws, pr.heads_kv, pr.len_k, lay.kv_splits, lay.kv_rows_per_split, want_v);
+    SAGEVAL_CUDA_CHECK_LAUNCH();
+  }
+  kv_finalize_kernel<D><<<bhk, D, 0, stream>>>(ws, pr.len_k, pr.len_k > 0 ? lay.kv_splits : 0, want_v);
+  SAGEVAL_CUDA_CHECK_LAUNCH();
+  if (lay.k_blocks > 0) {
+    k_quant_kernel<D, kBf16><<<dim3(lay.k_blocks, bhk), kKQuantThreads, 0, stream>>>(
+        in, ws, pr.heads_kv, pr.len_k, lay.len_k_padded, lay.k_blocks, want_v);
+    SAGEVAL_CUDA_CHECK_LAUNCH();
+  }
+  if (lay.q_blocks > 0) {
+    q_quant_kernel<D, kBf16><<<dim3(lay.q_blocks, bhq), kQQuantThreads, 0, stream>>>(
+        in, ws, pr.heads_q, pr.heads_q / pr.heads_kv, pr.len_q, lay.len_q_padded, lay.q_blocks,
+        nx::qk_scale_log2(pr.sm_scale));
+    SAGEVAL_CUDA_CHECK_LAUNCH();
+  }
+}
+
+}  // namespace
+
+SageInt8WorkspaceLayout sage_int8_workspace_layout(const AttentionProblem& pr) {
+  if (pr.head_dim != 64 && pr.head_dim != 128) {
+    throw std::runtime_error("sage_int8_workspace_layout: unsupported head_dim " + std::to_string(pr.head_dim) +
+                             " (supported: 64, 128)");
+  }
+  if (pr.heads_kv <= 0 || pr.heads_q % pr.heads_kv != 0) {
+    throw std::runtime_error("sage_int8_workspace_layout: heads_q must be a positive multiple of heads_kv");
+  }
+  SageInt8WorkspaceLayout L;
+  const int64_t B = pr.batch, Hq = pr.heads_q, Hkv = pr.heads_kv, D = pr.head_dim;
+  L.q_blocks = (pr.len_q + nx::kQBlockRows - 1) / nx::kQBlockRows;
+  L.k_blocks = (pr.len_k + nx::kKBlockRows - 1) / nx::kKBlockRows;
+  L.len_q_padded = L.q_blocks * nx::kQBlockRows;
+  L.len_k_padded = L.k_blocks * nx::kKBlockRows;
+  // Token ranges for the K-sum: enough CTAs to cover the GPU (~512), at least 256 rows each.
+  const int64_t bhk = std::max<int64_t>(1, B * Hkv);
+  int splits = static_cast<int>(std::min<int64_t>((512 + bhk - 1) / bhk, std::max(1, (pr.len_k + 255) / 256)));
+  splits = std::max(splits, 1);
+  L.kv_rows_per_split = std::max(1, (pr.len_k + splits - 1) / splits);
+  L.kv_splits = std::max(1, (pr.len_k + L.kv_rows_per_split - 1) / L.kv_rows_per_split);
+  const bool bf16 = pr.dtype == ElementType::kBFloat16;
+  int64_t off = 0;
+  auto take = [&](int64_t bytes) {
+    const int64_t o = off;
+    off = align_up(off + bytes, 256);
+    return o;
+  };
+  L.q_int8 = take(B * Hq * L.len_q_padded * D);
+  L.k_int8 = take(B * Hkv * L.len_k_padded * D);
+  L.q_scale = take(B * Hq * L.q_blocks * 4);
+  L.k_scale = take(B * Hkv * L.k_blocks * 4);
+  L.k_mean = take(B * Hkv * D * 4);
+  L.v_fp16 = bf16 ? take(B * Hkv * static_cast<int64_t>(pr.len_k) * D * 2) : -1;
+  L.v_scale = bf16 ? take(B * Hkv * 4) : -1;
+  L.q_dot_mean = take(B * Hq * L.len_q_padded * 4);
+  L.k_sum_partial = take(B * Hkv * L.kv_splits * D * 8);
+  L.v_amax_partial = bf16 ? take(B * Hkv * L.kv_splits * 4) : -1;
+  L.total_bytes = off;
+  return L;
+}
+
+SageInt8Workspace sage_int8_workspace_at(void* base, const SageInt8WorkspaceLayout& L) {
+  char* p = static_cast<char*>(base);
+  SageInt8Workspace w;
+  w.q_int8 = reinterpret_cast<int8_t*>(p + L.q_int8);
+  w.k_int8 = reinterpret_cast<int8_t*>(p + L.k_int8);
+  w.q_scale = reinterpret_cast<float*>(p + L.q_scale);
+  w.k_scale = reinterpret_cast<float*>(p + L.k_scale);
+  w.k_mean = reinterpret_cast<float*>(p + L.k_mean);
+  w.v_fp16 = L.v_fp16 >= 0 ? reinterpret_cast<uint16_t*>(p + L.v_fp16) : nullptr;
+  w.v_scale = L.v_scale >= 0 ? reinterpret_cast<float*>(p + L.v_scale) : nullptr;
+  w.q_dot_mean = reinterpret_cast<float*>(p + L.q_dot_mean);
+  w.k_sum_partial = reinterpret_cast<double*>(p + L.k_sum_partial);
+  w.v_amax_partial = L.v_amax_partial >= 0 ? reinterpret_cast<float*>(p + L.v_amax_partial) : nullptr;
+  return w;
+}
+
+void sage_int8_quantize(const AttentionProblem& problem, const AttentionTensors& tensors,
+                        const SageInt8Workspace& workspace, cudaStream_t stream) {
+  if (problem.head_dim != 64 && problem.head_dim != 128) {
+    throw std::runtime_error("sage_int8_quantize: unsupported head_dim " + std::to_string(problem.head_dim) +
+                             " (supported: 64, 128)");
+  }
+  if (problem.batch == 0) return;
+  const bool bf16 = problem.dtype == ElementType::kBFloat16;
+  if (problem.head_dim == 64) {
+    bf16 ? quantize_impl<64, true>(problem, tensors, workspace, stream)
+         : quantize_impl<64, false>(problem, tensors, workspace, stream);
+  } else {
+    bf16 ? quantize_impl<128, true>(problem, tensors, workspace, stream)
+         : quantize_impl<128, false>(problem, tensors, workspace, stream);
+  }
+}
+
+}  // namespace sageval::kernels

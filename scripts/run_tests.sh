@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: set up, build, run every ctest test. GPU tests run where a GPU is visible and show as
+# Skipped (with the reason) where not. Extra arguments go to ctest (e.g. -L cpu, -R Sage).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build.sh
+BUILD_DIR="${SAGEVAL_BUILD_DIR:-build}"
+if [ -z "${SAGEVAL_DATA_DIR:-}" ] && [ -d ../shared/data ]; then export SAGEVAL_DATA_DIR="$(cd ../shared/data && pwd)"; fi
+export SAGEVAL_REPORT_DIR="${SAGEVAL_REPORT_DIR:-$PWD/$BUILD_DIR/report}"
+rm -f "$SAGEVAL_REPORT_DIR"/*.jsonl
+cd "$BUILD_DIR"
+ctest --output-on-failure -j "${SAGEVAL_JOBS:-$(nproc)}" "$@"

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what sageval needs to build and test, where it is missing.
+#   Debian/Ubuntu: cmake, ninja, g++, GoogleTest, nlohmann_json, fmt and (when no libtorch is found otherwise)
+#   Debian's CPU libtorch (libtorch-dev, 1.13) through apt.
+#   Elsewhere: prints what to install.
+# A CUDA build needs a CUDA-enabled libtorch: pip install torch, then pass its CMake path, e.g.
+#   TORCH_CMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)') scripts/run_tests.sh
+set -euo pipefail
+
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+torch_from_pip() {
+  [ -n "${TORCH_CMAKE_PREFIX_PATH:-}" ] && [ -f "${TORCH_CMAKE_PREFIX_PATH}/Torch/TorchConfig.cmake" ]
+}
+
+if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
+  wanted=(cmake ninja-build g++ libgtest-dev nlohmann-json3-dev libfmt-dev)
+  torch_from_pip || wanted+=(libtorch-dev)
+  missing=()
+  for p in "${wanted[@]}"; do have_pkg "$p" || missing+=("$p"); done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all packages present (${wanted[*]})"
+    exit 0
+  fi
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "setup: need root or sudo to apt-get install ${missing[*]}" >&2; exit 1; }
+    SUDO=sudo
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "setup: done"
+else
+  cat >&2 <<'TXT'
+setup: this is not a Debian/Ubuntu system, so nothing was installed. sageval needs:
+  - CMake >= 3.24, a C++17 compiler, Ninja (optional)
+  - libtorch (pip install torch; then TORCH_CMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)'))
+  - GoogleTest, nlohmann_json >= 3.10, fmt, all findable by CMake's find_package
+  - optional: the CUDA Toolkit (nvcc) to build the kernels
+TXT
+  exit 1
+fi

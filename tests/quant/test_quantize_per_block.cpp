@@ -1,0 +1,103 @@
+// Per-block INT8 quantization and K smoothing, against independent recomputations with tensor ops.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "sage_int8_numerics.h"
+#include "sageval/quantize.h"
+
+namespace sageval {
+namespace {
+
+// Blocks of wildly different magnitude (1e-3 .. 1e3), so a scale read from the wrong block shows up.
+at::Tensor varied_blocks(int64_t b, int64_t h, int64_t n, int64_t d, int block_rows, uint64_t seed) {
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  at::Tensor x = at::randn({b, h, n, d}, gen);
+  const int64_t blocks = (n + block_rows - 1) / block_rows;
+  at::Tensor mag = at::pow(10.0, at::rand({b, h, blocks, 1}, gen) * 6.0 - 3.0);
+  return x * mag.repeat_interleave(block_rows, 2).slice(2, 0, n);
+}
+
+TEST(QuantizePerBlock, RoundTripWithinHalfAStep) {
+  for (int block_rows : {64, 128}) {
+    at::Tensor x = varied_blocks(2, 3, 1000, 64, block_rows, 7 + block_rows);
+    QuantizedInt8 qx = quantize_per_block(x, block_rows);
+    ASSERT_EQ(qx.scales.size(2), (1000 + block_rows - 1) / block_rows);
+    at::Tensor step = qx.scales.repeat_interleave(block_rows, 2).slice(2, 0, 1000).unsqueeze(-1);
+    at::Tensor back = qx.values.to(at::kFloat) * step;
+    // Half a step, plus float rounding of the division.
+    at::Tensor excess = (back - x).abs() - step * (0.5f + 1e-5f);
+    EXPECT_LE(excess.max().item<float>(), 0.0f) << "block_rows=" << block_rows;
+  }
+}
+
+TEST(QuantizePerBlock, ScaleIsBlockAmaxOver127) {
+  const int block_rows = 64;
+  at::Tensor x = varied_blocks(1, 2, 200, 128, block_rows, 11);
+  QuantizedInt8 qx = quantize_per_block(x, block_rows);
+  for (int64_t h = 0; h < 2; ++h)
+    for (int64_t blk = 0; blk < 4; ++blk) {
+      const int64_t begin = blk * block_rows, end = std::min<int64_t>(200, begin + block_rows);
+      const float amax = x[0][h].slice(0, begin, end).abs().max().item<float>();
+      EXPECT_EQ(qx.scales[0][h][blk].item<float>(), amax / 127.0f) << "head " << h << " block " << blk;
+      // The element holding the block's amax maps to +-127.
+      EXPECT_EQ(qx.values[0][h].slice(0, begin, end).abs().max().item<int8_t>(), 127);
+    }
+}
+
+TEST(QuantizePerBlock, AllZeroBlockGivesUnitScaleAndNoNaN) {
+  at::Tensor x = at::randn({1, 1, 192, 64});
+  x.slice(2, 64, 128).zero_();
+  QuantizedInt8 qx = quantize_per_block(x, 64);
+  EXPECT_EQ(qx.scales[0][0][1].item<float>(), 1.0f);
+  EXPECT_EQ(qx.values[0][0].slice(0, 64, 128).abs().max().item<int8_t>(), 0);
+  EXPECT_FALSE(at::isnan(qx.scales).any().item<bool>());
+  EXPECT_TRUE(at::isfinite(qx.values.to(at::kFloat) * qx.scales.repeat_interleave(64, 2).unsqueeze(-1)).all().item<bool>());
+}
+
+TEST(QuantizePerBlock, RoundsHalfAwayFromZero) {
+  // amax 63.5 -> scale 0.5 exactly; x / scale lands on exact halves.
+  at::Tensor x = at::tensor({63.5f, 1.25f, -1.25f, 0.25f, -0.25f, 0.75f, 0.0f, -63.5f}).reshape({1, 1, 8, 1});
+  QuantizedInt8 qx = quantize_per_block(x, 8);
+  ASSERT_EQ(qx.scales.item<float>(), 0.5f);
+  const int8_t expected[] = {127, 3, -3, 1, -1, 2, 0, -127};
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(qx.values[0][0][i][0].item<int8_t>(), expected[i]) << "element " << i;
+}
+
+TEST(QuantizePerBlock, PreScaleMultipliesFirst) {
+  at::Tensor x = at::randn({1, 2, 130, 64});
+  QuantizedInt8 a = quantize_per_block(x, 128, 0.3f);
+  QuantizedInt8 b = quantize_per_block(x * 0.3f, 128);
+  EXPECT_TRUE(at::equal(a.values, b.values));
+  EXPECT_TRUE(at::equal(a.scales, b.scales));
+}
+
+TEST(SmoothK, MeanIsDoubleAccumulatedAndSubtracted) {
+  at::Tensor k = (at::randn({2, 2, 333, 64}) * 3.0 + 5.0).to(at::kHalf);
+  at::Tensor mean = token_mean(k);
+  at::Tensor expected = k.to(at::kDouble).mean(2).to(at::kFloat);
+  EXPECT_TRUE(at::allclose(mean, expected, 0.0, 1e-6));
+  at::Tensor ks = smooth_k(k, mean);
+  EXPECT_LT(ks.mean(2).abs().max().item<float>(), 1e-3f);
+}
+
+TEST(SageInt8QK, QuantizesQWithSoftmaxScaleInBase2) {
+  at::Tensor q = at::randn({1, 4, 300, 128}).to(at::kHalf);
+  at::Tensor k = (at::randn({1, 2, 300, 128}) + 4.0).to(at::kHalf);
+  const double sm_scale = 1.0 / std::sqrt(128.0);
+  SageInt8QK qk = quantize_sage_int8_qk(q, k, sm_scale, /*smooth=*/true);
+  EXPECT_EQ(qk.q.scales.size(2), 3);  // ceil(300 / 128)
+  EXPECT_EQ(qk.k.scales.size(2), 5);  // ceil(300 / 64)
+  at::Tensor q_back = qk.q.values.to(at::kFloat) *
+                      qk.q.scales.repeat_interleave(numerics::kQBlockRows, 2).slice(2, 0, 300).unsqueeze(-1);
+  at::Tensor q_scaled = q.to(at::kFloat) * static_cast<float>(sm_scale * 1.4426950408889634);
+  EXPECT_LT((q_back - q_scaled).abs().max().item<float>(), qk.q.scales.max().item<float>() * 0.5001f);
+  // Smoothing removed the +4 shared by every token: K's steps are those of a unit Gaussian, not of 4 + N(0,1).
+  EXPECT_LT(qk.k.scales.max().item<float>(), 5.0f / 127.0f);
+  SageInt8QK raw = quantize_sage_int8_qk(q, k, sm_scale, /*smooth=*/false);
+  EXPECT_GT(raw.k.scales.min().item<float>(), 5.0f / 127.0f);
+  EXPECT_EQ(raw.k_mean.abs().max().item<float>(), 0.0f);
+}
+
+}  // namespace
+}  // namespace sageval
