@@ -18,4 +18,12 @@
 #define SAGEVAL_TORCH_SDPA_HAS_GQA 0
 #endif
 
+// at::Context::setSDPUseCuDNN / userEnabledCuDNNSDP (the cuDNN backend of scaled_dot_product_attention)
+// appeared in 2.3. The flash / mem-efficient / math switches are older than SDPA's `scale` argument.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define SAGEVAL_TORCH_HAS_CUDNN_SDPA 1
+#else
+#define SAGEVAL_TORCH_HAS_CUDNN_SDPA 0
+#endif
+
 #define SAGEVAL_TORCH_VERSION_STRING TORCH_VERSION

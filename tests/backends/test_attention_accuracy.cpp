@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <torch/version.h>
+
 #include "sageval/attention.h"
 #include "sageval/thresholds.h"
 #include "support/accuracy_gates.h"
@@ -68,11 +70,36 @@ TEST_P(Fp16VsMath, Accuracy) {
   EXPECT_TRUE(v.pass()) << v.failure_message(c.name());
 }
 
+// libtorch's SDPA (where this libtorch has it) against math, in float32 so that the comparison is tight.
+class SdpaVsMath : public ::testing::TestWithParam<AttentionCase> {};
+
+TEST_P(SdpaVsMath, Accuracy) {
+  if (!has_backend("sdpa")) GTEST_SKIP() << "libtorch " << TORCH_VERSION << " has no scaled_dot_product_attention";
+  AttentionCase c = GetParam();
+  auto in = make_attention_inputs(c.shape(), c.family, at::kFloat, c.layout, seed_from_name(c.name()));
+  AttentionOptions o = c.options();
+  o.return_lse = false;
+  at::Tensor out = as_hnd(make_backend("sdpa")->forward(in.q, in.k, in.v, o).out, c.layout);
+  at::Tensor ref = as_hnd(make_backend("math")->forward(in.q, in.k, in.v, o).out, c.layout);
+  const ErrorStats s = compare_tensors(out, ref);
+  std::printf("[ figures  ] %s sdpa(fp32) vs math: %s\n", c.name().c_str(), format_error_stats(s).c_str());
+  EXPECT_EQ(s.nan_count + s.inf_count, 0);
+  EXPECT_LT(s.max_abs, 1e-4) << format_error_stats(s);
+}
+
 std::string case_name(const ::testing::TestParamInfo<AttentionCase>& info) { return info.param.name(); }
+
+std::vector<AttentionCase> sdpa_cases() {
+  std::vector<AttentionCase> cases;
+  for (const AttentionCase& c : shape_cases())
+    if (c.head_dim == 64 && (c.gqa == 1 || c.gqa == 4)) cases.push_back(c);
+  return cases;
+}
 
 INSTANTIATE_TEST_SUITE_P(Shapes, SageInt8VsMath, ::testing::ValuesIn(shape_cases()), case_name);
 INSTANTIATE_TEST_SUITE_P(Inputs, SageInt8VsMath, ::testing::ValuesIn(input_family_cases()), case_name);
 INSTANTIATE_TEST_SUITE_P(Shapes, Fp16VsMath, ::testing::ValuesIn(shape_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, SdpaVsMath, ::testing::ValuesIn(sdpa_cases()), case_name);
 INSTANTIATE_TEST_SUITE_P(Inputs, Fp16VsMath, ::testing::ValuesIn(input_family_cases()), case_name);
 
 }  // namespace

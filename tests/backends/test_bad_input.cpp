@@ -63,6 +63,8 @@ struct BackendAndCase {
   BadInputCase c;
 };
 
+void PrintTo(const BackendAndCase& p, std::ostream* os) { *os << p.backend << "_" << p.c.name; }
+
 std::vector<BackendAndCase> all_pairs() {
   std::vector<BackendAndCase> out;
   for (const auto& c : bad_input_cases())

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -15,6 +16,7 @@
 #include "support/plain_attention.h"
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 
 #include "attention_kernels.h"
 #endif
@@ -36,6 +38,20 @@ std::string why_no_gpu(const std::string& backend) {
     if (!why.empty()) GTEST_SKIP() << why;                   \
   } while (0)
 
+// Fills the caching allocator's free memory with NaN before a forward call, so that an output element the
+// kernel never writes reads back as NaN (the output and workspace are carved from these freed blocks) and
+// fails the NaN gate instead of passing on stale values.
+void poison_free_device_memory(int64_t bytes) {
+  at::Tensor poison = at::full({bytes / 4}, std::numeric_limits<float>::quiet_NaN(),
+                               at::TensorOptions().dtype(at::kFloat).device(at::kCUDA));
+  poison.reset();
+}
+
+int64_t output_bytes(const AttentionCase& c) {
+  const AttentionShape s = c.shape();
+  return 2 * s.batch * s.heads_q * s.len_q * s.head_dim * 4 + (int64_t{16} << 20);
+}
+
 struct GpuRun {
   AttentionInputs in;
   AttentionOutput out, ref;
@@ -44,6 +60,7 @@ struct GpuRun {
 GpuRun run_on_gpu(const AttentionCase& c, const std::string& backend, const std::string& reference) {
   GpuRun r;
   r.in = make_attention_inputs(c.shape(), c.family, c.dtype, c.layout, seed_from_name(c.name()), at::kCUDA);
+  poison_free_device_memory(output_bytes(c));
   r.out = make_backend(backend)->forward(r.in.q, r.in.k, r.in.v, c.options());
   r.ref = make_backend(reference)->forward(r.in.q, r.in.k, r.in.v, c.options());
   return r;
@@ -81,6 +98,7 @@ template <typename Emulate>
 void check_against_emulation(const AttentionCase& c, const std::string& backend, Emulate emulate) {
   GpuRun r;
   r.in = make_attention_inputs(c.shape(), c.family, c.dtype, c.layout, seed_from_name(c.name()), at::kCUDA);
+  poison_free_device_memory(output_bytes(c));
   AttentionOutput gpu = make_backend(backend)->forward(r.in.q, r.in.k, r.in.v, c.options());
   const double sm_scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
   AttentionOutput cpu = emulate(as_hnd(r.in.q, c.layout).cpu(), as_hnd(r.in.k, c.layout).cpu(),
@@ -165,6 +183,89 @@ TEST_P(SageInt8CudaQuantization, IdenticalToCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Inputs, SageInt8CudaQuantization, ::testing::ValuesIn(input_family_cases()), case_name);
+
+}  // namespace
+}  // namespace sageval::testing
+
+namespace sageval::testing {
+namespace {
+
+// Special inputs on the GPU, for both kernels.
+class CudaSpecialInputs : public ::testing::TestWithParam<const char*> {
+ protected:
+  AttentionInputs gaussian(int64_t n, uint64_t seed) {
+    AttentionShape s;
+    s.batch = 2;
+    s.heads_q = 8;
+    s.heads_kv = 2;
+    s.len_q = s.len_k = n;
+    s.head_dim = 128;
+    return make_attention_inputs(s, InputFamily::Gaussian, at::kHalf, Layout::HND, seed, at::kCUDA);
+  }
+};
+
+TEST_P(CudaSpecialInputs, ConstantVGivesV) {
+  SAGEVAL_REQUIRE_GPU(GetParam());
+  AttentionInputs in = gaussian(1000, 21);
+  in.v.fill_(2.71875);
+  poison_free_device_memory(int64_t{64} << 20);
+  at::Tensor out = make_backend(GetParam())->forward(in.q, in.k, in.v).out.to(at::kDouble);
+  EXPECT_LT((out - 2.71875).abs().max().item<double>(), 2e-3) << "row sum and numerator disagree";
+}
+
+TEST_P(CudaSpecialInputs, ZeroVChannelStaysZero) {
+  SAGEVAL_REQUIRE_GPU(GetParam());
+  AttentionInputs in = gaussian(777, 22);
+  in.v.select(3, 5).zero_();
+  poison_free_device_memory(int64_t{64} << 20);
+  at::Tensor out = make_backend(GetParam())->forward(in.q, in.k, in.v).out;
+  EXPECT_TRUE(at::isfinite(out).all().item<bool>());
+  EXPECT_EQ(out.select(3, 5).abs().max().item<double>(), 0.0);
+}
+
+TEST_P(CudaSpecialInputs, PeakedAndFlatSoftmaxRows) {
+  SAGEVAL_REQUIRE_GPU(GetParam());
+  for (double q_scale : {0.01, 6.0}) {  // near-uniform rows; near one-hot rows (scores spread ~ 6 * sqrt(128) / sqrt(128))
+    AttentionInputs in = gaussian(1000, 23);
+    in.q.mul_(q_scale);
+    at::Tensor out = make_backend(GetParam())->forward(in.q, in.k, in.v).out;
+    at::Tensor ref = make_backend("math")->forward(in.q, in.k, in.v).out;
+    const ErrorStats s = compare_tensors(out, ref);
+    std::printf("[ figures  ] %s q*%g: %s\n", GetParam(), q_scale, format_error_stats(s).c_str());
+    EXPECT_EQ(s.nan_count + s.inf_count, 0);
+    EXPECT_GE(s.cosine, 0.999) << format_error_stats(s);
+    EXPECT_LE(s.rel_l1, 0.05) << format_error_stats(s);
+  }
+}
+
+// K and V with more than 2^31 elements each: every offset must be 64-bit.
+TEST_P(CudaSpecialInputs, TensorsBeyondTwoToThe31Elements) {
+  SAGEVAL_REQUIRE_GPU(GetParam());
+  const int64_t heads = 8, d = 128, len_k = (int64_t{1} << 21) + 100, len_q = 64;
+  size_t free_bytes = 0, total = 0;
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+  c10::cuda::CUDACachingAllocator::emptyCache();  // earlier cases' cached blocks count as used
+  cudaMemGetInfo(&free_bytes, &total);
+#endif
+  if (free_bytes < (size_t{40} << 30)) GTEST_SKIP() << "needs 40 GiB free device memory, has " << (free_bytes >> 30);
+  auto opts = at::TensorOptions().dtype(at::kHalf).device(at::kCUDA);
+  at::Tensor k = at::randn({1, heads, len_k, d}, opts);
+  at::Tensor v = at::randn({1, heads, len_k, d}, opts);
+  ASSERT_GT(k.numel(), int64_t{1} << 31);
+  // Make the last keys matter: the queries match them strongly, so a wrapped offset would change the output.
+  at::Tensor q = k.slice(2, len_k - len_q, len_k).clone().mul_(0.5);
+  AttentionOptions o;
+  o.causal = true;
+  at::Tensor out = make_backend(GetParam())->forward(q, k, v, o).out;
+  at::Tensor ref = make_backend("math_fp32")->forward(q, k, v, o).out;
+  const ErrorStats s = compare_tensors(out, ref);
+  std::printf("[ figures  ] %s Nk=%lld: %s\n", GetParam(), static_cast<long long>(len_k), format_error_stats(s).c_str());
+  EXPECT_EQ(s.nan_count + s.inf_count, 0);
+  EXPECT_GE(s.cosine, 0.999) << format_error_stats(s);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, CudaSpecialInputs, ::testing::Values("fp16", "sage_int8"),
+                         [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
 
 }  // namespace
 }  // namespace sageval::testing

@@ -1,0 +1,509 @@
+// sageval_attention_bench: throughput of the attention kernels against libtorch's SDPA, all timed in one run.
+//
+// Shapes as in FlashAttention's benchmark: B*N = 32768 tokens, H*D = 2048 (H = 2048/D), Hq = Hkv, fp16, HND.
+// Variants: sage_int8_kernel (attention over a workspace quantized beforehand), sage_int8_with_quant (quantize
+// + attention: what a user gets), sage_int8_quant_only, fp16_kernel, and SDPA restricted to one backend at a
+// time (flash, cudnn, efficient). Method (/work/.library/device/METHOD.md): CUDA events around each call, warm-up
+// first, median/min/max of --iters, 3 input sets rotated so the L2 does not flatter small shapes.
+//
+// Usage: sageval_attention_bench [--quick] [--json FILE] [--warmup N] [--iters N] [--head-dim D,..] [--seq N,..]
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "sageval/torch_compat.h"
+
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/core/InferenceMode.h>
+#include <cuda_runtime.h>
+
+#include "attention_kernels.h"
+#endif
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: sageval_attention_bench [--quick] [--json FILE] [--warmup N] [--iters N] [--head-dim D,..] [--seq N,..]\n";
+constexpr int64_t kTokens = 32768;     // B * N
+constexpr int64_t kModelWidth = 2048;  // H * D
+
+struct Options {
+  std::vector<int64_t> head_dims{64, 128};
+  std::vector<int64_t> seqs{1024, 2048, 4096, 8192, 16384, 32768};
+  int warmup = 5, iters = 30;
+  std::string json_path;
+};
+
+std::vector<int64_t> parse_int_list(const std::string& text, const std::string& flag) {
+  std::vector<int64_t> values;
+  for (size_t begin = 0, end; begin <= text.size(); begin = end + 1) {
+    end = std::min(text.find(',', begin), text.size());
+    size_t used = 0;
+    try {
+      values.push_back(std::stoll(text.substr(begin, end - begin), &used));
+    } catch (const std::exception&) {
+    }
+    if (used == 0 || used != end - begin)
+      throw std::invalid_argument(fmt::format("--{} expects integers separated by commas, got '{}'", flag, text));
+  }
+  return values;
+}
+
+// --name value or --name=value; --quick takes no value and --head-dim / --seq override what it picks.
+Options parse_options(int argc, char** argv) {
+  const std::vector<std::string> known = {"quick", "json", "warmup", "iters", "head-dim", "seq"};
+  std::map<std::string, std::string> given;
+  for (int i = 1; i < argc; ++i) {
+    std::string name = argv[i], value;
+    if (name.rfind("--", 0) != 0) throw std::invalid_argument(fmt::format("unexpected argument '{}'", name));
+    name = name.substr(2);
+    if (const size_t eq = name.find('='); eq != std::string::npos) value = name.substr(eq + 1), name.resize(eq);
+    if (std::find(known.begin(), known.end(), name) == known.end())
+      throw std::invalid_argument(fmt::format("unknown option --{}", name));
+    if (name != "quick" && value.empty()) {
+      if (i + 1 >= argc) throw std::invalid_argument(fmt::format("--{} needs a value", name));
+      value = argv[++i];
+    }
+    given[name] = value;
+  }
+  Options opt;
+  if (given.count("quick")) opt.head_dims = {128}, opt.seqs = {1024, 4096, 16384};
+  if (given.count("json")) opt.json_path = given["json"];
+  for (const char* name : {"warmup", "iters"}) {
+    if (!given.count(name)) continue;
+    const std::vector<int64_t> n = parse_int_list(given[name], name);
+    if (n.size() != 1 || n[0] < (name[0] == 'i' ? 1 : 0) || n[0] > 100000)
+      throw std::invalid_argument(fmt::format("--{}: one count, at least {}", name, name[0] == 'i' ? 1 : 0));
+    (name[0] == 'i' ? opt.iters : opt.warmup) = static_cast<int>(n[0]);
+  }
+  if (given.count("head-dim")) opt.head_dims = parse_int_list(given["head-dim"], "head-dim");
+  for (int64_t d : opt.head_dims)
+    if (d != 64 && d != 128) throw std::invalid_argument("--head-dim: the kernels support 64 and 128");
+  if (given.count("seq")) opt.seqs = parse_int_list(given["seq"], "seq");
+  for (int64_t n : opt.seqs)  // B = 32768 / N must be a whole batch
+    if (n <= 0 || kTokens % n != 0) throw std::invalid_argument("--seq: each N must divide 32768");
+  return opt;
+}
+
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+namespace kernels = sageval::kernels;
+using nlohmann::json;
+constexpr int kInputSets = 3;
+
+struct Shape {
+  int64_t batch, heads, seq, head_dim;
+  bool causal;
+};
+struct Timing {
+  double median_ms = 0, min_ms = 0, max_ms = 0;
+};
+struct VariantResult {
+  std::string status = "ok";  // ok | unsupported (an SDPA backend refused the shape) | error
+  std::string message;
+  Timing timing;
+};
+struct ShapeResult {
+  Shape shape;
+  std::map<std::string, VariantResult> variants;
+  json sanity = json::object();
+};
+
+const std::vector<std::string> kVariants = {"sage_int8_kernel", "sage_int8_with_quant", "fp16_kernel",
+                                            "sdpa_flash",       "sdpa_cudnn",           "sdpa_efficient",
+                                            "sage_int8_quant_only"};  // last: it is not attention
+const std::vector<std::array<std::string, 3>> kRatios = {  // label, numerator, denominator (TOPS)
+    {"kernel/flash", "sage_int8_kernel", "sdpa_flash"},
+    {"with_quant/flash", "sage_int8_with_quant", "sdpa_flash"},
+    {"with_quant/cudnn", "sage_int8_with_quant", "sdpa_cudnn"},
+    {"fp16/flash", "fp16_kernel", "sdpa_flash"},
+    {"with_quant/kernel", "sage_int8_with_quant", "sage_int8_kernel"}};
+
+// FlashAttention's convention: two N x N x D matrix products per head, 4*B*H*N^2*D operations, halved for causal.
+double attention_tops(const Shape& s, double ms) {
+  const double ops = 4.0 * s.batch * s.heads * static_cast<double>(s.seq) * s.seq * s.head_dim;
+  return (s.causal ? ops / 2 : ops) / (ms * 1e-3) / 1e12;
+}
+
+// Fewest bytes sage_int8_quantize can move for fp16 inputs: read q and k once as 2-byte values, write int8 q and
+// k: (2 + 2 + 1 + 1) * B*H*N*D. V is not touched for fp16 (bf16 would add 4 * B*H*N*D: read v, write its fp16
+// copy). Per-block scales and the K mean (under 1%) are left out, so this is a floor, not the traffic.
+double quantize_min_bytes(const Shape& s) { return 6.0 * s.batch * s.heads * s.seq * s.head_dim; }
+
+double gb_per_s(double bytes, double ms) { return bytes / (ms * 1e-3) / 1e9; }
+
+void check_cuda(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) throw std::runtime_error(fmt::format("{}: {}", what, cudaGetErrorString(err)));
+}
+
+cudaStream_t current_stream() { return at::cuda::getCurrentCUDAStream().stream(); }
+
+// Warm-up calls first (module load, cuDNN plans, allocator), then one event pair around each timed call. The
+// host synchronizes once at the end, so it stays ahead of the device and launch latency is not timed.
+Timing time_calls(const std::function<void(int)>& call, int warmup, int iters) {
+  for (int i = 0; i < warmup; ++i) {
+    call(i % kInputSets);
+    check_cuda(cudaGetLastError(), "launch (warm-up)");
+  }
+  std::vector<at::cuda::CUDAEvent> starts, stops;  // cudaEventDefault: CUDAEvent's default disables timing
+  for (int i = 0; i < iters; ++i) starts.emplace_back(cudaEventDefault), stops.emplace_back(cudaEventDefault);
+  const at::cuda::CUDAStream stream = at::cuda::getCurrentCUDAStream();
+  for (int i = 0; i < iters; ++i) {
+    starts[i].record(stream);
+    call(i % kInputSets);
+    check_cuda(cudaGetLastError(), "launch");
+    stops[i].record(stream);
+  }
+  stream.synchronize();
+  std::vector<double> ms;
+  for (int i = 0; i < iters; ++i) ms.push_back(starts[i].elapsed_time(stops[i]));
+  std::sort(ms.begin(), ms.end());
+  const size_t n = ms.size();
+  return {n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2, ms.front(), ms.back()};
+}
+
+// Any failure becomes the variant's status and message. c10::Error's what() carries a C++ backtrace; the
+// message alone is what belongs in the table and the JSON.
+VariantResult measure(const std::function<void(int)>& call, const Options& opt, const char* failure_status) {
+  try {
+    return {"ok", {}, time_calls(call, opt.warmup, opt.iters)};
+  } catch (const c10::Error& e) {
+    return {failure_status, e.what_without_backtrace(), {}};
+  } catch (const std::exception& e) {
+    return {failure_status, e.what(), {}};
+  }
+}
+
+// One input set: fresh randn q, k, v (never zeros), an output buffer and an INT8 workspace of its own.
+struct InputSet {
+  at::Tensor q, k, v, out, workspace_bytes;
+  kernels::SageInt8Workspace workspace;
+  kernels::AttentionTensors tensors;
+};
+
+kernels::AttentionProblem problem_of(const Shape& s) {
+  kernels::AttentionProblem p;
+  p.batch = static_cast<int>(s.batch);
+  p.heads_q = p.heads_kv = static_cast<int>(s.heads);
+  p.len_q = p.len_k = static_cast<int>(s.seq);
+  p.head_dim = static_cast<int>(s.head_dim);
+  p.causal = s.causal;
+  p.sm_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
+  p.dtype = kernels::ElementType::kFloat16;
+  return p;
+}
+
+InputSet make_input_set(const Shape& s, const kernels::AttentionProblem& problem) {
+  const auto fp16 = at::TensorOptions().dtype(at::kHalf).device(at::kCUDA);
+  InputSet in;
+  in.q = at::randn({s.batch, s.heads, s.seq, s.head_dim}, fp16);
+  in.k = at::randn({s.batch, s.heads, s.seq, s.head_dim}, fp16);
+  in.v = at::randn({s.batch, s.heads, s.seq, s.head_dim}, fp16);
+  in.out = at::empty_like(in.q);
+  const kernels::SageInt8WorkspaceLayout layout = kernels::sage_int8_workspace_layout(problem);
+  in.workspace_bytes = at::empty({layout.total_bytes}, fp16.dtype(at::kByte));
+  in.workspace = kernels::sage_int8_workspace_at(in.workspace_bytes.data_ptr(), layout);
+  auto strides = [](const at::Tensor& t) { return kernels::Strides4{t.stride(0), t.stride(1), t.stride(2)}; };
+  in.tensors = {in.q.data_ptr(), in.k.data_ptr(), in.v.data_ptr(), in.out.data_ptr(), /*lse=*/nullptr,
+                strides(in.q),   strides(in.k),   strides(in.v),   strides(in.out)};
+  // Quantized once here, so that sage_int8_kernel times the attention alone.
+  kernels::sage_int8_quantize(problem, in.tensors, in.workspace, current_stream());
+  return in;
+}
+
+#if SAGEVAL_TORCH_HAS_SDPA
+enum class SdpaBackend { flash, cudnn, efficient };
+
+// Enables exactly one SDPA backend, math among those switched off so that libtorch cannot fall back silently
+// (it throws instead), and restores the previous switches when the scope ends.
+class SdpaOnly {
+ public:
+  explicit SdpaOnly(SdpaBackend only) {
+#if !SAGEVAL_TORCH_HAS_CUDNN_SDPA
+    if (only == SdpaBackend::cudnn)  // before touching any switch: a throwing constructor runs no destructor
+      throw std::runtime_error("libtorch " SAGEVAL_TORCH_VERSION_STRING " has no cuDNN SDPA backend (2.3+)");
+#endif
+    at::Context& ctx = at::globalContext();
+    saved_ = {ctx.userEnabledFlashSDP(), ctx.userEnabledMemEfficientSDP(), ctx.userEnabledMathSDP()};
+    ctx.setSDPUseFlash(only == SdpaBackend::flash);
+    ctx.setSDPUseMemEfficient(only == SdpaBackend::efficient);
+    ctx.setSDPUseMath(false);
+#if SAGEVAL_TORCH_HAS_CUDNN_SDPA
+    saved_cudnn_ = ctx.userEnabledCuDNNSDP();
+    ctx.setSDPUseCuDNN(only == SdpaBackend::cudnn);
+#endif
+  }
+  ~SdpaOnly() {
+    at::Context& ctx = at::globalContext();
+    ctx.setSDPUseFlash(saved_[0]);
+    ctx.setSDPUseMemEfficient(saved_[1]);
+    ctx.setSDPUseMath(saved_[2]);
+#if SAGEVAL_TORCH_HAS_CUDNN_SDPA
+    ctx.setSDPUseCuDNN(saved_cudnn_);
+#endif
+  }
+  SdpaOnly(const SdpaOnly&) = delete;
+  SdpaOnly& operator=(const SdpaOnly&) = delete;
+
+ private:
+  std::array<bool, 3> saved_{};
+  bool saved_cudnn_ = false;
+};
+
+at::Tensor sdpa(const InputSet& in, const Shape& s, double scale) {
+  return at::scaled_dot_product_attention(in.q, in.k, in.v, {}, 0.0, s.causal, scale);
+}
+
+// Any refusal (no kernel for the shape, backend missing from this libtorch) is recorded as "unsupported".
+VariantResult measure_sdpa(SdpaBackend backend, const std::vector<InputSet>& sets, const Shape& s, double scale,
+                           const Options& opt) {
+  try {
+    SdpaOnly only(backend);
+    return measure([&](int i) { sdpa(sets[i], s, scale); }, opt, "unsupported");
+  } catch (const std::exception& e) {
+    return {"unsupported", e.what(), {}};
+  }
+}
+
+// A glance at correctness, so that a kernel fast because it is wrong shows: relative L1 of set 0's output
+// against libtorch's SDPA with its default backends. The accuracy suites are the real check.
+double rel_l1_vs_sdpa(const InputSet& in, const Shape& s, double scale) {
+  const at::Tensor ref = sdpa(in, s, scale).to(at::kFloat);
+  return ((in.out.to(at::kFloat) - ref).abs().sum() / ref.abs().sum()).item<double>();
+}
+#endif
+
+ShapeResult bench_shape(const Shape& s, const Options& opt) {
+  ShapeResult r{s, {}, json::object()};
+  const kernels::AttentionProblem problem = problem_of(s);
+  std::vector<InputSet> sets;
+  for (int i = 0; i < kInputSets; ++i) sets.push_back(make_input_set(s, problem));
+  const cudaStream_t stream = current_stream();
+  check_cuda(cudaStreamSynchronize(stream), "making the input sets");
+  auto attention = [&](int i) { kernels::sage_int8_attention(problem, sets[i].tensors, sets[i].workspace, stream); };
+  auto quantize = [&](int i) { kernels::sage_int8_quantize(problem, sets[i].tensors, sets[i].workspace, stream); };
+  auto fp16 = [&](int i) { kernels::attention_fp16_forward(problem, sets[i].tensors, stream); };
+  auto with_quant = [&](int i) {
+    quantize(i);
+    attention(i);
+  };
+  // Re-quantizing a set rewrites the same workspace contents, so the order of these variants does not matter.
+  r.variants["sage_int8_kernel"] = measure(attention, opt, "error");
+  r.variants["sage_int8_with_quant"] = measure(with_quant, opt, "error");
+  r.variants["sage_int8_quant_only"] = measure(quantize, opt, "error");
+  r.variants["fp16_kernel"] = measure(fp16, opt, "error");
+#if SAGEVAL_TORCH_HAS_SDPA
+  const double scale = problem.sm_scale;
+  r.variants["sdpa_flash"] = measure_sdpa(SdpaBackend::flash, sets, s, scale, opt);
+  r.variants["sdpa_cudnn"] = measure_sdpa(SdpaBackend::cudnn, sets, s, scale, opt);
+  r.variants["sdpa_efficient"] = measure_sdpa(SdpaBackend::efficient, sets, s, scale, opt);
+  try {
+    fp16(0);
+    r.sanity["fp16_kernel_rel_l1_vs_sdpa"] = rel_l1_vs_sdpa(sets[0], s, scale);
+    with_quant(0);
+    r.sanity["sage_int8_rel_l1_vs_sdpa"] = rel_l1_vs_sdpa(sets[0], s, scale);
+  } catch (const std::exception& e) {
+    r.sanity["error"] = e.what();
+  }
+#else
+  for (const char* name : {"sdpa_flash", "sdpa_cudnn", "sdpa_efficient"})
+    r.variants[name] = {"unsupported", "libtorch " SAGEVAL_TORCH_VERSION_STRING " has no SDPA with `scale`", {}};
+#endif
+  return r;
+}
+
+// Ratio of median TOPS (the inverse ratio of median times); NaN where either side did not run.
+double ratio(const ShapeResult& r, const std::string& a, const std::string& b) {
+  const VariantResult &x = r.variants.at(a), &y = r.variants.at(b);
+  return x.status == "ok" && y.status == "ok" ? y.timing.median_ms / x.timing.median_ms : NAN;
+}
+
+json shape_json(const ShapeResult& r) {
+  const Shape& s = r.shape;
+  json j = {{"head_dim", s.head_dim}, {"seq", s.seq},       {"batch", s.batch},
+            {"heads", s.heads},       {"causal", s.causal}, {"sanity", r.sanity}};
+  for (const auto& [name, v] : r.variants) {
+    json& jv = j["variants"][name];
+    jv["status"] = v.status;
+    if (v.status != "ok") {
+      jv["message"] = v.message;
+      continue;
+    }
+    jv.update({{"median_ms", v.timing.median_ms}, {"min_ms", v.timing.min_ms}, {"max_ms", v.timing.max_ms}});
+    if (name == "sage_int8_quant_only") {
+      const double bytes = quantize_min_bytes(s);
+      jv.update({{"min_bytes", bytes}, {"gb_per_s_median", gb_per_s(bytes, v.timing.median_ms)},
+                 {"gb_per_s_best", gb_per_s(bytes, v.timing.min_ms)}});
+    } else {
+      jv.update({{"tops_median", attention_tops(s, v.timing.median_ms)},
+                 {"tops_best", attention_tops(s, v.timing.min_ms)},
+                 {"tops_worst", attention_tops(s, v.timing.max_ms)}});
+    }
+  }
+  for (const auto& [label, a, b] : kRatios) {
+    const double x = ratio(r, a, b);
+    j["ratios"][label] = std::isnan(x) ? json(nullptr) : json(x);
+  }
+  return j;
+}
+
+json device_json() {
+  int dev = 0, runtime = 0, driver = 0;
+  check_cuda(cudaGetDevice(&dev), "cudaGetDevice");
+  cudaDeviceProp p{};
+  check_cuda(cudaGetDeviceProperties(&p, dev), "cudaGetDeviceProperties");
+  check_cuda(cudaRuntimeGetVersion(&runtime), "cudaRuntimeGetVersion");
+  check_cuda(cudaDriverGetVersion(&driver), "cudaDriverGetVersion");
+  // Clocks through attributes: cudaDeviceProp lost clockRate/memoryClockRate in CUDA 13. Both are peak clocks.
+  auto attribute = [dev](cudaDeviceAttr a) {
+    int v = 0;
+    check_cuda(cudaDeviceGetAttribute(&v, a, dev), "cudaDeviceGetAttribute");
+    return v;
+  };
+  return {{"name", p.name}, {"compute_capability", fmt::format("{}.{}", p.major, p.minor)},
+          {"sm_count", p.multiProcessorCount}, {"sm_clock_peak_mhz", attribute(cudaDevAttrClockRate) / 1000},
+          {"memory_clock_peak_mhz", attribute(cudaDevAttrMemoryClockRate) / 1000},
+          {"memory_bus_bits", attribute(cudaDevAttrGlobalMemoryBusWidth)}, {"l2_bytes", p.l2CacheSize},
+          {"global_memory_bytes", p.totalGlobalMem}, {"cuda_runtime", runtime}, {"cuda_driver", driver}};
+}
+
+// The practical memory ceiling for the quantization GB/s: a 1 GiB device-to-device copy, bytes read + written.
+json copy_bandwidth_json(const Options& opt) {
+  constexpr int64_t kBytes = int64_t{1} << 30;
+  const auto bytes = at::TensorOptions().dtype(at::kByte).device(at::kCUDA);
+  at::Tensor src = at::empty({kBytes}, bytes).random_(), dst = at::empty({kBytes}, bytes);
+  auto copy = [&](int) {
+    check_cuda(cudaMemcpyAsync(dst.data_ptr(), src.data_ptr(), kBytes, cudaMemcpyDeviceToDevice, current_stream()),
+               "cudaMemcpyAsync");
+  };
+  const VariantResult r = measure(copy, opt, "error");
+  if (r.status != "ok") return {{"status", r.status}, {"message", r.message}};
+  return {{"status", "ok"}, {"bytes_moved", 2 * kBytes}, {"median_ms", r.timing.median_ms},
+          {"min_ms", r.timing.min_ms}, {"max_ms", r.timing.max_ms},
+          {"gb_per_s_median", gb_per_s(2.0 * kBytes, r.timing.median_ms)},
+          {"gb_per_s_best", gb_per_s(2.0 * kBytes, r.timing.min_ms)}};
+}
+
+std::string cell(const ShapeResult& r, const std::string& name) {
+  const VariantResult& v = r.variants.at(name);
+  if (v.status != "ok") return v.status == "unsupported" ? "unsup" : "ERR";
+  const double ms = v.timing.median_ms;
+  return fmt::format("{:.0f}", name == "sage_int8_quant_only" ? gb_per_s(quantize_min_bytes(r.shape), ms)
+                                                              : attention_tops(r.shape, ms));
+}
+
+void print_failures(const std::vector<ShapeResult>& rows) {
+  for (const ShapeResult& r : rows)
+    for (const auto& [name, v] : r.variants)
+      if (v.status != "ok")
+        fmt::print("D={} N={} causal={} {}: {}: {:.300}\n", r.shape.head_dim, r.shape.seq, r.shape.causal, name,
+                   v.status, v.message);
+}
+
+void print_table(const std::vector<ShapeResult>& rows, const json& copy) {
+  fmt::print("\nTOPS at the median time (4*B*H*N^2*D/t, halved for causal); quant: GB/s of its minimum bytes");
+  if (copy["status"] == "ok") fmt::print(" (D2D copy: {:.0f} GB/s)", copy["gb_per_s_median"].get<double>());
+  fmt::print("\n{:>4} {:>6} {:>3} | {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} | {:>6} |", "D", "N", "cau", "int8_k",
+             "int8+q", "fp16_k", "flash", "cudnn", "effic", "quant");
+  for (const auto& ratio_def : kRatios) fmt::print(" {:>17}", ratio_def[0]);
+  for (const ShapeResult& r : rows) {
+    fmt::print("\n{:>4} {:>6} {:>3} |", r.shape.head_dim, r.shape.seq, r.shape.causal ? "yes" : "no");
+    for (const std::string& name : kVariants)
+      fmt::print(name == "sage_int8_quant_only" ? " | {:>6} |" : " {:>7}", cell(r, name));
+    for (const auto& [label, a, b] : kRatios) {
+      const double x = ratio(r, a, b);
+      fmt::print(" {:>17}", std::isnan(x) ? std::string("-") : fmt::format("{:.2f}", x));
+    }
+  }
+  fmt::print("\n");
+}
+
+void write_json(const std::string& path, const json& doc) {
+  if (path.empty()) return;
+  std::ofstream f(path);
+  f << doc.dump(2) << "\n";
+  if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+int run_benchmark(const Options& opt) {
+  c10::InferenceMode inference;  // no autograd bookkeeping around the SDPA calls
+  json doc = {{"benchmark", "sageval_attention_bench"},
+              {"libtorch", SAGEVAL_TORCH_VERSION_STRING},
+              {"device", device_json()},
+              {"method", {{"warmup", opt.warmup}, {"iters", opt.iters}, {"input_sets", kInputSets},
+                          {"timer", "CUDA event pair around each call"}, {"dtype", "float16"}, {"layout", "HND"}}},
+              {"shapes", json::array()}};
+  const json& dev = doc["device"];
+  fmt::print("device: {} (sm_{}), {} SMs, peak clocks {} MHz SM / {} MHz memory, {} MiB L2; libtorch {}\n",
+             dev["name"].get<std::string>(), dev["compute_capability"].get<std::string>(), dev["sm_count"].get<int>(),
+             dev["sm_clock_peak_mhz"].get<int>(), dev["memory_clock_peak_mhz"].get<int>(),
+             dev["l2_bytes"].get<int64_t>() >> 20, SAGEVAL_TORCH_VERSION_STRING);
+  doc["copy_bandwidth"] = copy_bandwidth_json(opt);
+  std::vector<ShapeResult> rows;
+  for (int64_t d : opt.head_dims)
+    for (bool causal : {false, true})
+      for (int64_t n : opt.seqs) {
+        const Shape s{kTokens / n, kModelWidth / d, n, d, causal};
+        fmt::print("D={} N={} causal={} (B={}, H={}) ...\n", d, n, causal, s.batch, s.heads);
+        std::fflush(stdout);
+        try {
+          rows.push_back(bench_shape(s, opt));
+        } catch (const std::exception& e) {  // the inputs could not be made: every variant fails with the reason
+          rows.push_back({s, {}, json::object()});
+          for (const std::string& name : kVariants) rows.back().variants[name] = {"error", e.what(), {}};
+        }
+        doc["shapes"].push_back(shape_json(rows.back()));
+        write_json(opt.json_path, doc);  // after every shape, so a run cut short keeps what it measured
+      }
+  print_failures(rows);
+  print_table(rows, doc["copy_bandwidth"]);
+  bool kernel_failed = false;  // an SDPA backend refusing a shape is not a failure of sageval
+  for (const ShapeResult& r : rows)
+    for (const auto& [name, v] : r.variants) kernel_failed |= name.rfind("sdpa_", 0) != 0 && v.status != "ok";
+  return kernel_failed ? 1 : 0;
+}
+#endif  // SAGEVAL_WITH_CUDA_KERNELS
+
+}  // namespace
+
+// Exit code of a run that measured nothing because no GPU is usable; ctest shows it as Skipped.
+constexpr int kExitNoGpu = 77;
+
+int main(int argc, char** argv) {
+  Options opt;
+  try {
+    opt = parse_options(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n{}", e.what(), kUsage);
+    return 2;
+  }
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+  if (!at::hasCUDA()) {
+    fmt::print("no GPU: libtorch {} sees no CUDA device; nothing measured, nothing written\n",
+               SAGEVAL_TORCH_VERSION_STRING);
+    return kExitNoGpu;
+  }
+  try {
+    return run_benchmark(opt);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+#else
+  fmt::print("no GPU: this build has no CUDA kernels (libtorch {} without CUDA); nothing measured, nothing written\n",
+             SAGEVAL_TORCH_VERSION_STRING);
+  return kExitNoGpu;
+#endif
+}
