@@ -20,61 +20,14 @@
 #include "sageval/metrics.h"
 #include "sageval/thresholds.h"
 #include "sageval/torch_compat.h"
+#include "cli/args.h"
 
 namespace {
 
 using sageval::AttentionOptions;
-
-struct Args {
-  std::map<std::string, std::string> values;
-  bool flag(const std::string& name) const { return values.count(name) != 0; }
-  std::string get(const std::string& name, const std::string& fallback) const {
-    auto it = values.find(name);
-    return it == values.end() ? fallback : it->second;
-  }
-  int64_t integer(const std::string& name, int64_t fallback) const {
-    auto it = values.find(name);
-    if (it == values.end()) return fallback;
-    try {
-      return std::stoll(it->second);
-    } catch (const std::exception&) {
-      throw std::invalid_argument(fmt::format("--{} expects an integer, got '{}'", name, it->second));
-    }
-  }
-};
-
-// Parses --name value / --name=value / --switch. `switches` take no value.
-Args parse_args(int argc, const char* const* argv, int first, const std::vector<std::string>& known,
-                const std::vector<std::string>& switches) {
-  Args args;
-  for (int i = first; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0) throw std::invalid_argument(fmt::format("unexpected argument '{}'", a));
-    std::string name = a.substr(2), value;
-    const auto eq = name.find('=');
-    const bool is_switch = std::find(switches.begin(), switches.end(), name) != switches.end();
-    if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (!is_switch) {
-      if (i + 1 >= argc) throw std::invalid_argument(fmt::format("--{} needs a value", name));
-      value = argv[++i];
-    }
-    if (std::find(known.begin(), known.end(), name) == known.end() &&
-        std::find(switches.begin(), switches.end(), name) == switches.end())
-      throw std::invalid_argument(fmt::format("unknown option --{} (known: --{}, --{})", name,
-                                              fmt::join(known, ", --"), fmt::join(switches, ", --")));
-    args.values[name] = value;
-  }
-  return args;
-}
-
-at::ScalarType parse_dtype(const std::string& s) {
-  if (s == "fp16" || s == "float16") return at::kHalf;
-  if (s == "bf16" || s == "bfloat16") return at::kBFloat16;
-  if (s == "fp32" || s == "float32") return at::kFloat;
-  throw std::invalid_argument(fmt::format("--dtype '{}' is not one of fp16, bf16, fp32", s));
-}
+using sageval::cli::Args;
+using sageval::cli::parse_args;
+using sageval::cli::parse_dtype;
 
 int cmd_backends() {
   fmt::print("libtorch {}\n", SAGEVAL_TORCH_VERSION_STRING);
@@ -173,7 +126,13 @@ void usage() {
       "  backends                       list attention backends\n"
       "  check [--attention-backend NAME] [--head-dim D] [--len-q N] [--len-k N] [--heads-q H] [--heads-kv H]\n"
       "        [--batch B] [--dtype fp16|bf16] [--layout HND|NHD] [--causal] [--device cpu|cuda]\n"
-      "        [--report-dir DIR]        accuracy against `math` on every input family");
+      "        [--report-dir DIR]        accuracy against `math` on every input family\n"
+      "  generate --model DIR --prompt TEXT [--attention-backend NAME] [--max-new-tokens N] [--temperature T]\n"
+      "        [--seed S] [--device cpu|cuda] [--dtype fp16|bf16|fp32]   greedy or sampled continuation\n"
+      "  logits --model DIR (--tokens-file F | --prompt TEXT) --out FILE [--attention-backend NAME] [--device D]\n"
+      "        [--dtype D]               float32 logits [T, vocab] as raw little-endian bytes, shape in FILE.json\n"
+      "  prefill-speed --model DIR [--batch B] [--tokens T] [--iters N] [--attention-backend NAME] [--device D]\n"
+      "        [--dtype D]               median prefill time and tokens/s");
 }
 
 }  // namespace
@@ -187,6 +146,9 @@ int main(int argc, char** argv) {
   try {
     if (command == "backends") return cmd_backends();
     if (command == "check") return cmd_check(argc, argv);
+    if (command == "generate") return sageval::cli::cmd_generate(argc, argv);
+    if (command == "logits") return sageval::cli::cmd_logits(argc, argv);
+    if (command == "prefill-speed") return sageval::cli::cmd_prefill_speed(argc, argv);
     fmt::print(stderr, "sageval: unknown command '{}'\n", command);
     usage();
     return 2;

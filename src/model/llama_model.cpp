@@ -1,0 +1,201 @@
+#include "sageval/model/llama_model.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "sageval/model/safetensors.h"
+
+namespace sageval::model {
+namespace {
+
+// Loads one weight, checking dtype and shape against the config, and converts it to the model's device/dtype.
+at::Tensor load_weight(const SafetensorsCheckpoint& ckpt, const std::string& name, at::IntArrayRef shape,
+                       const LoadOptions& opt, at::ScalarType dtype) {
+  if (!ckpt.contains(name))
+    throw std::runtime_error(fmt::format("checkpoint '{}': missing tensor '{}'", ckpt.folder(), name));
+  at::Tensor t = ckpt.tensor(name);
+  const auto st = t.scalar_type();
+  if (st != at::kFloat && st != at::kHalf && st != at::kBFloat16)
+    throw std::runtime_error(fmt::format("checkpoint file '{}': tensor '{}' has dtype {} (supported: F32, F16, BF16)",
+                                         ckpt.file_of(name), name, c10::toString(st)));
+  if (t.sizes() != shape)
+    throw std::runtime_error(fmt::format("checkpoint file '{}': tensor '{}' has shape {} but the config implies {}",
+                                         ckpt.file_of(name), name, fmt::join(t.sizes(), "x"),
+                                         fmt::join(shape, "x")));
+  return t.to(opt.device, dtype, /*non_blocking=*/false, /*copy=*/true);
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
+}
+
+}  // namespace
+
+std::unique_ptr<LlamaModel> LlamaModel::load(const std::string& folder, const LoadOptions& opt) {
+  std::unique_ptr<LlamaModel> m(new LlamaModel());
+  m->config_ = load_config(folder);
+  m->folder_ = folder;
+  m->device_ = opt.device;
+  m->dtype_ = opt.dtype.value_or(opt.device.is_cuda() ? at::kHalf : at::kFloat);
+  const ModelConfig& c = m->config_;
+  const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open(folder);
+  auto w = [&](const std::string& name, at::IntArrayRef shape) { return load_weight(ckpt, name, shape, opt, m->dtype_); };
+  const int64_t h = c.hidden_size, qd = c.num_heads * c.head_dim, kvd = c.num_kv_heads * c.head_dim;
+  m->embed_ = w("model.embed_tokens.weight", {c.vocab_size, h});
+  m->final_norm_ = w("model.norm.weight", {h});
+  if (c.tie_word_embeddings) {
+    m->lm_head_ = m->embed_;
+  } else {
+    m->lm_head_ = w("lm_head.weight", {c.vocab_size, h});
+  }
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string p = fmt::format("model.layers.{}.", i);
+    Layer l;
+    l.input_norm = w(p + "input_layernorm.weight", {h});
+    l.post_norm = w(p + "post_attention_layernorm.weight", {h});
+    l.q_w = w(p + "self_attn.q_proj.weight", {qd, h});
+    l.k_w = w(p + "self_attn.k_proj.weight", {kvd, h});
+    l.v_w = w(p + "self_attn.v_proj.weight", {kvd, h});
+    l.o_w = w(p + "self_attn.o_proj.weight", {h, qd});
+    if (c.qkv_bias) {
+      l.q_b = w(p + "self_attn.q_proj.bias", {qd});
+      l.k_b = w(p + "self_attn.k_proj.bias", {kvd});
+      l.v_b = w(p + "self_attn.v_proj.bias", {kvd});
+    }
+    l.gate_w = w(p + "mlp.gate_proj.weight", {c.intermediate_size, h});
+    l.up_w = w(p + "mlp.up_proj.weight", {c.intermediate_size, h});
+    l.down_w = w(p + "mlp.down_proj.weight", {h, c.intermediate_size});
+    m->layers_.push_back(std::move(l));
+  }
+  m->inv_freq_ = rope_inverse_frequencies(c).to(opt.device);
+  m->set_attention({});
+  return m;
+}
+
+void LlamaModel::set_attention(const AttentionSelection& selection) {
+  for (const auto& [layer, name] : selection.layer_backend)
+    if (layer < 0 || layer >= config_.num_layers)
+      throw std::invalid_argument(fmt::format("attention override for layer {} but the model has {} layers", layer,
+                                              config_.num_layers));
+  std::vector<std::shared_ptr<AttentionBackend>> backends;
+  std::vector<at::ScalarType> dtypes;
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    auto it = selection.layer_backend.find(i);
+    std::shared_ptr<AttentionBackend> b = make_backend(it == selection.layer_backend.end() ? selection.backend : it->second);
+    const auto caps = b->capabilities();
+    at::ScalarType dt = dtype_;
+    if (std::find(caps.dtypes.begin(), caps.dtypes.end(), dtype_) == caps.dtypes.end()) {
+      dt = caps.dtypes.empty() ? dtype_ : caps.dtypes.front();
+    }
+    const bool head_dim_ok = caps.head_dims.empty() || std::find(caps.head_dims.begin(), caps.head_dims.end(),
+                                                                 static_cast<int>(config_.head_dim)) != caps.head_dims.end();
+    if (!head_dim_ok)
+      throw std::invalid_argument(fmt::format("attention backend '{}' does not support this model's head dim {}",
+                                              b->name(), config_.head_dim));
+    backends.push_back(std::move(b));
+    dtypes.push_back(dt);
+  }
+  selection_ = selection;
+  layer_backends_ = std::move(backends);
+  layer_attention_dtype_ = std::move(dtypes);
+}
+
+at::ScalarType LlamaModel::attention_dtype(int64_t layer) const { return layer_attention_dtype_.at(layer); }
+
+KVCache LlamaModel::make_cache(int64_t batch, int64_t capacity) const {
+  KVCache cache;
+  cache.batch_ = batch;
+  cache.capacity_ = capacity;
+  auto opts = at::TensorOptions().dtype(dtype_).device(device_);
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    cache.k_.push_back(at::empty({batch, capacity, config_.num_kv_heads, config_.head_dim}, opts));
+    cache.v_.push_back(at::empty({batch, capacity, config_.num_kv_heads, config_.head_dim}, opts));
+  }
+  return cache;
+}
+
+at::Tensor LlamaModel::rms_norm(const at::Tensor& x, const at::Tensor& weight) const {
+  // As transformers: statistics in float32, the normalised value rounded to the activation dtype, then scaled.
+  at::Tensor x32 = x.to(at::kFloat);
+  at::Tensor var = x32.pow(2).mean(-1, /*keepdim=*/true);
+  return weight * (x32 * at::rsqrt(var + config_.rms_norm_eps)).to(x.scalar_type());
+}
+
+at::Tensor LlamaModel::attention_block(int64_t index, const Layer& l, const at::Tensor& x, const at::Tensor& cos,
+                                       const at::Tensor& sin, KVCache* cache, int64_t past) const {
+  const int64_t b = x.size(0), t = x.size(1), d = config_.head_dim;
+  at::Tensor q = at::linear(x, l.q_w, l.q_b).view({b, t, config_.num_heads, d});
+  at::Tensor k = at::linear(x, l.k_w, l.k_b).view({b, t, config_.num_kv_heads, d});
+  at::Tensor v = at::linear(x, l.v_w, l.v_b).view({b, t, config_.num_kv_heads, d});
+  q = q * cos + rotate_half(q) * sin;
+  k = k * cos + rotate_half(k) * sin;
+  if (cache != nullptr) {
+    cache->k_[index].slice(1, past, past + t).copy_(k);
+    cache->v_[index].slice(1, past, past + t).copy_(v);
+    k = cache->k_[index].slice(1, 0, past + t);
+    v = cache->v_[index].slice(1, 0, past + t);
+  }
+  AttentionOptions opt;
+  opt.layout = Layout::NHD;
+  opt.causal = true;  // bottom-right: the t new queries see the whole past plus themselves
+  opt.check_finite = false;  // one pass and, on GPUs, one sync per layer; the suites check logits instead
+  const at::ScalarType adt = layer_attention_dtype_[index];
+  if (adt != dtype_) {
+    q = q.to(adt);
+    k = k.to(adt);
+    v = v.to(adt);
+  }
+  at::Tensor out = layer_backends_[index]->forward(q, k, v, opt).out.to(dtype_);
+  return at::linear(out.reshape({b, t, config_.num_heads * d}), l.o_w);
+}
+
+at::Tensor LlamaModel::forward(const at::Tensor& tokens, KVCache* cache, LayerCapture* capture) const {
+  if (tokens.dim() != 2 || tokens.scalar_type() != at::kLong)
+    throw std::invalid_argument(fmt::format("tokens must be int64 [batch, length], got {} of rank {}",
+                                            c10::toString(tokens.scalar_type()), tokens.dim()));
+  const int64_t b = tokens.size(0), t = tokens.size(1);
+  if (t == 0) throw std::invalid_argument("tokens are empty");
+  if (tokens.numel() > 0) {
+    const int64_t lo = tokens.min().item<int64_t>(), hi = tokens.max().item<int64_t>();
+    if (lo < 0 || hi >= config_.vocab_size)
+      throw std::invalid_argument(fmt::format("token ids must be in [0, {}), got [{}, {}]", config_.vocab_size, lo, hi));
+  }
+  const int64_t past = cache ? cache->length_ : 0;
+  if (cache != nullptr) {
+    if (cache->batch_ != b)
+      throw std::invalid_argument(fmt::format("cache batch {} differs from tokens batch {}", cache->batch_, b));
+    if (past + t > cache->capacity_)
+      throw std::invalid_argument(fmt::format("cache capacity {} exceeded: {} cached + {} new tokens",
+                                              cache->capacity_, past, t));
+  }
+  at::Tensor x = at::embedding(embed_, tokens.to(device_));
+  // RoPE angles in float32 for positions past..past+t-1, cast to the activation dtype as transformers does.
+  at::Tensor pos = at::arange(past, past + t, at::TensorOptions().dtype(at::kLong).device(device_)).to(at::kFloat);
+  at::Tensor freqs = at::outer(pos, inv_freq_);
+  at::Tensor emb = at::cat({freqs, freqs}, -1);
+  at::Tensor cos = emb.cos().to(dtype_).view({1, t, 1, config_.head_dim});
+  at::Tensor sin = emb.sin().to(dtype_).view({1, t, 1, config_.head_dim});
+  if (capture != nullptr) {
+    capture->attention_out.clear();
+    capture->hidden.clear();
+  }
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    const Layer& l = layers_[i];
+    at::Tensor a = attention_block(i, l, rms_norm(x, l.input_norm), cos, sin, cache, past);
+    x = x + a;
+    at::Tensor h = rms_norm(x, l.post_norm);
+    x = x + at::linear(at::silu(at::linear(h, l.gate_w)) * at::linear(h, l.up_w), l.down_w);
+    if (capture != nullptr) {
+      capture->attention_out.push_back(a);
+      capture->hidden.push_back(x);
+    }
+  }
+  if (cache != nullptr) cache->length_ += t;
+  return at::linear(rms_norm(x, final_norm_), lm_head_).to(at::kFloat);
+}
+
+}  // namespace sageval::model
