@@ -9,5 +9,7 @@ BUILD_DIR="${SAGEVAL_BUILD_DIR:-build}"
 if [ -z "${SAGEVAL_DATA_DIR:-}" ] && [ -d ../shared/data ]; then export SAGEVAL_DATA_DIR="$(cd ../shared/data && pwd)"; fi
 export SAGEVAL_REPORT_DIR="${SAGEVAL_REPORT_DIR:-$PWD/$BUILD_DIR/report}"
 rm -f "$SAGEVAL_REPORT_DIR"/*.jsonl
+# ctest runs tests in parallel; one BLAS thread each keeps them from oversubscribing the cores.
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 cd "$BUILD_DIR"
 ctest --output-on-failure -j "${SAGEVAL_JOBS:-$(nproc)}" "$@"

@@ -28,5 +28,6 @@ at::ScalarType parse_dtype(const std::string& name);  // fp16, bf16, fp32
 int cmd_generate(int argc, const char* const* argv);
 int cmd_logits(int argc, const char* const* argv);
 int cmd_prefill_speed(int argc, const char* const* argv);
+int cmd_nll(int argc, const char* const* argv);
 
 }  // namespace sageval::cli

@@ -2,12 +2,15 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
+#include "sageval/data/datasets.h"
+#include "sageval/eval/perplexity.h"
 #include "sageval/model/generation.h"
 #include "sageval/model/llama_model.h"
 #include "sageval/model/tokenizer.h"
@@ -101,6 +104,43 @@ int cmd_prefill_speed(int argc, const char* const* argv) {
              m->folder(), m->config().num_layers, m->config().hidden_size, c10::toString(m->dtype()), m->device().str(),
              m->attention().backend, b, t, median * 1e3, seconds.front() * 1e3, seconds.back() * 1e3,
              static_cast<double>(b * t) / median);
+  return 0;
+}
+
+}  // namespace sageval::cli
+
+namespace sageval::cli {
+
+// Bits per byte of a byte-level model on a text file, by disjoint windows (sageval/eval/perplexity.h).
+int cmd_nll(int argc, const char* const* argv) {
+  Args args = parse_args(argc, argv, 2,
+                         with(kModelOptions, {"data", "tokens-file", "context", "max-bytes", "batch", "json"}), {});
+  auto m = load_model(args, argc, argv);
+  // Raw text (through the model's tokenizer, BOS first) or a file of token ids, used exactly as given.
+  std::vector<int64_t> tokens;
+  std::string path, text;
+  if (args.flag("tokens-file")) {
+    path = args.get("tokens-file", "");
+    tokens = model::read_token_ids(path);
+  } else {
+    path = data::resolve_user_data(args.required("data"));
+    text = data::read_text_file(path);
+    const int64_t max_bytes = args.integer("max-bytes", -1);
+    if (max_bytes >= 0 && static_cast<int64_t>(text.size()) > max_bytes) text.resize(static_cast<size_t>(max_bytes));
+    tokens = model::make_tokenizer(m->config(), m->folder())->encode(text, true);
+  }
+  const int64_t context = args.integer("context", 1024);
+  const auto start = std::chrono::steady_clock::now();
+  const eval::NllResult r = eval::score_disjoint_windows(*m, tokens, context, args.integer("batch", 1));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  nlohmann::json j = {{"model", m->folder()},          {"data", path},
+                      {"bytes", text.size()},          {"tokens", tokens.size()}, {"context", context},
+                      {"attention_backend", m->attention().backend},
+                      {"dtype", c10::toString(m->dtype())}, {"device", m->device().str()},
+                      {"tokens_scored", r.tokens_scored},   {"nats_per_token", r.nats_per_token()},
+                      {"bits_per_token", r.bits_per_token()}, {"seconds", secs}};
+  fmt::print("{}\n", j.dump());
+  if (args.flag("json")) std::ofstream(args.get("json", "")) << j.dump(2) << "\n";
   return 0;
 }
 

@@ -132,7 +132,9 @@ void usage() {
       "  logits --model DIR (--tokens-file F | --prompt TEXT) --out FILE [--attention-backend NAME] [--device D]\n"
       "        [--dtype D]               float32 logits [T, vocab] as raw little-endian bytes, shape in FILE.json\n"
       "  prefill-speed --model DIR [--batch B] [--tokens T] [--iters N] [--attention-backend NAME] [--device D]\n"
-      "        [--dtype D]               median prefill time and tokens/s");
+      "        [--dtype D]               median prefill time and tokens/s\n"
+      "  nll --model DIR (--data FILE | --tokens-file F) [--context N] [--max-bytes N] [--batch B] [--json OUT] [--attention-backend NAME]\n"
+      "        [--device D] [--dtype D]  NLL per token (= per byte for byte-level models), disjoint windows");
 }
 
 }  // namespace
@@ -149,6 +151,7 @@ int main(int argc, char** argv) {
     if (command == "generate") return sageval::cli::cmd_generate(argc, argv);
     if (command == "logits") return sageval::cli::cmd_logits(argc, argv);
     if (command == "prefill-speed") return sageval::cli::cmd_prefill_speed(argc, argv);
+    if (command == "nll") return sageval::cli::cmd_nll(argc, argv);
     fmt::print(stderr, "sageval: unknown command '{}'\n", command);
     usage();
     return 2;
