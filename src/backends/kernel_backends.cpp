@@ -1,0 +1,76 @@
+// `fp16` and `sage_int8`: the two backends whose CUDA kernels sageval writes itself (kernels/). Each runs its
+// kernel on CUDA tensors and its exact CPU emulation (src/emulation/) on CPU tensors; only the numerics differ.
+//   fp16:      FP16 (or BF16) inputs, scores and softmax in FP32, P rounded to the input's 16-bit type before
+//              P.V with an FP32 accumulator, output in the input dtype (FlashAttention-2 tiling).
+//   sage_int8: SageAttention-style: K smoothed, Q and K quantized per block to INT8, INT32 Q.K^T, FP16 P.V with
+//              FP32 accumulation (kernels/sage_int8_numerics.h).
+#include "backends/backend_factories.h"
+#include "sageval/emulation.h"
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+#include "backends/cuda_attention.h"
+#endif
+
+namespace sageval::detail {
+namespace {
+
+using AttentionFn = AttentionOutput (*)(const at::Tensor&, const at::Tensor&, const at::Tensor&, bool, double, bool);
+
+class KernelBackend final : public AttentionBackend {
+ public:
+  KernelBackend(std::string name, std::string description, AttentionFn cpu, AttentionFn cuda)
+      : name_(std::move(name)), description_(std::move(description)), cpu_(cpu), cuda_(cuda) {}
+
+  std::string name() const override { return name_; }
+
+  BackendCapabilities capabilities() const override {
+    BackendCapabilities caps;
+    caps.head_dims = {64, 128};
+    caps.dtypes = {at::kHalf, at::kBFloat16};
+    caps.cpu = true;
+    caps.cuda = cuda_ != nullptr;
+    caps.lse = true;
+    caps.description = description_;
+    return caps;
+  }
+
+ protected:
+  AttentionOutput forward_hnd(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
+                              double sm_scale, bool return_lse) const override {
+    // Validation has already rejected CUDA tensors when cuda_ is null.
+    return (q.is_cuda() ? cuda_ : cpu_)(q, k, v, causal, sm_scale, return_lse);
+  }
+
+ private:
+  std::string name_, description_;
+  AttentionFn cpu_, cuda_;
+};
+
+AttentionOutput emulate_sage_int8_default(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
+                                          double sm_scale, bool return_lse) {
+  return emulate_sage_int8_attention(q, k, v, causal, sm_scale, return_lse);
+}
+
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+constexpr AttentionFn kFp16Cuda = &fp16_attention_cuda;
+constexpr AttentionFn kSageInt8Cuda = &sage_int8_attention_cuda;
+#else
+constexpr AttentionFn kFp16Cuda = nullptr;
+constexpr AttentionFn kSageInt8Cuda = nullptr;
+#endif
+
+}  // namespace
+
+std::unique_ptr<AttentionBackend> make_fp16_backend() {
+  return std::make_unique<KernelBackend>("fp16", "FP16 reference (FlashAttention-2 tiling; CPU: exact emulation)",
+                                         &emulate_fp16_attention, kFp16Cuda);
+}
+
+std::unique_ptr<AttentionBackend> make_sage_int8_backend() {
+  return std::make_unique<KernelBackend>(
+      "sage_int8", "INT8 Q.K^T (per-block, smoothed K), FP16 P.V (CPU: exact emulation)", &emulate_sage_int8_default,
+      kSageInt8Cuda);
+}
+
+bool cuda_kernels_available() { return kFp16Cuda != nullptr; }
+
+}  // namespace sageval::detail

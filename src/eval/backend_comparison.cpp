@@ -1,0 +1,76 @@
+#include "sageval/eval/backend_comparison.h"
+
+#include <cctype>
+#include <cmath>
+#include <stdexcept>
+
+namespace sageval::eval {
+
+void LogitAccumulator::add(const at::Tensor& candidate, const at::Tensor& baseline) {
+  at::Tensor a = candidate.to(at::kDouble), b = baseline.to(at::kDouble);
+  at::Tensor d = a - b;
+  max_abs = std::max(max_abs, d.abs().max().item<double>());
+  sum_sq_diff += (d * d).sum().item<double>();
+  dot += (a * b).sum().item<double>();
+  sum_sq_a += (a * a).sum().item<double>();
+  sum_sq_b += (b * b).sum().item<double>();
+  count += a.numel();
+}
+
+LogitStats LogitAccumulator::stats() const {
+  LogitStats s;
+  s.max_abs = max_abs;
+  s.mse = count ? sum_sq_diff / static_cast<double>(count) : 0.0;
+  if (sum_sq_a == 0.0 && sum_sq_b == 0.0) s.cosine = 1.0;
+  else if (sum_sq_a == 0.0 || sum_sq_b == 0.0) s.cosine = 0.0;
+  else s.cosine = dot / std::sqrt(sum_sq_a * sum_sq_b);
+  return s;
+}
+
+BackendComparison compare_backends_on_windows(model::LlamaModel& model, const std::vector<int64_t>& tokens,
+                                              int64_t context, const BackendPair& pair, int64_t batch) {
+  if (context < 1 || batch < 1) throw std::invalid_argument("context and batch must be positive");
+  if (tokens.size() < 2) throw std::invalid_argument("need at least BOS and one token to score");
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  at::Tensor all = at::tensor(tokens, at::TensorOptions().dtype(at::kLong));
+  std::vector<int64_t> starts;
+  for (int64_t s = 0; s + 1 < n; s += context) starts.push_back(s);
+  BackendComparison out;
+  size_t i = 0;
+  while (i < starts.size()) {
+    const int64_t len = std::min(context, n - 1 - starts[i]);
+    std::vector<at::Tensor> inputs, targets;
+    size_t j = i;
+    while (j < starts.size() && static_cast<int64_t>(inputs.size()) < batch &&
+           std::min(context, n - 1 - starts[j]) == len) {
+      inputs.push_back(all.slice(0, starts[j], starts[j] + len));
+      targets.push_back(all.slice(0, starts[j] + 1, starts[j] + 1 + len));
+      ++j;
+    }
+    at::Tensor x = at::stack(inputs);
+    model.set_attention({pair.baseline, {}});
+    at::Tensor base = model.forward(x);
+    model.set_attention({pair.candidate, {}});
+    at::Tensor cand = model.forward(x);
+    const int64_t vocab = base.size(-1);
+    out.tokens.add(base.reshape({-1, vocab}), cand.reshape({-1, vocab}), at::stack(targets).reshape({-1}));
+    out.logits.add(cand, base);
+    out.windows += static_cast<int64_t>(inputs.size());
+    i = j;
+  }
+  return out;
+}
+
+int64_t count_words(const std::string& text) {
+  // re.split(r"\s+", text) yields one more piece than there are maximal whitespace runs.
+  int64_t runs = 0;
+  bool in_space = false;
+  for (unsigned char c : text) {
+    const bool space = std::isspace(c) != 0;
+    if (space && !in_space) ++runs;
+    in_space = space;
+  }
+  return runs + 1;
+}
+
+}  // namespace sageval::eval
