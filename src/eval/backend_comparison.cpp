@@ -1,5 +1,7 @@
 #include "sageval/eval/backend_comparison.h"
 
+#include "sageval/eval/perplexity.h"
+
 #include <cctype>
 #include <cmath>
 #include <stdexcept>
@@ -29,35 +31,17 @@ LogitStats LogitAccumulator::stats() const {
 
 BackendComparison compare_backends_on_windows(model::LlamaModel& model, const std::vector<int64_t>& tokens,
                                               int64_t context, const BackendPair& pair, int64_t batch) {
-  if (context < 1 || batch < 1) throw std::invalid_argument("context and batch must be positive");
-  if (tokens.size() < 2) throw std::invalid_argument("need at least BOS and one token to score");
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  at::Tensor all = at::tensor(tokens, at::TensorOptions().dtype(at::kLong));
-  std::vector<int64_t> starts;
-  for (int64_t s = 0; s + 1 < n; s += context) starts.push_back(s);
   BackendComparison out;
-  size_t i = 0;
-  while (i < starts.size()) {
-    const int64_t len = std::min(context, n - 1 - starts[i]);
-    std::vector<at::Tensor> inputs, targets;
-    size_t j = i;
-    while (j < starts.size() && static_cast<int64_t>(inputs.size()) < batch &&
-           std::min(context, n - 1 - starts[j]) == len) {
-      inputs.push_back(all.slice(0, starts[j], starts[j] + len));
-      targets.push_back(all.slice(0, starts[j] + 1, starts[j] + 1 + len));
-      ++j;
-    }
-    at::Tensor x = at::stack(inputs);
+  for_each_window_batch(tokens, context, batch, [&](const at::Tensor& inputs, const at::Tensor& targets) {
     model.set_attention({pair.baseline, {}});
-    at::Tensor base = model.forward(x);
+    at::Tensor base = model.forward(inputs);
     model.set_attention({pair.candidate, {}});
-    at::Tensor cand = model.forward(x);
+    at::Tensor cand = model.forward(inputs);
     const int64_t vocab = base.size(-1);
-    out.tokens.add(base.reshape({-1, vocab}), cand.reshape({-1, vocab}), at::stack(targets).reshape({-1}));
+    out.tokens.add(base.reshape({-1, vocab}), cand.reshape({-1, vocab}), targets.reshape({-1}));
     out.logits.add(cand, base);
-    out.windows += static_cast<int64_t>(inputs.size());
-    i = j;
-  }
+    out.windows += inputs.size(0);
+  });
   return out;
 }
 

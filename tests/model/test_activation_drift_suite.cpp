@@ -21,11 +21,6 @@
 namespace sageval::testing {
 namespace {
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
-
 nlohmann::json drift_figures(const at::Tensor& a, const at::Tensor& b) {
   const ErrorStats s = compare_tensors(a, b);
   return {{"rel_l1", json_number(s.rel_l1)}, {"rel_l2", json_number(std::sqrt(s.nmse))},
@@ -41,7 +36,7 @@ TEST_P(ActivationDrift, FinalLayerStaysAligned) {
   const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");
   const std::string base = against_math ? "math" : baseline;
   const std::string cand = against_math ? baseline : candidate_backend();
-  const int64_t context = std::stoll(env_or("SAGEVAL_SUITE_CONTEXT", "1024"));
+  const int64_t context = env_int_or("SAGEVAL_SUITE_CONTEXT", 1024);
   auto model = model::LlamaModel::load(env_or("SAGEVAL_MODEL", SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama"));
   std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
   text.resize(static_cast<size_t>(context - 1));

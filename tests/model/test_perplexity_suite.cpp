@@ -21,16 +21,6 @@
 namespace sageval::testing {
 namespace {
 
-int64_t env_int(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::stoll(v) : fallback;
-}
-
-std::string env_str(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
-
 struct PerplexityCase {
   std::string dataset;   // registry name
   bool against_math;     // false: candidate vs baseline; true: baseline vs math (the FP16 noise floor)
@@ -50,10 +40,10 @@ TEST_P(Perplexity, CandidateWithinGateOfBaseline) {
   if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)
     GTEST_SKIP() << "SAGEVAL_DATA_DIR is not set: WikiText-2 and PTB are needed (scripts/fetch_data.sh)";
   const PerplexityCase& c = GetParam();
-  const std::string model_dir = env_str("SAGEVAL_MODEL", SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama");
-  const int64_t max_bytes = env_int("SAGEVAL_SUITE_MAX_BYTES", 4096);
-  const int64_t context = env_int("SAGEVAL_SUITE_CONTEXT", 1024);
-  const std::string baseline = env_str("SAGEVAL_BASELINE", "fp16");
+  const std::string model_dir = env_or("SAGEVAL_MODEL", SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama");
+  const int64_t max_bytes = env_int_or("SAGEVAL_SUITE_MAX_BYTES", 4096);
+  const int64_t context = env_int_or("SAGEVAL_SUITE_CONTEXT", 1024);
+  const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");
   const eval::BackendPair pair = c.against_math ? eval::BackendPair{"math", baseline}
                                                 : eval::BackendPair{baseline, candidate_backend()};
   std::string text = data::read_text_file(data::resolve_dataset(c.dataset));

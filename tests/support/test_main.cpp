@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "sageval/attention.h"
@@ -11,6 +12,21 @@ namespace {
 std::string g_candidate = "sage_int8";
 }
 const std::string& candidate_backend() { return g_candidate; }
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+}
+
+int64_t env_int_or(const char* name, int64_t fallback) {
+  const std::string v = env_or(name, "");
+  if (v.empty()) return fallback;
+  try {
+    return std::stoll(v);
+  } catch (const std::exception&) {
+    throw std::invalid_argument(std::string(name) + " must be an integer, got '" + v + "'");
+  }
+}
 }  // namespace sageval::testing
 
 int main(int argc, char** argv) {

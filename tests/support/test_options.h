@@ -3,10 +3,15 @@
 // suite compares "the candidate" against references.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace sageval::testing {
 
 const std::string& candidate_backend();  // default: sage_int8
+
+// Model-level suite settings from the environment (names in the README): the value, or `fallback` when unset.
+std::string env_or(const char* name, const std::string& fallback);
+int64_t env_int_or(const char* name, int64_t fallback);
 
 }  // namespace sageval::testing

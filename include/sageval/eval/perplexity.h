@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "sageval/model/llama_model.h"
@@ -18,6 +19,11 @@ struct NllResult {
   double nats_per_token() const { return tokens_scored ? nll_nats / static_cast<double>(tokens_scored) : 0.0; }
   double bits_per_token() const;
 };
+
+// Calls `fn(inputs, targets)` for the disjoint windows of `tokens` (int64 [b, len] each, b <= batch windows of
+// equal length at a time): the one place that cuts a token sequence into scored windows.
+void for_each_window_batch(const std::vector<int64_t>& tokens, int64_t context, int64_t batch,
+                           const std::function<void(const at::Tensor& inputs, const at::Tensor& targets)>& fn);
 
 // `tokens` holds BOS followed by the text's tokens. Windows of equal length run `batch` at a time.
 NllResult score_disjoint_windows(const model::LlamaModel& model, const std::vector<int64_t>& tokens, int64_t context,
