@@ -2,6 +2,7 @@
 
 #include "sageval/eval/perplexity.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <stdexcept>
@@ -17,6 +18,15 @@ void LogitAccumulator::add(const at::Tensor& candidate, const at::Tensor& baseli
   sum_sq_a += (a * a).sum().item<double>();
   sum_sq_b += (b * b).sum().item<double>();
   count += a.numel();
+}
+
+void LogitAccumulator::merge(const LogitAccumulator& o) {
+  max_abs = std::max(max_abs, o.max_abs);
+  sum_sq_diff += o.sum_sq_diff;
+  dot += o.dot;
+  sum_sq_a += o.sum_sq_a;
+  sum_sq_b += o.sum_sq_b;
+  count += o.count;
 }
 
 LogitStats LogitAccumulator::stats() const {

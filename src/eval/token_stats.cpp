@@ -110,6 +110,14 @@ void TokenComparison::add(const at::Tensor& base_logits, const at::Tensor& cand_
     add_token_values(d[i], d[n + i], d[2 * n + i], d[3 * n + i], d[4 * n + i] != 0.0);
 }
 
+void TokenComparison::merge(const TokenComparison& other) {
+  nll_base_.insert(nll_base_.end(), other.nll_base_.begin(), other.nll_base_.end());
+  nll_cand_.insert(nll_cand_.end(), other.nll_cand_.begin(), other.nll_cand_.end());
+  kld_.insert(kld_.end(), other.kld_.begin(), other.kld_.end());
+  delta_p_.insert(delta_p_.end(), other.delta_p_.begin(), other.delta_p_.end());
+  n_same_top1_ += other.n_same_top1_;
+}
+
 void TokenComparison::add_token_values(double nll_base, double nll_cand, double kld, double delta_p, bool same_top1) {
   nll_base_.push_back(nll_base);
   nll_cand_.push_back(nll_cand);

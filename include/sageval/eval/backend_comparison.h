@@ -21,6 +21,7 @@ struct LogitAccumulator {
   double max_abs = 0.0, sum_sq_diff = 0.0, dot = 0.0, sum_sq_a = 0.0, sum_sq_b = 0.0;
   int64_t count = 0;
   void add(const at::Tensor& candidate, const at::Tensor& baseline);
+  void merge(const LogitAccumulator& other);
   LogitStats stats() const;
 };
 

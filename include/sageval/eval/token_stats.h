@@ -72,6 +72,9 @@ class TokenComparison {
   // One token's values computed elsewhere (also the hook the unit tests use to inject known sets).
   void add_token_values(double nll_base, double nll_cand, double kld, double delta_p, bool same_top1);
 
+  // Appends every token of `other` (pooling several prompts or windows into one summary).
+  void merge(const TokenComparison& other);
+
   int64_t size() const { return static_cast<int64_t>(kld_.size()); }
   const std::vector<double>& kld() const { return kld_; }
   const std::vector<double>& nll_base() const { return nll_base_; }

@@ -1,0 +1,107 @@
+// ContextLength suite (model-level, CPU sizes): windows of each length L (SAGEVAL_SUITE_LENGTHS, default
+// 128,256,512,1024 on CPU; the full grid goes to 8192), each BOS + L-1 bytes of WikiText-2 test at
+// disjoint offsets; the last half of each window is scored: baseline and candidate NLL, top-1 next-token
+// accuracy of each, KLD and top-1 agreement. Gates: candidate NLL within 1% of the baseline's and top-1
+// agreement >= 99% allowing two standard errors of sampling noise (data/thresholds.json). Windows per length: enough for SAGEVAL_SUITE_TOKENS (default 2048)
+// scored tokens.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "sageval/data/datasets.h"
+#include "sageval/eval/token_stats.h"
+#include "sageval/model/llama_model.h"
+#include "sageval/model/tokenizer.h"
+#include "sageval/record.h"
+#include "sageval/thresholds.h"
+#include "support/test_options.h"
+
+namespace sageval::testing {
+namespace {
+
+std::vector<int64_t> suite_lengths() {
+  std::vector<int64_t> out;
+  const std::string s = env_or("SAGEVAL_SUITE_LENGTHS", "128,256,512,1024");
+  size_t pos = 0;
+  while (pos < s.size()) {
+    const size_t comma = s.find(',', pos);
+    out.push_back(std::stoll(s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos)));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+TEST(ContextLength, CandidateTracksBaselineAtEveryLength) {
+  if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)
+    GTEST_SKIP() << "SAGEVAL_DATA_DIR is not set: WikiText-2 is needed (scripts/fetch_data.sh)";
+  const std::string base = env_or("SAGEVAL_BASELINE", "fp16"), cand = candidate_backend();
+  auto model = model::LlamaModel::load(env_or("SAGEVAL_MODEL", SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama"));
+  const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
+  auto tokenizer = model::make_tokenizer(model->config(), model->folder());
+  const int64_t bos = tokenizer->bos().value_or(0);
+  const int64_t want_tokens = env_int_or("SAGEVAL_SUITE_TOKENS", 2048);
+  const Thresholds& t = Thresholds::defaults();
+  const double max_nll_dev = t.number("/model/context_length/max_nll_ratio_deviation");
+  const double min_agree = t.number("/model/context_length/min_top1_agreement");
+  const double agree_z = t.number("/model/context_length/top1_agreement_z");
+  std::printf("[ figures  ] context length, %s vs %s\n      L  windows  nll_base  nll_cand  acc_base  acc_cand  kld_mean  agree\n",
+              cand.c_str(), base.c_str());
+  for (int64_t len : suite_lengths()) {
+    const int64_t half = len / 2;
+    const int64_t windows = std::max<int64_t>(1, (want_tokens + (len - half) - 1) / (len - half));
+    ASSERT_LE(windows * len, static_cast<int64_t>(text.size())) << "not enough text for " << windows << " windows of " << len;
+    at::Tensor inputs = at::empty({windows, len}, at::kLong), targets = at::empty({windows, len}, at::kLong);
+    for (int64_t w = 0; w < windows; ++w) {
+      std::vector<int64_t> ids = tokenizer->encode(text.substr(static_cast<size_t>(w * len), static_cast<size_t>(len)), false);
+      std::vector<int64_t> in(1, bos);
+      in.insert(in.end(), ids.begin(), ids.end() - 1);
+      inputs[w].copy_(at::tensor(in, at::kLong));
+      targets[w].copy_(at::tensor(ids, at::kLong));
+    }
+    model->set_attention({base, {}});
+    at::Tensor lb = model->forward(inputs).slice(1, half);
+    model->set_attention({cand, {}});
+    at::Tensor lc = model->forward(inputs).slice(1, half);
+    at::Tensor tg = targets.slice(1, half);
+    eval::TokenComparison cmp;
+    const int64_t vocab = lb.size(-1);
+    cmp.add(lb.reshape({-1, vocab}), lc.reshape({-1, vocab}), tg.reshape({-1}));
+    const eval::TokenStatsSummary s = cmp.summarize();
+    const double acc_base = (lb.argmax(-1) == tg).to(at::kDouble).mean().item<double>();
+    const double acc_cand = (lc.argmax(-1) == tg).to(at::kDouble).mean().item<double>();
+    const double nll_dev = std::abs(s.nll_cand_mean / s.nll_base_mean - 1.0);
+    std::printf("  %5lld  %7lld  %8.5f  %8.5f  %8.4f  %8.4f  %8.2e  %.4f\n", static_cast<long long>(len),
+                static_cast<long long>(windows), s.nll_base_mean, s.nll_cand_mean, acc_base, acc_cand, s.kld_mean,
+                s.same_top1);
+    Record r;
+    r.suite = "context_length";
+    r.case_name = fmt::format("L{}", len);
+    r.candidate = cand;
+    r.baseline = base;
+    r.device = model->device().str();
+    r.figures = eval::to_json(s);
+    r.figures["length"] = len;
+    r.figures["windows"] = windows;
+    r.figures["scored"] = "last half of each window";
+    r.figures["top1_accuracy_base"] = acc_base;
+    r.figures["top1_accuracy_cand"] = acc_cand;
+    r.gates.push_back({fmt::format("|nll_cand / nll_base - 1| <= {}", max_nll_dev), nll_dev, max_nll_dev, nll_dev <= max_nll_dev});
+    // Agreement is a proportion over a finite sample: the gate allows `agree_z` standard errors (thresholds file).
+    const double agree_upper = s.same_top1 + agree_z * s.same_top1_unc;
+    r.figures["top1_agreement_upper"] = agree_upper;
+    r.gates.push_back({fmt::format("top-1 agreement + {} SE >= {}", agree_z, min_agree), agree_upper, min_agree,
+                       agree_upper >= min_agree});
+    append_record(r);
+    EXPECT_LE(nll_dev, max_nll_dev) << "L=" << len << ": NLL " << s.nll_cand_mean << " vs " << s.nll_base_mean
+                                    << " (key /model/context_length/max_nll_ratio_deviation)";
+    EXPECT_GE(agree_upper, min_agree) << "L=" << len << ": top-1 agreement " << s.same_top1 << " +- "
+                                      << s.same_top1_unc << " (keys /model/context_length/min_top1_agreement and "
+                                      << "top1_agreement_z)";
+  }
+}
+
+}  // namespace
+}  // namespace sageval::testing

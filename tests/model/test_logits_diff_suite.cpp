@@ -1,0 +1,81 @@
+// LogitsDiff suite (model-level, CPU sizes): logits of short prompts (about 100 tokens) and long ones
+// (SAGEVAL_SUITE_LONG_TOKENS, default 2048) from WikiText-2 test, candidate against baseline and baseline
+// against math: max abs difference, MSE, cosine, and the token statistics (KLD, Δp, top-1 agreement).
+// Gate: logit cosine (data/thresholds.json /model/logits_diff/min_logit_cosine).
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "sageval/data/datasets.h"
+#include "sageval/eval/backend_comparison.h"
+#include "sageval/model/tokenizer.h"
+#include "sageval/record.h"
+#include "sageval/thresholds.h"
+#include "support/test_options.h"
+
+namespace sageval::testing {
+namespace {
+
+struct LogitsCase {
+  bool long_prompts;
+  bool against_math;
+  std::string name() const {
+    return std::string(long_prompts ? "Long" : "Short") + (against_math ? "_BaselineVsMath" : "_CandidateVsBaseline");
+  }
+};
+void PrintTo(const LogitsCase& c, std::ostream* os) { *os << c.name(); }
+
+class LogitsDiff : public ::testing::TestWithParam<LogitsCase> {};
+
+TEST_P(LogitsDiff, LogitsStayAligned) {
+  if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)
+    GTEST_SKIP() << "SAGEVAL_DATA_DIR is not set: WikiText-2 is needed (scripts/fetch_data.sh)";
+  const LogitsCase& c = GetParam();
+  const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");
+  const eval::BackendPair pair = c.against_math ? eval::BackendPair{"math", baseline}
+                                                : eval::BackendPair{baseline, candidate_backend()};
+  auto model = model::LlamaModel::load(env_or("SAGEVAL_MODEL", SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama"));
+  auto tokenizer = model::make_tokenizer(model->config(), model->folder());
+  const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
+  const int64_t len = c.long_prompts ? env_int_or("SAGEVAL_SUITE_LONG_TOKENS", 2048) : 100;
+  const int64_t prompts = c.long_prompts ? 1 : 3;
+  eval::TokenComparison all_tokens;
+  eval::LogitAccumulator all_logits;
+  for (int64_t p = 0; p < prompts; ++p) {
+    const size_t at = static_cast<size_t>(p + 1) * text.size() / static_cast<size_t>(prompts + 1);
+    auto ids = tokenizer->encode(text.substr(at, static_cast<size_t>(len)), true);
+    // One window holding the whole prompt: every position's logits compared.
+    const auto cmp = eval::compare_backends_on_windows(*model, ids, len, pair);
+    all_tokens.merge(cmp.tokens);
+    all_logits.merge(cmp.logits);
+  }
+  const eval::TokenStatsSummary s = all_tokens.summarize();
+  const eval::LogitStats l = all_logits.stats();
+  std::printf("[ figures  ] logits %s: %s vs %s, %lld tokens: max_abs %.4e, mse %.4e, cosine %.7f, mean KLD %.3e, "
+              "same top-1 %.4f\n", c.name().c_str(), pair.candidate.c_str(), pair.baseline.c_str(),
+              static_cast<long long>(s.n), l.max_abs, l.mse, l.cosine, s.kld_mean, s.same_top1);
+  const double min_cos = Thresholds::defaults().number("/model/logits_diff/min_logit_cosine");
+  Record r;
+  r.suite = "logits_diff";
+  r.case_name = c.name();
+  r.candidate = pair.candidate;
+  r.baseline = pair.baseline;
+  r.device = model->device().str();
+  r.figures = eval::to_json(s);
+  r.figures["prompts"] = prompts;
+  r.figures["prompt_tokens"] = len;
+  r.figures["logits_max_abs"] = json_number(l.max_abs);
+  r.figures["logits_mse"] = json_number(l.mse);
+  r.figures["logits_cosine"] = json_number(l.cosine);
+  r.gates.push_back({fmt::format("logit cosine >= {}", min_cos), l.cosine, min_cos, l.cosine >= min_cos});
+  append_record(r);
+  EXPECT_GE(l.cosine, min_cos) << "key /model/logits_diff/min_logit_cosine in " << Thresholds::defaults().path();
+}
+
+INSTANTIATE_TEST_SUITE_P(Suite, LogitsDiff,
+                         ::testing::Values(LogitsCase{false, false}, LogitsCase{false, true}, LogitsCase{true, false},
+                                           LogitsCase{true, true}),
+                         [](const ::testing::TestParamInfo<LogitsCase>& info) { return info.param.name(); });
+
+}  // namespace
+}  // namespace sageval::testing
