@@ -3,6 +3,8 @@
 // SAGEVAL_DATA_DIR holds the real data (CI points it at ../shared/data), every registered set must verify.
 #include <gtest/gtest.h>
 
+#include "support/test_helpers.h"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -20,17 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no std::runtime_error was thrown";
-  return "";
-}
-
-#define EXPECT_HAS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text)
+using sageval::testing::error_of;
 
 // Sets (or unsets, with nullopt) SAGEVAL_DATA_DIR for one scope and restores what was there before.
 class ScopedDataDir {

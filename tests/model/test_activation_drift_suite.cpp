@@ -5,6 +5,8 @@
 // (SAGEVAL_MODEL).
 #include <gtest/gtest.h>
 
+#include "support/test_helpers.h"
+
 #include <cmath>
 #include <cstdlib>
 
@@ -30,14 +32,13 @@ nlohmann::json drift_figures(const at::Tensor& a, const at::Tensor& b) {
 class ActivationDrift : public ::testing::TestWithParam<bool> {};  // param: against math
 
 TEST_P(ActivationDrift, FinalLayerStaysAligned) {
-  if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)
-    GTEST_SKIP() << "SAGEVAL_DATA_DIR is not set: WikiText-2 is needed (scripts/fetch_data.sh)";
+  SAGEVAL_REQUIRE_DATA_DIR();
   const bool against_math = GetParam();
   const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");
   const std::string base = against_math ? "math" : baseline;
   const std::string cand = against_math ? baseline : candidate_backend();
   const int64_t context = env_int_or("SAGEVAL_SUITE_CONTEXT", 1024);
-  auto model = model::LlamaModel::load(env_or("SAGEVAL_MODEL", SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama"));
+  auto model = model::LlamaModel::load(suite_model_dir());
   std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
   text.resize(static_cast<size_t>(context - 1));
   auto ids = model::make_tokenizer(model->config(), model->folder())->encode(text, true);

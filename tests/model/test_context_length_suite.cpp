@@ -6,6 +6,8 @@
 // scored tokens.
 #include <gtest/gtest.h>
 
+#include "support/test_helpers.h"
+
 #include <cmath>
 
 #include <fmt/format.h>
@@ -35,10 +37,9 @@ std::vector<int64_t> suite_lengths() {
 }
 
 TEST(ContextLength, CandidateTracksBaselineAtEveryLength) {
-  if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)
-    GTEST_SKIP() << "SAGEVAL_DATA_DIR is not set: WikiText-2 is needed (scripts/fetch_data.sh)";
+  SAGEVAL_REQUIRE_DATA_DIR();
   const std::string base = env_or("SAGEVAL_BASELINE", "fp16"), cand = candidate_backend();
-  auto model = model::LlamaModel::load(env_or("SAGEVAL_MODEL", SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama"));
+  auto model = model::LlamaModel::load(suite_model_dir());
   const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());
   const int64_t bos = tokenizer->bos().value_or(0);

@@ -2,6 +2,8 @@
 // reproduces its model card's bits per byte on a slice of WikiText-2's test split.
 #include <gtest/gtest.h>
 
+#include "support/test_helpers.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -45,8 +47,7 @@ TEST(DefaultModel, LoadsOnCpuWithTheDocumentedShape) {
 class DefaultModelOnWikiSlice : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)
-      GTEST_SKIP() << "SAGEVAL_DATA_DIR is not set: the WikiText-2 test split is needed (scripts/fetch_data.sh)";
+    SAGEVAL_REQUIRE_DATA_DIR();
     card_ = model_card_figures().at("ci_slice");
     std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
     text.resize(card_.at("bytes").get<size_t>());

@@ -5,6 +5,8 @@
 // SAGEVAL_SUITE_NEW_TOKENS (default 48) and SAGEVAL_SUITE_PROMPTS (default 4).
 #include <gtest/gtest.h>
 
+#include "support/test_helpers.h"
+
 #include <map>
 
 #include <fmt/format.h>
@@ -19,10 +21,9 @@ namespace sageval::testing {
 namespace {
 
 TEST(Generation, EveryBackendGeneratesAndContinuationsAreCompared) {
-  if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)
-    GTEST_SKIP() << "SAGEVAL_DATA_DIR is not set: WikiText-2 is needed (scripts/fetch_data.sh)";
+  SAGEVAL_REQUIRE_DATA_DIR();
   const std::string base = env_or("SAGEVAL_BASELINE", "fp16"), cand = candidate_backend();
-  auto model = model::LlamaModel::load(env_or("SAGEVAL_MODEL", SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama"));
+  auto model = model::LlamaModel::load(suite_model_dir());
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());
   const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
   const int64_t n_prompts = env_int_or("SAGEVAL_SUITE_PROMPTS", 4);

@@ -4,6 +4,8 @@
 // Gate: logit cosine (data/thresholds.json /model/logits_diff/min_logit_cosine).
 #include <gtest/gtest.h>
 
+#include "support/test_helpers.h"
+
 #include <fmt/format.h>
 
 #include "sageval/data/datasets.h"
@@ -28,13 +30,12 @@ void PrintTo(const LogitsCase& c, std::ostream* os) { *os << c.name(); }
 class LogitsDiff : public ::testing::TestWithParam<LogitsCase> {};
 
 TEST_P(LogitsDiff, LogitsStayAligned) {
-  if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)
-    GTEST_SKIP() << "SAGEVAL_DATA_DIR is not set: WikiText-2 is needed (scripts/fetch_data.sh)";
+  SAGEVAL_REQUIRE_DATA_DIR();
   const LogitsCase& c = GetParam();
   const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");
   const eval::BackendPair pair = c.against_math ? eval::BackendPair{"math", baseline}
                                                 : eval::BackendPair{baseline, candidate_backend()};
-  auto model = model::LlamaModel::load(env_or("SAGEVAL_MODEL", SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama"));
+  auto model = model::LlamaModel::load(suite_model_dir());
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());
   const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
   const int64_t len = c.long_prompts ? env_int_or("SAGEVAL_SUITE_LONG_TOKENS", 2048) : 100;

@@ -6,6 +6,8 @@
 // SAGEVAL_SUITE_CONTEXT (default 1024); model: SAGEVAL_MODEL (default data/models/sageval-byte-llama).
 #include <gtest/gtest.h>
 
+#include "support/test_helpers.h"
+
 #include <cmath>
 #include <cstdlib>
 
@@ -37,10 +39,9 @@ void PrintTo(const PerplexityCase& c, std::ostream* os) { *os << c.name(); }
 class Perplexity : public ::testing::TestWithParam<PerplexityCase> {};
 
 TEST_P(Perplexity, CandidateWithinGateOfBaseline) {
-  if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)
-    GTEST_SKIP() << "SAGEVAL_DATA_DIR is not set: WikiText-2 and PTB are needed (scripts/fetch_data.sh)";
+  SAGEVAL_REQUIRE_DATA_DIR();
   const PerplexityCase& c = GetParam();
-  const std::string model_dir = env_or("SAGEVAL_MODEL", SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama");
+  const std::string model_dir = suite_model_dir();
   const int64_t max_bytes = env_int_or("SAGEVAL_SUITE_MAX_BYTES", 4096);
   const int64_t context = env_int_or("SAGEVAL_SUITE_CONTEXT", 1024);
   const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");

@@ -2,6 +2,8 @@
 // of corrupt file, and sharded checkpoint folders.
 #include <gtest/gtest.h>
 
+#include "support/test_helpers.h"
+
 #include <unistd.h>
 
 #include <cstring>
@@ -18,18 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The message of the std::runtime_error that `fn` throws ("" and a test failure when it throws none).
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no std::runtime_error was thrown";
-  return "";
-}
-
-#define EXPECT_HAS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text)
+using sageval::testing::error_of;
 
 // Same dtype, shape and bytes (bit-exact, so NaN payloads and -0 count too).
 void expect_same(const at::Tensor& got, const at::Tensor& want) {

@@ -18,6 +18,8 @@ std::string env_or(const char* name, const std::string& fallback) {
   return v != nullptr && *v != '\0' ? std::string(v) : fallback;
 }
 
+std::string suite_model_dir() { return env_or("SAGEVAL_MODEL", SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama"); }
+
 int64_t env_int_or(const char* name, int64_t fallback) {
   const std::string v = env_or(name, "");
   if (v.empty()) return fallback;

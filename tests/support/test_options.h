@@ -14,4 +14,7 @@ const std::string& candidate_backend();  // default: sage_int8
 std::string env_or(const char* name, const std::string& fallback);
 int64_t env_int_or(const char* name, int64_t fallback);
 
+// SAGEVAL_MODEL, or the bundled default model.
+std::string suite_model_dir();
+
 }  // namespace sageval::testing
