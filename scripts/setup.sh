@@ -3,9 +3,18 @@
 #   Debian/Ubuntu: cmake, ninja, g++, GoogleTest, nlohmann_json, fmt and (when no libtorch is found otherwise)
 #   Debian's CPU libtorch (libtorch-dev, 1.13) through apt.
 #   Elsewhere: prints what to install.
+# --plots: also python3-matplotlib (the report's figures) where python3 cannot import matplotlib yet.
 # A CUDA build needs a CUDA-enabled libtorch: pip install torch, then pass its CMake path, e.g.
 #   TORCH_CMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)') scripts/run_tests.sh
 set -euo pipefail
+
+plots=0
+for a in "$@"; do
+  case "$a" in
+    --plots) plots=1 ;;
+    *) echo "setup: unknown option $a" >&2; exit 2 ;;
+  esac
+done
 
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
@@ -18,6 +27,7 @@ if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; 
   # Debian's libtorch calls the system BLAS; without OpenBLAS that is the reference BLAS, about 15x slower on
   # the model tests (measured: 62 s against 4.4 s for the default model's CI slice).
   torch_from_pip || wanted+=(libtorch-dev libopenblas0-pthread)
+  if [ $plots = 1 ] && ! python3 -c 'import matplotlib' >/dev/null 2>&1; then wanted+=(python3-matplotlib); fi
   missing=()
   for p in "${wanted[@]}"; do have_pkg "$p" || missing+=("$p"); done
   if [ ${#missing[@]} -eq 0 ]; then

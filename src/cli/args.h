@@ -29,5 +29,6 @@ int cmd_generate(int argc, const char* const* argv);
 int cmd_logits(int argc, const char* const* argv);
 int cmd_prefill_speed(int argc, const char* const* argv);
 int cmd_nll(int argc, const char* const* argv);
+int cmd_report(int argc, const char* const* argv);
 
 }  // namespace sageval::cli

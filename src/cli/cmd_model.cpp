@@ -114,7 +114,7 @@ namespace sageval::cli {
 // Bits per byte of a byte-level model on a text file, by disjoint windows (sageval/eval/perplexity.h).
 int cmd_nll(int argc, const char* const* argv) {
   Args args = parse_args(argc, argv, 2,
-                         with(kModelOptions, {"data", "tokens-file", "context", "max-bytes", "batch", "json"}), {});
+                         with(kModelOptions, {"data", "tokens-file", "context", "stride", "max-bytes", "batch", "json"}), {});
   auto m = load_model(args, argc, argv);
   // Raw text (through the model's tokenizer, BOS first) or a file of token ids, used exactly as given.
   std::vector<int64_t> tokens;
@@ -130,11 +130,13 @@ int cmd_nll(int argc, const char* const* argv) {
     tokens = model::make_tokenizer(m->config(), m->folder())->encode(text, true);
   }
   const int64_t context = args.integer("context", 1024);
+  const eval::WindowProtocol protocol{context, args.integer("stride", 0)};
   const auto start = std::chrono::steady_clock::now();
-  const eval::NllResult r = eval::score_disjoint_windows(*m, tokens, context, args.integer("batch", 1));
+  const eval::NllResult r = eval::score_windows(*m, tokens, protocol, args.integer("batch", 1));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json j = {{"model", m->folder()},          {"data", path},
                       {"bytes", text.size()},          {"tokens", tokens.size()}, {"context", context},
+                      {"protocol", protocol.describe()},
                       {"attention_backend", m->attention().backend},
                       {"dtype", c10::toString(m->dtype())}, {"device", m->device().str()},
                       {"tokens_scored", r.tokens_scored},   {"nats_per_token", r.nats_per_token()},

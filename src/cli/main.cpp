@@ -1,6 +1,7 @@
 // `sageval`: the command-line entry point.
 //   sageval backends                      list the attention backends of this build and what they support
 //   sageval check [options]               accuracy of one backend against `math` on every input family
+//   sageval report [--dir D] / --compare OLD NEW   the validation report, or the difference of two runs
 // Common option: --attention-backend NAME (or SAGEVAL_ATTENTION_BACKEND).
 #include <algorithm>
 #include <cstdio>
@@ -133,8 +134,10 @@ void usage() {
       "        [--dtype D]               float32 logits [T, vocab] as raw little-endian bytes, shape in FILE.json\n"
       "  prefill-speed --model DIR [--batch B] [--tokens T] [--iters N] [--attention-backend NAME] [--device D]\n"
       "        [--dtype D]               median prefill time and tokens/s\n"
-      "  nll --model DIR (--data FILE | --tokens-file F) [--context N] [--max-bytes N] [--batch B] [--json OUT] [--attention-backend NAME]\n"
-      "        [--device D] [--dtype D]  NLL per token (= per byte for byte-level models), disjoint windows");
+      "  nll --model DIR (--data FILE | --tokens-file F) [--context N] [--stride S] [--max-bytes N] [--batch B] [--json OUT] [--attention-backend NAME]\n"
+      "        [--device D] [--dtype D]  NLL per token (= per byte for byte-level models), disjoint or sliding windows\n"
+      "  report [--dir DIR] [--out FILE] [--no-figures]   REPORT.md and figures from a run's records\n"
+      "  report --compare OLD_DIR NEW_DIR [--out FILE]   what changed between two runs");
 }
 
 }  // namespace
@@ -152,6 +155,7 @@ int main(int argc, char** argv) {
     if (command == "logits") return sageval::cli::cmd_logits(argc, argv);
     if (command == "prefill-speed") return sageval::cli::cmd_prefill_speed(argc, argv);
     if (command == "nll") return sageval::cli::cmd_nll(argc, argv);
+    if (command == "report") return sageval::cli::cmd_report(argc, argv);
     fmt::print(stderr, "sageval: unknown command '{}'\n", command);
     usage();
     return 2;

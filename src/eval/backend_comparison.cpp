@@ -40,13 +40,16 @@ LogitStats LogitAccumulator::stats() const {
 }
 
 BackendComparison compare_backends_on_windows(model::LlamaModel& model, const std::vector<int64_t>& tokens,
-                                              int64_t context, const BackendPair& pair, int64_t batch) {
+                                              const WindowProtocol& protocol, const BackendPair& pair,
+                                              int64_t batch) {
   BackendComparison out;
-  for_each_window_batch(tokens, context, batch, [&](const at::Tensor& inputs, const at::Tensor& targets) {
+  for_each_window_batch(tokens, protocol, batch, [&](const at::Tensor& inputs, const at::Tensor& all_targets,
+                                                     int64_t from) {
     model.set_attention({pair.baseline, {}});
-    at::Tensor base = model.forward(inputs);
+    at::Tensor base = model.forward(inputs).slice(1, from);
     model.set_attention({pair.candidate, {}});
-    at::Tensor cand = model.forward(inputs);
+    at::Tensor cand = model.forward(inputs).slice(1, from);
+    at::Tensor targets = all_targets.slice(1, from);
     const int64_t vocab = base.size(-1);
     out.tokens.add(base.reshape({-1, vocab}), cand.reshape({-1, vocab}), targets.reshape({-1}));
     out.logits.add(cand, base);

@@ -1,11 +1,9 @@
-// Activation-drift suite (model-level, CPU sizes): per layer, the attention output and the hidden state after
+// Activation-drift suite (model-level): per layer, the attention output and the hidden state after
 // the block, candidate (default sage_int8) against baseline (fp16) and baseline against math: relative L1,
 // relative L2, max abs, cosine. Shows whether the error grows with depth; gate: final-layer hidden-state
-// cosine. Input: the first SAGEVAL_SUITE_CONTEXT (default 1024) bytes of WikiText-2 test, default model
-// (SAGEVAL_MODEL).
+// cosine. Input: the first SAGEVAL_SUITE_CONTEXT bytes of WikiText-2 test (CPU 1024; GPU the model's
+// max_position_embeddings), default model (SAGEVAL_MODEL).
 #include <gtest/gtest.h>
-
-#include "support/test_helpers.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -18,7 +16,7 @@
 #include "sageval/model/tokenizer.h"
 #include "sageval/record.h"
 #include "sageval/thresholds.h"
-#include "support/test_options.h"
+#include "support/suite_settings.h"
 
 namespace sageval::testing {
 namespace {
@@ -32,13 +30,13 @@ nlohmann::json drift_figures(const at::Tensor& a, const at::Tensor& b) {
 class ActivationDrift : public ::testing::TestWithParam<bool> {};  // param: against math
 
 TEST_P(ActivationDrift, FinalLayerStaysAligned) {
-  SAGEVAL_REQUIRE_DATA_DIR();
+  SAGEVAL_SUITE_PRECONDITIONS();
   const bool against_math = GetParam();
   const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");
   const std::string base = against_math ? "math" : baseline;
   const std::string cand = against_math ? baseline : candidate_backend();
-  const int64_t context = env_int_or("SAGEVAL_SUITE_CONTEXT", 1024);
-  auto model = model::LlamaModel::load(suite_model_dir());
+  auto model = load_suite_model();
+  const int64_t context = suite_size("SAGEVAL_SUITE_CONTEXT", 1024, model->config().max_position_embeddings);
   std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
   text.resize(static_cast<size_t>(context - 1));
   auto ids = model::make_tokenizer(model->config(), model->folder())->encode(text, true);
@@ -73,7 +71,7 @@ TEST_P(ActivationDrift, FinalLayerStaysAligned) {
   append_record(r);
   EXPECT_GE(final_cos, min_cos) << "final-layer cosine of " << cand << " against " << base << " (key "
                                 << "/model/activation_drift/min_final_layer_cosine in " << Thresholds::defaults().path()
-                                << ")\n  rerun: ctest -R ActivationDrift";
+                                << ")\n  " << rerun_hint("ActivationDrift");
 }
 
 INSTANTIATE_TEST_SUITE_P(Suite, ActivationDrift, ::testing::Values(false, true),

@@ -1,12 +1,11 @@
-// ContextLength suite (model-level, CPU sizes): windows of each length L (SAGEVAL_SUITE_LENGTHS, default
-// 128,256,512,1024 on CPU; the full grid goes to 8192), each BOS + L-1 bytes of WikiText-2 test at
-// disjoint offsets; the last half of each window is scored: baseline and candidate NLL, top-1 next-token
-// accuracy of each, KLD and top-1 agreement. Gates: candidate NLL within 1% of the baseline's and top-1
-// agreement >= 99% allowing two standard errors of sampling noise (data/thresholds.json). Windows per length: enough for SAGEVAL_SUITE_TOKENS (default 2048)
-// scored tokens.
+// ContextLength suite (model-level): windows of each length L (SAGEVAL_SUITE_LENGTHS; CPU 128..1024, GPU
+// 128..8192), each BOS + L-1 bytes of WikiText-2 test at disjoint offsets; the last half of each window is
+// scored: baseline and candidate NLL, top-1 next-token accuracy of each, KLD and top-1 agreement. Candidate
+// against baseline, and baseline against math (the FP16 noise floor). Gates: candidate NLL within 1% of the
+// baseline's and top-1 agreement >= 99% allowing two standard errors of sampling noise (data/thresholds.json).
+// Windows per length: enough for SAGEVAL_SUITE_TOKENS scored tokens (CPU 2048, GPU 65536).
 #include <gtest/gtest.h>
 
-#include "support/test_helpers.h"
 
 #include <cmath>
 
@@ -18,14 +17,14 @@
 #include "sageval/model/tokenizer.h"
 #include "sageval/record.h"
 #include "sageval/thresholds.h"
-#include "support/test_options.h"
+#include "support/suite_settings.h"
 
 namespace sageval::testing {
 namespace {
 
 std::vector<int64_t> suite_lengths() {
   std::vector<int64_t> out;
-  const std::string s = env_or("SAGEVAL_SUITE_LENGTHS", "128,256,512,1024");
+  const std::string s = suite_setting("SAGEVAL_SUITE_LENGTHS", "128,256,512,1024", "128,256,512,1024,2048,4096,8192");
   size_t pos = 0;
   while (pos < s.size()) {
     const size_t comma = s.find(',', pos);
@@ -36,14 +35,28 @@ std::vector<int64_t> suite_lengths() {
   return out;
 }
 
-TEST(ContextLength, CandidateTracksBaselineAtEveryLength) {
-  SAGEVAL_REQUIRE_DATA_DIR();
-  const std::string base = env_or("SAGEVAL_BASELINE", "fp16"), cand = candidate_backend();
-  auto model = model::LlamaModel::load(suite_model_dir());
+// Logits of the rows of `inputs`, a few rows per forward pass so that long windows (and math's float64 score
+// blocks) stay within memory.
+at::Tensor forward_in_chunks(const model::LlamaModel& model, const at::Tensor& inputs) {
+  const int64_t rows = std::max<int64_t>(1, 65536 / inputs.size(1));
+  std::vector<at::Tensor> out;
+  for (int64_t r = 0; r < inputs.size(0); r += rows) out.push_back(model.forward(inputs.slice(0, r, r + rows)));
+  return at::cat(out);
+}
+
+class ContextLength : public ::testing::TestWithParam<bool> {};  // param: baseline against math
+
+TEST_P(ContextLength, TracksReferenceAtEveryLength) {
+  SAGEVAL_SUITE_PRECONDITIONS();
+  const bool against_math = GetParam();
+  const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");
+  const std::string base = against_math ? "math" : baseline;
+  const std::string cand = against_math ? baseline : candidate_backend();
+  auto model = load_suite_model();
   const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());
   const int64_t bos = tokenizer->bos().value_or(0);
-  const int64_t want_tokens = env_int_or("SAGEVAL_SUITE_TOKENS", 2048);
+  const int64_t want_tokens = suite_size("SAGEVAL_SUITE_TOKENS", 2048, 65536);
   const Thresholds& t = Thresholds::defaults();
   const double max_nll_dev = t.number("/model/context_length/max_nll_ratio_deviation");
   const double min_agree = t.number("/model/context_length/min_top1_agreement");
@@ -63,10 +76,10 @@ TEST(ContextLength, CandidateTracksBaselineAtEveryLength) {
       targets[w].copy_(at::tensor(ids, at::kLong));
     }
     model->set_attention({base, {}});
-    at::Tensor lb = model->forward(inputs).slice(1, half);
+    at::Tensor lb = forward_in_chunks(*model, inputs).slice(1, half);
     model->set_attention({cand, {}});
-    at::Tensor lc = model->forward(inputs).slice(1, half);
-    at::Tensor tg = targets.slice(1, half);
+    at::Tensor lc = forward_in_chunks(*model, inputs).slice(1, half);
+    at::Tensor tg = targets.slice(1, half).to(lb.device());
     eval::TokenComparison cmp;
     const int64_t vocab = lb.size(-1);
     cmp.add(lb.reshape({-1, vocab}), lc.reshape({-1, vocab}), tg.reshape({-1}));
@@ -79,12 +92,13 @@ TEST(ContextLength, CandidateTracksBaselineAtEveryLength) {
                 s.same_top1);
     Record r;
     r.suite = "context_length";
-    r.case_name = fmt::format("L{}", len);
+    r.case_name = fmt::format("L{}_{}", len, against_math ? "BaselineVsMath" : "CandidateVsBaseline");
     r.candidate = cand;
     r.baseline = base;
     r.device = model->device().str();
     r.figures = eval::to_json(s);
     r.figures["length"] = len;
+    r.figures["against_math"] = against_math;
     r.figures["windows"] = windows;
     r.figures["scored"] = "last half of each window";
     r.figures["top1_accuracy_base"] = acc_base;
@@ -97,12 +111,17 @@ TEST(ContextLength, CandidateTracksBaselineAtEveryLength) {
                        agree_upper >= min_agree});
     append_record(r);
     EXPECT_LE(nll_dev, max_nll_dev) << "L=" << len << ": NLL " << s.nll_cand_mean << " vs " << s.nll_base_mean
-                                    << " (key /model/context_length/max_nll_ratio_deviation)";
+                                    << " (key /model/context_length/max_nll_ratio_deviation)\n  " << rerun_hint("ContextLength");
     EXPECT_GE(agree_upper, min_agree) << "L=" << len << ": top-1 agreement " << s.same_top1 << " +- "
                                       << s.same_top1_unc << " (keys /model/context_length/min_top1_agreement and "
-                                      << "top1_agreement_z)";
+                                      << "top1_agreement_z)\n  " << rerun_hint("ContextLength");
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Suite, ContextLength, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "BaselineVsMath" : "CandidateVsBaseline");
+                         });
 
 }  // namespace
 }  // namespace sageval::testing

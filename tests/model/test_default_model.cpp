@@ -60,7 +60,7 @@ class DefaultModelOnWikiSlice : public ::testing::Test {
 };
 
 TEST_F(DefaultModelOnWikiSlice, BitsPerByteMatchesTheModelCard) {
-  const auto r = eval::score_disjoint_windows(*model_, tokens_, card_.at("context").get<int64_t>(), 4);
+  const auto r = eval::score_windows(*model_, tokens_, {card_.at("context").get<int64_t>()}, 4);
   const double card_bpb = card_.at("bits_per_byte").get<double>();
   const double diff_nats = std::abs(r.bits_per_token() - card_bpb) * std::log(2.0);
   std::printf("[ figures  ] default model, wiki.test.raw slice: %.5f bits/byte (model card %.5f), |diff| %.2e nats/byte\n",
@@ -70,10 +70,10 @@ TEST_F(DefaultModelOnWikiSlice, BitsPerByteMatchesTheModelCard) {
 }
 
 TEST_F(DefaultModelOnWikiSlice, SixteenBitAndInt8AttentionStayClose) {
-  const auto base = eval::score_disjoint_windows(*model_, tokens_, 1024, 4);
+  const auto base = eval::score_windows(*model_, tokens_, {1024}, 4);
   for (const char* name : {"fp16", "sage_int8"}) {
     model_->set_attention({name, {}});
-    const auto r = eval::score_disjoint_windows(*model_, tokens_, 1024, 4);
+    const auto r = eval::score_windows(*model_, tokens_, {1024}, 4);
     std::printf("[ figures  ] default model, wiki slice, %s attention (CPU emulation): %.5f bits/byte (math %.5f)\n",
                 name, r.bits_per_token(), base.bits_per_token());
     EXPECT_LT(std::abs(r.bits_per_token() / base.bits_per_token() - 1.0), 0.01) << name;

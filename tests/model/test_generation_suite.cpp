@@ -1,11 +1,9 @@
-// Generation suite (model-level, CPU sizes): greedy continuations of prompts taken from WikiText-2 test work
+// Generation suite (model-level): greedy continuations of prompts taken from WikiText-2 test work
 // with every backend (non-empty, deterministic, ending at EOS or the length limit), and the baseline's and the
 // candidate's continuations are compared: fraction identical, mean common-prefix length, first-divergence
 // positions (recorded; greedy decoding amplifies any difference, so no gate on identity).
-// SAGEVAL_SUITE_NEW_TOKENS (default 48) and SAGEVAL_SUITE_PROMPTS (default 4).
+// SAGEVAL_SUITE_NEW_TOKENS (CPU 48, GPU 128) and SAGEVAL_SUITE_PROMPTS (CPU 4, GPU 16).
 #include <gtest/gtest.h>
-
-#include "support/test_helpers.h"
 
 #include <map>
 
@@ -15,18 +13,18 @@
 #include "sageval/model/generation.h"
 #include "sageval/model/tokenizer.h"
 #include "sageval/record.h"
-#include "support/test_options.h"
+#include "support/suite_settings.h"
 
 namespace sageval::testing {
 namespace {
 
 TEST(Generation, EveryBackendGeneratesAndContinuationsAreCompared) {
-  SAGEVAL_REQUIRE_DATA_DIR();
+  SAGEVAL_SUITE_PRECONDITIONS();
   const std::string base = env_or("SAGEVAL_BASELINE", "fp16"), cand = candidate_backend();
-  auto model = model::LlamaModel::load(suite_model_dir());
+  auto model = load_suite_model();
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());
   const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
-  const int64_t n_prompts = env_int_or("SAGEVAL_SUITE_PROMPTS", 4);
+  const int64_t n_prompts = suite_size("SAGEVAL_SUITE_PROMPTS", 4, 16);
   std::vector<std::vector<int64_t>> prompts;
   for (int64_t i = 0; i < n_prompts; ++i) {
     // 48 bytes starting at a line start, spread over the file.
@@ -34,7 +32,7 @@ TEST(Generation, EveryBackendGeneratesAndContinuationsAreCompared) {
     prompts.push_back(tokenizer->encode(text.substr(at, 48), true));
   }
   model::SamplingOptions greedy;
-  greedy.max_new_tokens = env_int_or("SAGEVAL_SUITE_NEW_TOKENS", 48);
+  greedy.max_new_tokens = suite_size("SAGEVAL_SUITE_NEW_TOKENS", 48, 128);
   greedy.eos = tokenizer->eos();
   std::map<std::string, std::vector<model::Generation>> outputs;
   for (const std::string& name : {std::string("math"), base, cand}) {

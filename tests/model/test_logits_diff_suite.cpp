@@ -1,10 +1,8 @@
-// LogitsDiff suite (model-level, CPU sizes): logits of short prompts (about 100 tokens) and long ones
-// (SAGEVAL_SUITE_LONG_TOKENS, default 2048) from WikiText-2 test, candidate against baseline and baseline
+// LogitsDiff suite (model-level): logits of short prompts (100 tokens) and long ones (SAGEVAL_SUITE_LONG_TOKENS:
+// CPU 2048, GPU 4096) from WikiText-2 test, SAGEVAL_SUITE_PROMPTS of each (CPU 3 short and 1 long, GPU 16 of each), candidate against baseline and baseline
 // against math: max abs difference, MSE, cosine, and the token statistics (KLD, Δp, top-1 agreement).
 // Gate: logit cosine (data/thresholds.json /model/logits_diff/min_logit_cosine).
 #include <gtest/gtest.h>
-
-#include "support/test_helpers.h"
 
 #include <fmt/format.h>
 
@@ -13,7 +11,7 @@
 #include "sageval/model/tokenizer.h"
 #include "sageval/record.h"
 #include "sageval/thresholds.h"
-#include "support/test_options.h"
+#include "support/suite_settings.h"
 
 namespace sageval::testing {
 namespace {
@@ -30,23 +28,23 @@ void PrintTo(const LogitsCase& c, std::ostream* os) { *os << c.name(); }
 class LogitsDiff : public ::testing::TestWithParam<LogitsCase> {};
 
 TEST_P(LogitsDiff, LogitsStayAligned) {
-  SAGEVAL_REQUIRE_DATA_DIR();
+  SAGEVAL_SUITE_PRECONDITIONS();
   const LogitsCase& c = GetParam();
   const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");
   const eval::BackendPair pair = c.against_math ? eval::BackendPair{"math", baseline}
                                                 : eval::BackendPair{baseline, candidate_backend()};
-  auto model = model::LlamaModel::load(suite_model_dir());
+  auto model = load_suite_model();
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());
   const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
-  const int64_t len = c.long_prompts ? env_int_or("SAGEVAL_SUITE_LONG_TOKENS", 2048) : 100;
-  const int64_t prompts = c.long_prompts ? 1 : 3;
+  const int64_t len = c.long_prompts ? suite_size("SAGEVAL_SUITE_LONG_TOKENS", 2048, 4096) : 100;
+  const int64_t prompts = suite_size("SAGEVAL_SUITE_PROMPTS", c.long_prompts ? 1 : 3, 16);
   eval::TokenComparison all_tokens;
   eval::LogitAccumulator all_logits;
   for (int64_t p = 0; p < prompts; ++p) {
     const size_t at = static_cast<size_t>(p + 1) * text.size() / static_cast<size_t>(prompts + 1);
     auto ids = tokenizer->encode(text.substr(at, static_cast<size_t>(len)), true);
     // One window holding the whole prompt: every position's logits compared.
-    const auto cmp = eval::compare_backends_on_windows(*model, ids, len, pair);
+    const auto cmp = eval::compare_backends_on_windows(*model, ids, {len}, pair);
     all_tokens.merge(cmp.tokens);
     all_logits.merge(cmp.logits);
   }
@@ -70,7 +68,8 @@ TEST_P(LogitsDiff, LogitsStayAligned) {
   r.figures["logits_cosine"] = json_number(l.cosine);
   r.gates.push_back({fmt::format("logit cosine >= {}", min_cos), l.cosine, min_cos, l.cosine >= min_cos});
   append_record(r);
-  EXPECT_GE(l.cosine, min_cos) << "key /model/logits_diff/min_logit_cosine in " << Thresholds::defaults().path();
+  EXPECT_GE(l.cosine, min_cos) << "key /model/logits_diff/min_logit_cosine in " << Thresholds::defaults().path()
+                               << "\n  " << rerun_hint(c.name());
 }
 
 INSTANTIATE_TEST_SUITE_P(Suite, LogitsDiff,

@@ -1,15 +1,13 @@
-// Perplexity suite (model-level, CPU sizes): the candidate backend (default sage_int8; --attention-backend)
-// against the baseline (fp16), and the baseline against math, on WikiText-2 test and PTB test with the default
-// model. Protocol of lm-evaluation-harness: BOS, then disjoint windows of the context length, every token
-// scored once; token perplexity, bits per byte and word perplexity (words = re.split(r"\s+", text)), plus
-// llama.cpp's KL-divergence statistics. Sizes: SAGEVAL_SUITE_MAX_BYTES (default 4096 bytes of each set) and
-// SAGEVAL_SUITE_CONTEXT (default 1024); model: SAGEVAL_MODEL (default data/models/sageval-byte-llama).
+// Perplexity suite (model-level): the candidate backend (default sage_int8; --attention-backend) against the
+// baseline (fp16), and the baseline against math, on WikiText-2 test and PTB test with the default model.
+// Two protocols: lm-evaluation-harness's (BOS, then disjoint windows of the context length, every token scored
+// once) and the sliding window (stride SAGEVAL_SUITE_STRIDE, default half the context). Token perplexity, bits
+// per byte and word perplexity (words = re.split(r"\s+", text)), plus llama.cpp's KL-divergence statistics.
+// Sizes: SAGEVAL_SUITE_MAX_BYTES of each set (CPU 4096; GPU 0 = the whole set) and SAGEVAL_SUITE_CONTEXT
+// (CPU 1024; GPU the model's max_position_embeddings).
 #include <gtest/gtest.h>
 
-#include "support/test_helpers.h"
-
 #include <cmath>
-#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -18,19 +16,20 @@
 #include "sageval/model/tokenizer.h"
 #include "sageval/record.h"
 #include "sageval/thresholds.h"
-#include "support/test_options.h"
+#include "support/suite_settings.h"
 
 namespace sageval::testing {
 namespace {
 
 struct PerplexityCase {
-  std::string dataset;   // registry name
-  bool against_math;     // false: candidate vs baseline; true: baseline vs math (the FP16 noise floor)
+  std::string dataset;  // registry name
+  bool against_math;    // false: candidate vs baseline; true: baseline vs math (the FP16 noise floor)
+  bool sliding;
   std::string name() const {
     std::string d = dataset;
     for (char& c : d)
       if (c == '-') c = '_';
-    return d + (against_math ? "_BaselineVsMath" : "_CandidateVsBaseline");
+    return d + (sliding ? "_Sliding" : "_Disjoint") + (against_math ? "_BaselineVsMath" : "_CandidateVsBaseline");
   }
 };
 
@@ -39,26 +38,29 @@ void PrintTo(const PerplexityCase& c, std::ostream* os) { *os << c.name(); }
 class Perplexity : public ::testing::TestWithParam<PerplexityCase> {};
 
 TEST_P(Perplexity, CandidateWithinGateOfBaseline) {
-  SAGEVAL_REQUIRE_DATA_DIR();
+  SAGEVAL_SUITE_PRECONDITIONS();
   const PerplexityCase& c = GetParam();
-  const std::string model_dir = suite_model_dir();
-  const int64_t max_bytes = env_int_or("SAGEVAL_SUITE_MAX_BYTES", 4096);
-  const int64_t context = env_int_or("SAGEVAL_SUITE_CONTEXT", 1024);
+  auto model = load_suite_model();
+  const int64_t max_bytes = suite_size("SAGEVAL_SUITE_MAX_BYTES", 4096, 0);
+  const int64_t context = suite_size("SAGEVAL_SUITE_CONTEXT", 1024, model->config().max_position_embeddings);
+  const int64_t stride = c.sliding ? env_int_or("SAGEVAL_SUITE_STRIDE", context / 2) : 0;
+  const eval::WindowProtocol protocol{context, stride};
   const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");
   const eval::BackendPair pair = c.against_math ? eval::BackendPair{"math", baseline}
                                                 : eval::BackendPair{baseline, candidate_backend()};
   std::string text = data::read_text_file(data::resolve_dataset(c.dataset));
   if (max_bytes > 0 && static_cast<int64_t>(text.size()) > max_bytes) text.resize(static_cast<size_t>(max_bytes));
-  auto model = model::LlamaModel::load(model_dir);
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());
-  const auto cmp = eval::compare_backends_on_windows(*model, tokenizer->encode(text, true), context, pair, 4);
+  // About 32K tokens per forward pass: four windows at the CPU context, four at 8192.
+  const int64_t batch = std::max<int64_t>(1, 32768 / context);
+  const auto cmp = eval::compare_backends_on_windows(*model, tokenizer->encode(text, true), protocol, pair, batch);
   const eval::TokenStatsSummary s = cmp.tokens.summarize();
   const eval::LogitStats logits = cmp.logits.stats();
   const int64_t words = eval::count_words(text);
   const double total_base = s.nll_base_mean * static_cast<double>(s.n), total_cand = s.nll_cand_mean * static_cast<double>(s.n);
-  std::printf("[ figures  ] %s: %s vs %s, %lld tokens, %lld windows of %lld\n%s", c.name().c_str(),
-              pair.candidate.c_str(), pair.baseline.c_str(), static_cast<long long>(s.n),
-              static_cast<long long>(cmp.windows), static_cast<long long>(context), eval::format_summary(s).c_str());
+  std::printf("[ figures  ] %s: %s vs %s on %s, %lld tokens, %lld windows\n%s", c.name().c_str(),
+              pair.candidate.c_str(), pair.baseline.c_str(), model->device().str().c_str(),
+              static_cast<long long>(s.n), static_cast<long long>(cmp.windows), eval::format_summary(s).c_str());
 
   const double max_dev = Thresholds::defaults().number("/model/perplexity/max_ppl_ratio_deviation");
   const double dev = std::abs(s.ppl_ratio - 1.0);
@@ -69,9 +71,12 @@ TEST_P(Perplexity, CandidateWithinGateOfBaseline) {
   r.baseline = pair.baseline;
   r.device = model->device().str();
   r.figures = eval::to_json(s);
-  r.figures["protocol"] = fmt::format(
-      "BOS, then disjoint windows of {} tokens, every token scored once (lm-evaluation-harness rolling "
-      "log-likelihood); first {} bytes of {}", context, text.size(), c.dataset);
+  r.figures["dataset"] = c.dataset;
+  r.figures["protocol"] = fmt::format("{}; first {} bytes of {}", protocol.describe(), text.size(), c.dataset);
+  r.figures["sliding"] = c.sliding;
+  r.figures["context"] = context;
+  r.figures["stride"] = stride;
+  r.figures["bytes"] = text.size();
   r.figures["bits_per_byte_base"] = json_number(total_base / std::log(2.0) / static_cast<double>(text.size()));
   r.figures["bits_per_byte_cand"] = json_number(total_cand / std::log(2.0) / static_cast<double>(text.size()));
   r.figures["word_perplexity_base"] = json_number(std::exp(total_base / static_cast<double>(words)));
@@ -80,26 +85,25 @@ TEST_P(Perplexity, CandidateWithinGateOfBaseline) {
   r.figures["logits_max_abs"] = json_number(logits.max_abs);
   r.figures["logits_mse"] = json_number(logits.mse);
   r.figures["logits_cosine"] = json_number(logits.cosine);
-  r.figures["model"] = model_dir;
+  r.figures["model"] = model->folder();
   r.gates.push_back({fmt::format("|ppl_cand / ppl_base - 1| <= {}", max_dev), dev, max_dev, dev <= max_dev});
   append_record(r);
   EXPECT_LE(dev, max_dev) << "perplexity ratio " << s.ppl_ratio << " +- " << s.ppl_ratio_unc << " (threshold "
                           << max_dev << ", key /model/perplexity/max_ppl_ratio_deviation in "
-                          << Thresholds::defaults().path() << ")\n  rerun: ctest -R '" << c.name()
-                          << "' (env SAGEVAL_SUITE_MAX_BYTES, SAGEVAL_SUITE_CONTEXT, SAGEVAL_MODEL)";
-  EXPECT_EQ(s.n, static_cast<int64_t>(text.size()));
+                          << Thresholds::defaults().path() << ")\n  " << rerun_hint(c.name());
+  EXPECT_EQ(s.n, static_cast<int64_t>(tokenizer->encode(text, false).size())) << "every token scored once";
 }
 
-INSTANTIATE_TEST_SUITE_P(Suite, Perplexity,
-                         ::testing::Values(PerplexityCase{"wikitext2-test", false}, PerplexityCase{"wikitext2-test", true},
-                                           PerplexityCase{"ptb-test", false}, PerplexityCase{"ptb-test", true}),
+std::vector<PerplexityCase> perplexity_cases() {
+  std::vector<PerplexityCase> out;
+  for (const char* dataset : {"wikitext2-test", "ptb-test"})
+    for (bool sliding : {false, true})
+      for (bool against_math : {false, true}) out.push_back({dataset, against_math, sliding});
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Suite, Perplexity, ::testing::ValuesIn(perplexity_cases()),
                          [](const ::testing::TestParamInfo<PerplexityCase>& info) { return info.param.name(); });
-
-TEST(CountWords, SplitsLikePythonReSplit) {
-  EXPECT_EQ(eval::count_words("a b  c"), 3);
-  EXPECT_EQ(eval::count_words(" a b\n"), 4);  // re.split gives ['', 'a', 'b', '']
-  EXPECT_EQ(eval::count_words(""), 1);
-}
 
 }  // namespace
 }  // namespace sageval::testing

@@ -1,11 +1,12 @@
 // Runs one model over a text twice per window, once with a baseline attention backend and once with a
 // candidate, and gathers the per-token statistics of token_stats.h plus logit-level differences. Windows as in
-// perplexity.h: BOS, then disjoint windows of `context` tokens, every token scored once.
+// perplexity.h (disjoint or sliding), every token scored once.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "sageval/eval/perplexity.h"
 #include "sageval/eval/token_stats.h"
 #include "sageval/model/llama_model.h"
 
@@ -33,7 +34,8 @@ struct BackendComparison {
 
 // Leaves the model's attention set to the candidate backend.
 BackendComparison compare_backends_on_windows(model::LlamaModel& model, const std::vector<int64_t>& tokens,
-                                              int64_t context, const BackendPair& pair, int64_t batch = 1);
+                                              const WindowProtocol& protocol, const BackendPair& pair,
+                                              int64_t batch = 1);
 
 // Words as lm-evaluation-harness counts them for word perplexity: len(re.split(r"\s+", text)).
 int64_t count_words(const std::string& text);

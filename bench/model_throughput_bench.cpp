@@ -1,0 +1,427 @@
+// sageval_model_bench: end-to-end throughput and memory of the model runner per attention backend.
+//
+// Prefill tokens/s over input length x batch; decode tokens/s (one new token per sequence per step, the KV
+// cache filled to the context length); time to first token; the attention share of prefill time (the
+// backend timed alone on the model's q/k/v shapes, times the layer count, over the prefill time); peak memory
+// of one attention call, a prefill and a decode step (caching allocator and cudaMemGetInfo), with the
+// sage_int8 quantization workspace shown separately. Every backend runs in the same process on the same inputs,
+// so the ratios sage_int8/fp16 and sage_int8/sdpa compare like with like.
+// Method (/work/.library/device/METHOD.md): warm-up, CUDA events, median/min/max of --iters (>= 10) runs, three
+// rotating input sets. Configurations that do not fit are recorded as out_of_memory with the size, not dropped.
+// --baseline FILE compares against a stored run (noise margin from the runs' spread; exit 3 on a regression).
+//
+// Usage: sageval_model_bench [--quick] [--model DIR] [--backends a,b] [--lengths ..] [--batches ..]
+//        [--decode-lengths ..] [--decode-batches ..] [--memory-lengths ..] [--iters N] [--warmup N]
+//        [--json FILE] [--baseline FILE]
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bench_options.h"
+#include "sageval/attention.h"
+#include "sageval/model/llama_model.h"
+#include "sageval/perf/environment.h"
+#include "sageval/perf/gpu_memory.h"
+#include "sageval/perf/regression.h"
+#include "sageval/perf/timing.h"
+#include "sageval/record.h"
+
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+#include <c10/core/InferenceMode.h>
+#endif
+
+namespace {
+
+using nlohmann::json;
+namespace perf = sageval::perf;
+
+constexpr const char* kUsage =
+    "usage: sageval_model_bench [--quick] [--model DIR] [--backends a,b] [--lengths ..] [--batches ..]\n"
+    "       [--decode-lengths ..] [--decode-batches ..] [--memory-lengths ..] [--iters N] [--warmup N]\n"
+    "       [--json FILE] [--baseline FILE]\n";
+constexpr int kInputSets = 3;
+
+struct Options {
+  std::string model = SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama";
+  std::vector<std::string> backends{"fp16", "sage_int8", "sdpa"};
+  std::vector<int64_t> lengths{128, 256, 512, 1024, 2048, 4096, 8192};
+  std::vector<int64_t> batches{1, 2, 4, 8, 16, 32};
+  std::vector<int64_t> decode_lengths{128, 256, 512, 1024, 2048, 4096, 8192};
+  std::vector<int64_t> decode_batches{1, 2, 4, 8, 16, 32};
+  std::vector<int64_t> memory_lengths{128, 512, 2048, 8192};
+  int warmup = 3, iters = 10;
+  std::string json_path = sageval::report_dir() + "/model_bench.json";
+  std::string baseline_path;
+};
+
+Options parse_options(int argc, char** argv) {
+  sageval::bench::OptionReader r(argc, argv,
+                                 {"quick", "model", "backends", "lengths", "batches", "decode-lengths", "decode-batches",
+                                  "memory-lengths", "iters", "warmup", "json", "baseline"},
+                                 {"quick"});
+  Options o;
+  if (r.has("quick")) {
+    o.lengths = o.decode_lengths = o.memory_lengths = {512, 2048};
+    o.batches = o.decode_batches = {1, 8};
+  }
+  o.model = r.get("model", o.model);
+  if (r.has("backends")) o.backends = r.strings("backends");
+  if (r.has("lengths")) o.lengths = r.positive_ints("lengths");
+  if (r.has("batches")) o.batches = r.positive_ints("batches");
+  if (r.has("decode-lengths")) o.decode_lengths = r.positive_ints("decode-lengths");
+  if (r.has("decode-batches")) o.decode_batches = r.positive_ints("decode-batches");
+  if (r.has("memory-lengths")) o.memory_lengths = r.positive_ints("memory-lengths");
+  o.iters = static_cast<int>(r.integer("iters", o.iters));
+  o.warmup = static_cast<int>(r.integer("warmup", o.warmup));
+  if (o.iters < 10) throw std::invalid_argument("--iters: at least 10 timed runs (medians of fewer are not reported)");
+  if (o.warmup < 1) throw std::invalid_argument("--warmup: at least 1");
+  o.json_path = r.get("json", o.json_path);
+  o.baseline_path = r.get("baseline", "");
+  for (const std::string& b : o.backends)
+    if (!sageval::has_backend(b)) throw std::invalid_argument(fmt::format("--backends: no backend '{}'", b));
+  return o;
+}
+
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+
+std::string config_name(int64_t batch, int64_t length) { return fmt::format("B{}_L{}", batch, length); }
+
+// Runs `fn`; an allocation failure or any other error becomes the entry's status and message (with the size that
+// failed), and the cached blocks are released so that the next configuration starts clean.
+void guarded(json& entry, const std::string& what, const std::function<void()>& fn) {
+  try {
+    fn();
+    entry["status"] = "ok";
+  } catch (const std::exception& e) {
+    const bool oom = perf::is_out_of_memory(e);
+    const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+    entry["status"] = oom ? "out_of_memory" : "error";
+    entry["message"] = fmt::format("{}: {}", what, c10_error ? c10_error->what_without_backtrace() : e.what());
+    perf::release_cached_gpu_memory();
+  }
+}
+
+struct Bench {
+  const Options& opt;
+  std::unique_ptr<sageval::model::LlamaModel> model;
+  json doc;
+
+  at::Tensor random_tokens(int64_t batch, int64_t length) const {
+    return at::randint(0, model->config().vocab_size, {batch, length},
+                       at::TensorOptions().dtype(at::kLong).device(at::kCUDA));
+  }
+
+  // The attention calls of one prefill, timed alone: q, k, v as the model makes them (NHD, fp16, GQA).
+  perf::Timing time_attention(const std::string& backend, int64_t batch, int64_t length) const {
+    const auto& c = model->config();
+    const auto fp16 = at::TensorOptions().dtype(at::kHalf).device(at::kCUDA);
+    std::vector<std::array<at::Tensor, 3>> sets;
+    for (int i = 0; i < kInputSets; ++i)
+      sets.push_back({at::randn({batch, length, c.num_attention_heads, c.head_dim}, fp16),
+                      at::randn({batch, length, c.num_key_value_heads, c.head_dim}, fp16),
+                      at::randn({batch, length, c.num_key_value_heads, c.head_dim}, fp16)});
+    auto b = sageval::make_backend(backend);
+    sageval::AttentionOptions o;
+    o.causal = true;
+    o.layout = sageval::Layout::NHD;
+    o.check_finite = false;
+    return perf::time_gpu_calls([&](int i) { b->forward(sets[i % kInputSets][0], sets[i % kInputSets][1], sets[i % kInputSets][2], o); },
+                                opt.warmup, opt.iters);
+  }
+
+  void prefill() {
+    for (const std::string& backend : opt.backends)
+      for (int64_t batch : opt.batches)
+        for (int64_t length : opt.lengths) {
+          json e = {{"key", fmt::format("prefill/{}/{}", backend, config_name(batch, length))},
+                    {"backend", backend}, {"batch", batch}, {"length", length}};
+          guarded(e, fmt::format("prefill B={} L={}", batch, length), [&] {
+            model->set_attention({backend, {}});
+            std::vector<at::Tensor> tokens;
+            for (int i = 0; i < kInputSets; ++i) tokens.push_back(random_tokens(batch, length));
+            const perf::Timing t =
+                perf::time_gpu_calls([&](int i) { model->forward(tokens[i % kInputSets]); }, opt.warmup, opt.iters);
+            const perf::Timing a = time_attention(backend, batch, length);
+            const double layers = static_cast<double>(model->config().num_hidden_layers);
+            e["timing"] = t.to_json();
+            e["tokens_per_s"] = static_cast<double>(batch * length) / (t.median_ms * 1e-3);
+            e["attention_timing_per_layer"] = a.to_json();
+            e["attention_share"] = layers * a.median_ms / t.median_ms;
+          });
+          fmt::print("prefill {:<10} B={:<3} L={:<5} {}\n", backend, batch, length, summary(e, "tokens_per_s", "tok/s"));
+          std::fflush(stdout);
+          doc["prefill"].push_back(e);
+        }
+  }
+
+  // Time to first token of one request: the prompt's prefill plus the greedy pick of the first token, ended
+  // when the token id is on the host.
+  void ttft() {
+    for (const std::string& backend : opt.backends)
+      for (int64_t length : opt.lengths) {
+        json e = {{"key", fmt::format("ttft/{}/{}", backend, config_name(1, length))},
+                  {"backend", backend}, {"batch", 1}, {"length", length}};
+        guarded(e, fmt::format("ttft L={}", length), [&] {
+          model->set_attention({backend, {}});
+          std::vector<at::Tensor> tokens;
+          for (int i = 0; i < kInputSets; ++i) tokens.push_back(random_tokens(1, length));
+          const perf::Timing t = perf::time_host_calls(
+              [&](int i) { model->forward(tokens[i % kInputSets]).select(1, length - 1).argmax(-1).item<int64_t>(); },
+              opt.warmup, opt.iters);
+          e["timing"] = t.to_json();
+        });
+        doc["ttft"].push_back(e);
+      }
+  }
+
+  void decode() {
+    for (const std::string& backend : opt.backends)
+      for (int64_t batch : opt.decode_batches)
+        for (int64_t length : opt.decode_lengths) {
+          json e = {{"key", fmt::format("decode/{}/{}", backend, config_name(batch, length))},
+                    {"backend", backend}, {"batch", batch}, {"context", length}};
+          guarded(e, fmt::format("decode B={} context={}", batch, length), [&] {
+            model->set_attention({backend, {}});
+            auto cache = model->make_cache(batch, length + opt.warmup + opt.iters);
+            model->forward(random_tokens(batch, length), &cache);  // fills the cache to the context length
+            std::vector<at::Tensor> next;
+            for (int i = 0; i < kInputSets; ++i) next.push_back(random_tokens(batch, 1));
+            const perf::Timing t =
+                perf::time_gpu_calls([&](int i) { model->forward(next[i % kInputSets], &cache); }, opt.warmup, opt.iters);
+            e["timing"] = t.to_json();
+            e["tokens_per_s"] = static_cast<double>(batch) / (t.median_ms * 1e-3);
+          });
+          fmt::print("decode  {:<10} B={:<3} C={:<5} {}\n", backend, batch, length, summary(e, "tokens_per_s", "tok/s"));
+          std::fflush(stdout);
+          doc["decode"].push_back(e);
+        }
+  }
+
+  // Peak of one operation: the caching allocator's peak above what was allocated before it, and the driver's
+  // used memory before, right after (results still alive) and after the results are freed.
+  json measure_memory(const std::function<at::Tensor()>& op) const {
+    perf::release_cached_gpu_memory();
+    const perf::GpuMemory before = perf::gpu_memory_now();
+    perf::reset_gpu_peak();
+    at::Tensor result = op();
+    const perf::GpuMemory during = perf::gpu_memory_now();
+    result = at::Tensor();
+    const perf::GpuMemory after = perf::gpu_memory_now();
+    return {{"peak_bytes", during.peak_allocated - before.allocated},
+            {"device_used_before", before.device_used},
+            {"device_used_during", during.device_used},
+            {"device_used_after", after.device_used},
+            {"allocated_after", after.allocated - before.allocated}};
+  }
+
+  void memory() {
+    const auto& c = model->config();
+    for (const std::string& backend : opt.backends)
+      for (int64_t length : opt.memory_lengths) {
+        const int64_t batch = 1;
+        json e = {{"backend", backend}, {"batch", batch}, {"length", length}};
+        guarded(e, fmt::format("memory L={}", length), [&] {
+          model->set_attention({backend, {}});
+          const auto fp16 = at::TensorOptions().dtype(at::kHalf).device(at::kCUDA);
+          at::Tensor q = at::randn({batch, length, c.num_attention_heads, c.head_dim}, fp16);
+          at::Tensor k = at::randn({batch, length, c.num_key_value_heads, c.head_dim}, fp16), v = at::randn_like(k);
+          auto b = sageval::make_backend(backend);
+          sageval::AttentionOptions o;
+          o.causal = true;
+          o.layout = sageval::Layout::NHD;
+          o.check_finite = false;
+          e["attention_call"] = measure_memory([&] { return b->forward(q, k, v, o).out; });
+          e["attention_call"]["inputs_bytes"] = (q.numel() + k.numel() + v.numel()) * 2;
+          e["attention_call"]["output_bytes"] = q.numel() * 2;
+          e["sage_int8_workspace_bytes"] =
+              backend == "sage_int8" ? perf::sage_int8_workspace_bytes(batch, c.num_attention_heads, c.num_key_value_heads,
+                                                                       length, length, c.head_dim, false)
+                                     : 0;
+          at::Tensor tokens = random_tokens(batch, length);
+          e["prefill"] = measure_memory([&] { return model->forward(tokens); });
+          auto cache = model->make_cache(batch, length + 1);
+          model->forward(tokens.slice(1, 0, length - 1), &cache);
+          e["decode_step"] = measure_memory([&] { return model->forward(tokens.slice(1, length - 1), &cache); });
+          e["kv_cache_bytes"] = 2 * c.num_hidden_layers * batch * (length + 1) * c.num_key_value_heads * c.head_dim * 2;
+        });
+        doc["memory"].push_back(e);
+      }
+  }
+
+  static std::string summary(const json& e, const char* figure, const char* unit) {
+    if (e["status"] != "ok") return fmt::format("{}: {}", e["status"].get<std::string>(), e.value("message", ""));
+    return fmt::format("{:.0f} {} (median {:.3f} ms)", e[figure].get<double>(), unit, e["timing"]["median_ms"].get<double>());
+  }
+};
+
+// Median tokens/s of `backend` at (batch, length) in a section; NaN where it did not run.
+double figure(const json& section, const std::string& backend, int64_t batch, int64_t length, const char* len_key) {
+  for (const json& e : section)
+    if (e["backend"] == backend && e["batch"] == batch && e[len_key] == length && e["status"] == "ok")
+      return e["tokens_per_s"].get<double>();
+  return NAN;
+}
+
+void print_throughput_table(const char* title, const json& section, const Options& opt,
+                            const std::vector<int64_t>& batches, const std::vector<int64_t>& lengths, const char* len_key) {
+  fmt::print("\n{} (tokens/s, median)\n{:>4} {:>6}", title, "B", len_key);
+  for (const std::string& b : opt.backends) fmt::print(" {:>12}", b);
+  const bool ratios = std::count(opt.backends.begin(), opt.backends.end(), "sage_int8") > 0;
+  if (ratios) fmt::print(" {:>11} {:>11}", "int8/fp16", "int8/sdpa");
+  for (int64_t batch : batches)
+    for (int64_t length : lengths) {
+      fmt::print("\n{:>4} {:>6}", batch, length);
+      for (const std::string& b : opt.backends) {
+        const double x = figure(section, b, batch, length, len_key);
+        fmt::print(" {:>12}", std::isnan(x) ? std::string("-") : fmt::format("{:.0f}", x));
+      }
+      if (ratios) {
+        const double s = figure(section, "sage_int8", batch, length, len_key);
+        for (const char* ref : {"fp16", "sdpa"}) {
+          const double r = s / figure(section, ref, batch, length, len_key);
+          fmt::print(" {:>11}", std::isnan(r) ? std::string("-") : fmt::format("{:.3f}", r));
+        }
+      }
+    }
+  fmt::print("\n");
+}
+
+void print_memory_table(const json& section) {
+  fmt::print("\nPeak memory above the inputs (MiB, caching allocator), batch 1\n{:>10} {:>6} {:>10} {:>10} {:>10} {:>10}\n",
+             "backend", "L", "attention", "workspace", "prefill", "decode");
+  for (const json& e : section) {
+    if (e["status"] != "ok") {
+      fmt::print("{:>10} {:>6} {}\n", e["backend"].get<std::string>(), e["length"].get<int64_t>(), e.value("message", ""));
+      continue;
+    }
+    auto mib = [](const json& bytes) { return bytes.get<double>() / (1 << 20); };
+    fmt::print("{:>10} {:>6} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f}\n", e["backend"].get<std::string>(),
+               e["length"].get<int64_t>(), mib(e["attention_call"]["peak_bytes"]), mib(e["sage_int8_workspace_bytes"]),
+               mib(e["prefill"]["peak_bytes"]), mib(e["decode_step"]["peak_bytes"]));
+  }
+}
+
+// Every figure of an "ok" entry finite and positive (memory: non-negative): the check the perf ctest makes.
+std::vector<std::string> malformed_figures(const json& doc) {
+  std::vector<std::string> bad;
+  auto check = [&](const json& v, const std::string& where, bool allow_zero) {
+    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0 || (!allow_zero && v.get<double>() == 0))
+      bad.push_back(fmt::format("{} = {}", where, v.dump()));
+  };
+  for (const char* section : {"prefill", "decode", "ttft"})
+    for (const json& e : doc.value(section, json::array())) {
+      if (e["status"] != "ok") continue;
+      for (const char* k : {"median_ms", "min_ms", "max_ms"}) check(e["timing"][k], e["key"].get<std::string>() + " " + k, false);
+      if (e.contains("tokens_per_s")) check(e["tokens_per_s"], e["key"].get<std::string>() + " tokens_per_s", false);
+      if (e.contains("attention_share")) check(e["attention_share"], e["key"].get<std::string>() + " attention_share", false);
+    }
+  for (const json& e : doc.value("memory", json::array())) {
+    if (e["status"] != "ok") continue;
+    for (const char* part : {"attention_call", "prefill", "decode_step"})
+      check(e[part]["peak_bytes"], fmt::format("memory {} L={} {}", e["backend"].get<std::string>(), e["length"].get<int64_t>(), part), true);
+  }
+  return bad;
+}
+
+void write_json(const std::string& path, const json& doc) {
+  std::ofstream f(path);
+  f << doc.dump(2) << "\n";
+  if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+int run(const Options& opt) {
+  c10::InferenceMode inference;
+  sageval::model::LoadOptions lo;
+  lo.device = at::kCUDA;
+  Bench b{opt, sageval::model::LlamaModel::load(opt.model, lo), json::object()};
+  const json env = perf::environment_info();
+  b.doc = {{"benchmark", "sageval_model_bench"},
+           {"environment", env},
+           {"model", opt.model},
+           {"model_config", {{"layers", b.model->config().num_hidden_layers}, {"hidden", b.model->config().hidden_size},
+                             {"heads_q", b.model->config().num_attention_heads}, {"heads_kv", b.model->config().num_key_value_heads},
+                             {"head_dim", b.model->config().head_dim}, {"dtype", "float16"}}},
+           {"method", {{"warmup", opt.warmup}, {"iters", opt.iters}, {"input_sets", kInputSets},
+                       {"timer", "CUDA events around each call (ttft: host clock, device synchronized)"},
+                       {"attention_share", "backend alone on the model's q/k/v shapes x layers / prefill median"}}},
+           {"prefill", json::array()}, {"decode", json::array()}, {"ttft", json::array()}, {"memory", json::array()}};
+  fmt::print("device: {}\nmodel: {} ({} layers, hidden {}, {}q/{}kv heads of {})\nbaseline in this run: fp16 and sdpa\n",
+             perf::describe_device(env), opt.model, b.model->config().num_hidden_layers, b.model->config().hidden_size,
+             b.model->config().num_attention_heads, b.model->config().num_key_value_heads, b.model->config().head_dim);
+  const std::string dir = opt.json_path.substr(0, opt.json_path.find_last_of('/'));
+  if (!dir.empty() && dir != opt.json_path) std::filesystem::create_directories(dir);
+  b.prefill();
+  write_json(opt.json_path, b.doc);
+  b.ttft();
+  b.decode();
+  write_json(opt.json_path, b.doc);
+  b.memory();
+  print_throughput_table("Prefill", b.doc["prefill"], opt, opt.batches, opt.lengths, "length");
+  print_throughput_table("Decode", b.doc["decode"], opt, opt.decode_batches, opt.decode_lengths, "context");
+  print_memory_table(b.doc["memory"]);
+  int status = 0;
+  const std::vector<std::string> bad = malformed_figures(b.doc);
+  for (const std::string& s : bad) fmt::print("malformed figure: {}\n", s);
+  if (!bad.empty()) status = 1;
+  if (!opt.baseline_path.empty()) {
+    std::ifstream f(opt.baseline_path);
+    if (!f) throw std::runtime_error("--baseline: cannot read " + opt.baseline_path);
+    const json old = json::parse(f);
+    const auto changes = perf::compare_timings(perf::timed_figures_of(old), perf::timed_figures_of(b.doc));
+    b.doc["baseline"] = {{"path", opt.baseline_path}, {"changes", json::array()}};
+    int regressions = 0;
+    for (const auto& c : changes) {
+      b.doc["baseline"]["changes"].push_back(perf::to_json(c));
+      if (c.regressed) {
+        ++regressions;
+        fmt::print("REGRESSION {}: {} (median {:.3f} -> {:.3f} ms, {:+.1f}% > margin {:.1f}%)\n", c.key, c.status,
+                   c.old_median_ms, c.new_median_ms, 100 * c.change, 100 * c.margin);
+      }
+    }
+    fmt::print("baseline {}: {} configurations compared, {} regressions\n", opt.baseline_path, changes.size(), regressions);
+    if (regressions > 0 && status == 0) status = 3;
+  }
+  write_json(opt.json_path, b.doc);
+  fmt::print("wrote {}\n", opt.json_path);
+  return status;
+}
+#endif  // SAGEVAL_WITH_CUDA_KERNELS
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  try {
+    opt = parse_options(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n{}", e.what(), kUsage);
+    return 2;
+  }
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+  if (!at::hasCUDA()) {
+    fmt::print("no GPU: libtorch sees no CUDA device; nothing measured, nothing written\n");
+    return sageval::bench::kExitNoGpu;
+  }
+  try {
+    return run(opt);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+#else
+  fmt::print("no GPU: this build has no CUDA kernels (libtorch without CUDA); nothing measured, nothing written\n");
+  return sageval::bench::kExitNoGpu;
+#endif
+}

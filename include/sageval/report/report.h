@@ -1,0 +1,43 @@
+// The validation report: reads what one run wrote into its report directory (the suites' JSON-lines records,
+// the kernel and model benchmark documents, run.json from the main job) and renders REPORT.md for a reviewer:
+// verdicts first, then the evidence, then the machine and the commands. Also compares two runs.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace sageval::report {
+
+struct RunData {
+  std::string dir;
+  // suite -> records in file order; a case recorded twice (a rerun) keeps its last record only.
+  std::map<std::string, std::vector<nlohmann::json>> records;
+  nlohmann::json kernel_bench;  // attention_kernel_bench.json, or null
+  nlohmann::json model_bench;   // model_bench.json (else model_bench_quick.json), or null
+  nlohmann::json run_info;      // run.json (main job: commit, date, commands, suites run or skipped), or null
+  std::vector<std::string> figures;  // PNG files under dir/figures, relative to dir
+};
+
+// Throws std::runtime_error naming the file and line of anything malformed; a missing directory is an error.
+RunData load_run(const std::string& dir);
+
+// One row of the verdict table: a gate aggregated over the cases of a suite that share its name pattern.
+struct VerdictRow {
+  std::string suite, subject, gate, measured, threshold;
+  int cases = 0, failed = 0;
+  bool pass = true;
+};
+std::vector<VerdictRow> verdict_rows(const RunData& run);
+bool run_passes(const RunData& run);
+
+std::string render_report(const RunData& run);
+std::string render_comparison(const RunData& old_run, const RunData& new_run);
+
+// Runs the plotting script (scripts/plot_report.py, or $SAGEVAL_PLOTTER) over the directory. Returns "" when
+// it ran, otherwise why there are no figures (no python3, no matplotlib, or the script's failure).
+std::string render_figures(const std::string& dir);
+
+}  // namespace sageval::report

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# One call on the GPU machine: the main job (scripts/run_validation.sh) against the pip CUDA libtorch, with the
+# data carried in .device-data, then the report directory packed into $OUT/report.tar.gz (the device tool
+# returns few files) plus REPORT.md and the run log on their own.
+# Usage: scripts/device/run_main_job.sh [run_validation options, e.g. --quick]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUTDIR="${OUT:-$PWD/device_out}"
+mkdir -p "$OUTDIR"
+export TORCH_CMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+export SAGEVAL_BUILD_DIR=build-gpu SAGEVAL_JOBS=16 SAGEVAL_CMAKE_ARGS="-DCMAKE_CUDA_ARCHITECTURES=90a-real"
+report=build-gpu/report
+bash scripts/run_validation.sh --skip-setup --data .device-data --report-dir "$report" "$@" 2>&1 | tee "$OUTDIR/main_job.log"
+rc=${PIPESTATUS[0]}
+cp "$report/REPORT.md" "$OUTDIR/" 2>/dev/null
+tar -czf "$OUTDIR/report.tar.gz" -C build-gpu report
+echo "main job rc=$rc"

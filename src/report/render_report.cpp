@@ -1,0 +1,374 @@
+// REPORT.md: verdicts first, then the evidence in the order a reviewer asks for it, then the environment.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "report/markdown.h"
+#include "sageval/report/report.h"
+
+namespace sageval::report {
+
+using nlohmann::json;
+
+namespace {
+
+const std::vector<json>& records_of(const RunData& run, const std::string& suite) {
+  static const std::vector<json> none;
+  const auto it = run.records.find(suite);
+  return it == run.records.end() ? none : it->second;
+}
+
+// Why a section has no data: the main job's note for it, or the generic one.
+std::string not_run(const RunData& run, const std::string& section) {
+  if (run.run_info.is_object())
+    for (const json& s : run.run_info.value("skipped", json::array()))
+      if (s.value("section", "") == section) return fmt::format("_Not run: {}._\n\n", s.value("reason", "no reason given"));
+  return fmt::format("_No records for this section in `{}`._\n\n", run.dir);
+}
+
+std::string figure(const RunData& run, const std::string& file, const std::string& caption) {
+  const std::string rel = "figures/" + file;
+  if (std::find(run.figures.begin(), run.figures.end(), rel) == run.figures.end()) return "";
+  return fmt::format("![{}]({})\n\n", caption, rel);
+}
+
+std::string pair_of(const json& r) { return r.value("candidate", "?") + " vs " + r.value("baseline", "?"); }
+
+std::string verdict_section(const RunData& run) {
+  MarkdownTable t({"suite", "subject", "gate", "measured", "threshold", "cases", "verdict"});
+  for (const VerdictRow& v : verdict_rows(run))
+    t.row({v.suite, v.subject, "`" + v.gate + "`", v.measured, v.threshold,
+           v.failed ? fmt::format("{} of {} fail", v.failed, v.cases) : std::to_string(v.cases), pass_text(v.pass)});
+  std::string out = "## Verdicts\n\n";
+  out += t.empty() ? "_No gates were evaluated in this run._\n\n" : t.str() + "\n";
+  if (run.run_info.is_object()) {
+    const json skipped = run.run_info.value("skipped", json::array());
+    if (!skipped.empty()) {
+      out += "Skipped in this run:\n\n";
+      for (const json& s : skipped) out += fmt::format("- {}: {}\n", s.value("section", "?"), s.value("reason", "?"));
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+std::string family_of(const std::string& case_name) {
+  const size_t us = case_name.rfind('_');
+  return us == std::string::npos ? case_name : case_name.substr(us + 1);
+}
+
+std::string kernel_accuracy_section(const RunData& run) {
+  std::string out = "## Kernel accuracy\n\nEvery case of the attention suites against the float64 `math` reference "
+                    "(and, on a GPU, the CUDA kernels against their exact CPU emulation), grouped by input family.\n\n";
+  MarkdownTable t({"suite", "backends", "inputs", "cases", "failed", "max rel L1", "min cosine", "min worst-row cosine"});
+  for (const auto& [suite, records] : run.records) {
+    if (suite.rfind("attention_", 0) != 0) continue;
+    struct Agg {
+      int cases = 0, failed = 0;
+      double rel = 0, cos = 1, row = 1;
+    };
+    std::map<std::pair<std::string, std::string>, Agg> groups;
+    for (const json& r : records) {
+      Agg& a = groups[{pair_of(r), family_of(r["case"].get<std::string>())}];
+      ++a.cases;
+      a.failed += r.value("pass", true) ? 0 : 1;
+      a.rel = std::max(a.rel, number_or_nan(r["figures"], "rel_l1"));
+      a.cos = std::min(a.cos, number_or_nan(r["figures"], "cosine"));
+      a.row = std::min(a.row, number_or_nan(r["figures"], "worst_row_cosine"));
+    }
+    for (const auto& [key, a] : groups)
+      t.row({suite, key.first, key.second, std::to_string(a.cases), std::to_string(a.failed), fmt::format("{:.4g}", a.rel),
+             fmt::format("{:.6f}", a.cos), fmt::format("{:.4f}", a.row)});
+  }
+  if (t.empty()) return out + not_run(run, "kernel accuracy");
+  return out + t.str() + "\n";
+}
+
+std::string kernel_speed_section(const RunData& run) {
+  std::string out = "## Kernel speed\n\n";
+  const json& kb = run.kernel_bench;
+  if (!kb.is_object()) return out + not_run(run, "kernel speed");
+  const json& dev = kb.value("device", json::object());
+  out += fmt::format("Device: {} (sm_{}), libtorch {}. TOPS = 4·B·H·N²·D / time (halved for causal), median of {} runs "
+                     "after {} warm-ups; B·N = 32768, H·D = 2048; baselines are libtorch's SDPA backends timed in the "
+                     "same run. `int8+quant` is what a user gets: quantization plus attention.\n\n",
+                     dev.value("name", "?"), dev.value("compute_capability", "?"), kb.value("libtorch", "?"),
+                     kb["method"].value("iters", 0), kb["method"].value("warmup", 0));
+  MarkdownTable t({"D", "N", "causal", "int8 kernel", "int8+quant", "fp16 kernel", "SDPA flash", "SDPA cuDNN",
+                   "int8+quant / flash", "int8+quant / cuDNN", "quant GB/s"});
+  auto tops = [](const json& s, const char* v) {
+    const json& x = s["variants"].value(v, json::object());
+    return x.value("status", "") == "ok" ? fmt::format("{:.0f}", x["tops_median"].get<double>()) : x.value("status", "-");
+  };
+  for (const json& s : kb.value("shapes", json::array())) {
+    const json& q = s["variants"].value("sage_int8_quant_only", json::object());
+    t.row({num(s["head_dim"], "{:.0f}"), num(s["seq"], "{:.0f}"), s["causal"].get<bool>() ? "yes" : "no",
+           tops(s, "sage_int8_kernel"), tops(s, "sage_int8_with_quant"), tops(s, "fp16_kernel"), tops(s, "sdpa_flash"),
+           tops(s, "sdpa_cudnn"), field(s["ratios"], "with_quant/flash", "{:.2f}"), field(s["ratios"], "with_quant/cudnn", "{:.2f}"),
+           field(q, "gb_per_s_median", "{:.0f}")});
+  }
+  return out + t.str() + "\n" + figure(run, "kernel_tops.png", "kernel TOPS against N");
+}
+
+std::string perplexity_section(const RunData& run) {
+  std::string out = "## Perplexity\n\n";
+  const auto& recs = records_of(run, "perplexity");
+  if (recs.empty()) return out + not_run(run, "perplexity");
+  std::set<std::string> protocols;
+  MarkdownTable t({"data set", "protocol", "backends", "tokens", "ppl base", "ppl cand", "ppl ratio ± unc", "bits/byte base",
+                   "bits/byte cand", "word ppl base", "word ppl cand", "mean KLD", "same top-1", "verdict"});
+  for (const json& r : recs) {
+    const json& f = r["figures"];
+    protocols.insert(f.value("protocol", "?"));
+    t.row({f.value("dataset", "?"), f.value("sliding", false) ? fmt::format("sliding {}/{}", num(f["context"], "{:.0f}"), num(f["stride"], "{:.0f}"))
+                                                             : fmt::format("disjoint {}", field(f, "context", "{:.0f}")),
+           pair_of(r), field(f, "n", "{:.0f}"), field(f, "ppl_base", "{:.5f}"), field(f, "ppl_cand", "{:.5f}"),
+           fmt::format("{} ± {}", field(f, "ppl_ratio", "{:.5f}"), field(f, "ppl_ratio_unc", "{:.5f}")),
+           field(f, "bits_per_byte_base", "{:.5f}"), field(f, "bits_per_byte_cand", "{:.5f}"),
+           field(f, "word_perplexity_base", "{:.3f}"), field(f, "word_perplexity_cand", "{:.3f}"),
+           field(f, "kld_mean", "{:.3e}"), field(f, "same_top1", "{:.4f}"), pass_text(r.value("pass", false))});
+  }
+  out += "Protocols:\n\n";
+  for (const std::string& p : protocols) out += "- " + p + "\n";
+  out += "\nIn a row `A vs B`, `cand` is A and `base` is B (the reference). Statistics as llama.cpp's KL-divergence "
+         "mode defines them; the ratio's uncertainty accounts for the correlation of the two runs.\n\n";
+  return out + t.str() + "\n";
+}
+
+std::string logits_section(const RunData& run) {
+  std::string out = "## Logits difference\n\n";
+  const auto& recs = records_of(run, "logits_diff");
+  if (recs.empty()) return out + not_run(run, "logits difference");
+  MarkdownTable t({"case", "backends", "prompts × tokens", "max abs", "MSE", "cosine", "mean KLD", "KLD p99", "same top-1", "verdict"});
+  for (const json& r : recs) {
+    const json& f = r["figures"];
+    t.row({r["case"].get<std::string>(), pair_of(r), fmt::format("{} × {}", field(f, "prompts", "{:.0f}"), field(f, "prompt_tokens", "{:.0f}")),
+           field(f, "logits_max_abs", "{:.3e}"), field(f, "logits_mse", "{:.3e}"), field(f, "logits_cosine", "{:.7f}"),
+           field(f, "kld_mean", "{:.3e}"), field(f, "kld_p99", "{:.3e}"), field(f, "same_top1", "{:.4f}"), pass_text(r.value("pass", false))});
+  }
+  return out + t.str() + "\n";
+}
+
+std::string context_section(const RunData& run) {
+  std::string out = "## Context length\n\nPer window length L: BOS + L-1 bytes of WikiText-2 test, the last half of each "
+                    "window scored.\n\n";
+  const auto& recs = records_of(run, "context_length");
+  if (recs.empty()) return out + not_run(run, "context length");
+  MarkdownTable t({"L", "backends", "windows", "tokens", "NLL base", "NLL cand", "NLL ratio", "top-1 acc base", "top-1 acc cand",
+                   "mean KLD", "top-1 agreement ± SE", "verdict"});
+  for (const json& r : recs) {
+    const json& f = r["figures"];
+    const double ratio = number_or_nan(f, "nll_cand_mean") / number_or_nan(f, "nll_base_mean");
+    t.row({field(f, "length", "{:.0f}"), pair_of(r), field(f, "windows", "{:.0f}"), field(f, "n", "{:.0f}"),
+           field(f, "nll_base_mean", "{:.5f}"), field(f, "nll_cand_mean", "{:.5f}"), fmt::format("{:.5f}", ratio),
+           field(f, "top1_accuracy_base", "{:.4f}"), field(f, "top1_accuracy_cand", "{:.4f}"), field(f, "kld_mean", "{:.3e}"),
+           fmt::format("{} ± {}", field(f, "same_top1", "{:.4f}"), field(f, "same_top1_unc", "{:.4f}")),
+           pass_text(r.value("pass", false))});
+  }
+  return out + t.str() + "\n" + figure(run, "context_length.png", "KLD and top-1 agreement against context length");
+}
+
+std::string drift_section(const RunData& run) {
+  std::string out = "## Activation drift\n\nPer layer: the attention output (after o_proj) and the hidden state after the "
+                    "block, compared between the two backends of each pair.\n\n";
+  const auto& recs = records_of(run, "activation_drift");
+  if (recs.empty()) return out + not_run(run, "activation drift");
+  for (const json& r : recs) {
+    const json& f = r["figures"];
+    out += fmt::format("**{}** ({} tokens), verdict {}\n\n", pair_of(r), field(f, "tokens", "{:.0f}"), pass_text(r.value("pass", false)));
+    MarkdownTable t({"layer", "attn cosine", "attn rel L2", "attn max abs", "hidden cosine", "hidden rel L1", "hidden rel L2", "hidden max abs"});
+    for (const json& l : f.value("layers", json::array()))
+      t.row({field(l, "layer", "{:.0f}"), field(l["attention_out"], "cosine", "{:.7f}"), field(l["attention_out"], "rel_l2", "{:.3e}"),
+             field(l["attention_out"], "max_abs", "{:.3e}"), field(l["hidden"], "cosine", "{:.7f}"), field(l["hidden"], "rel_l1", "{:.3e}"),
+             field(l["hidden"], "rel_l2", "{:.3e}"), field(l["hidden"], "max_abs", "{:.3e}")});
+    out += t.str() + "\n";
+  }
+  return out + figure(run, "activation_drift.png", "relative L2 drift against layer");
+}
+
+std::string generation_section(const RunData& run) {
+  std::string out = "## Generation\n\nGreedy continuations of prompts from WikiText-2 test (no gate on identity: greedy "
+                    "decoding amplifies any difference; every backend must generate, deterministically).\n\n";
+  const auto& recs = records_of(run, "generation");
+  if (recs.empty()) return out + not_run(run, "generation");
+  MarkdownTable t({"backends", "prompts", "new tokens", "identical", "mean common prefix (tokens)", "first divergence"});
+  for (const json& r : recs) {
+    const json& f = r["figures"];
+    t.row({pair_of(r), field(f, "prompts", "{:.0f}"), field(f, "max_new_tokens", "{:.0f}"), field(f, "identical_fraction", "{:.3f}"),
+           field(f, "mean_common_prefix_tokens", "{:.1f}"), f.contains("first_divergence") ? f["first_divergence"].dump() : "-"});
+  }
+  return out + t.str() + "\n";
+}
+
+const json* find_entry(const json& section, const std::string& backend, int64_t batch, const char* len_key, int64_t length) {
+  for (const json& e : section)
+    if (e.value("backend", "") == backend && e.value("batch", int64_t{0}) == batch && e.value(len_key, int64_t{0}) == length) return &e;
+  return nullptr;
+}
+
+std::vector<std::string> backends_of(const json& section) {
+  std::vector<std::string> out;
+  for (const json& e : section)
+    if (std::find(out.begin(), out.end(), e.value("backend", "")) == out.end()) out.push_back(e.value("backend", ""));
+  return out;
+}
+
+std::string memory_section(const RunData& run) {
+  std::string out = "## Memory\n\n";
+  const json& mb = run.model_bench;
+  if (!mb.is_object() || mb.value("memory", json::array()).empty()) return out + not_run(run, "memory");
+  out += "Batch 1, the benchmark model in fp16. Peak = the caching allocator's peak above the bytes allocated before the "
+         "operation (inputs excluded); device used = cudaMemGetInfo's total - free (all of the process's reserved memory). "
+         "The sage_int8 workspace is part of its attention peak, shown on its own.\n\n";
+  MarkdownTable t({"backend", "L", "attention peak MiB", "of it: int8 workspace MiB", "attention output MiB", "prefill peak MiB",
+                   "decode step peak MiB", "KV cache MiB", "device used during prefill GiB"});
+  auto mib = [](const json& v) { return v.is_number() ? fmt::format("{:.2f}", v.get<double>() / (1 << 20)) : std::string("-"); };
+  for (const json& e : mb["memory"]) {
+    if (e.value("status", "") != "ok") {
+      t.row({e.value("backend", "?"), num(e["length"], "{:.0f}"), e.value("status", "?") + ": " + e.value("message", ""), "", "", "", "", "", ""});
+      continue;
+    }
+    t.row({e["backend"].get<std::string>(), num(e["length"], "{:.0f}"), mib(e["attention_call"]["peak_bytes"]),
+           mib(e["sage_int8_workspace_bytes"]), mib(e["attention_call"]["output_bytes"]), mib(e["prefill"]["peak_bytes"]),
+           mib(e["decode_step"]["peak_bytes"]), mib(e["kv_cache_bytes"]),
+           fmt::format("{:.2f}", e["prefill"]["device_used_during"].get<double>() / (1 << 30))});
+  }
+  return out + t.str() + "\n";
+}
+
+std::string throughput_table(const json& section, const char* len_key, const char* title) {
+  const std::vector<std::string> backends = backends_of(section);
+  std::set<std::pair<int64_t, int64_t>> configs;
+  for (const json& e : section) configs.insert({e.value("batch", int64_t{0}), e.value(len_key, int64_t{0})});
+  std::vector<std::string> header = {"batch", len_key};
+  for (const auto& b : backends) header.push_back(b + " tok/s");
+  const bool ratios = std::count(backends.begin(), backends.end(), "sage_int8") > 0;
+  if (ratios)
+    for (const auto& b : backends)
+      if (b != "sage_int8") header.push_back("sage_int8 / " + b);
+  const bool share = std::string(len_key) == "length";
+  if (share)
+    for (const auto& b : backends) header.push_back(b + " attention share");
+  MarkdownTable t(header);
+  auto tps = [&](const std::string& b, int64_t batch, int64_t len) {
+    const json* e = find_entry(section, b, batch, len_key, len);
+    return e && e->value("status", "") == "ok" ? (*e)["tokens_per_s"].get<double>() : NAN;
+  };
+  for (const auto& [batch, len] : configs) {
+    std::vector<std::string> row = {std::to_string(batch), std::to_string(len)};
+    for (const auto& b : backends) {
+      const json* e = find_entry(section, b, batch, len_key, len);
+      if (e && e->value("status", "") == "ok") row.push_back(fmt::format("{:.0f}", (*e)["tokens_per_s"].get<double>()));
+      else row.push_back(e ? e->value("status", "-") : "-");
+    }
+    if (ratios)
+      for (const auto& b : backends)
+        if (b != "sage_int8") {
+          const double r = tps("sage_int8", batch, len) / tps(b, batch, len);
+          row.push_back(std::isnan(r) ? "-" : fmt::format("{:.3f}", r));
+        }
+    if (share)
+      for (const auto& b : backends) {
+        const json* e = find_entry(section, b, batch, len_key, len);
+        row.push_back(e && e->value("status", "") == "ok" ? fmt::format("{:.0f}%", 100 * (*e)["attention_share"].get<double>()) : "-");
+      }
+    t.row(row);
+  }
+  return fmt::format("### {}\n\n", title) + t.str() + "\n";
+}
+
+std::string throughput_section(const RunData& run) {
+  std::string out = "## Throughput\n\n";
+  const json& mb = run.model_bench;
+  if (!mb.is_object()) return out + not_run(run, "throughput");
+  const json& m = mb.value("method", json::object());
+  out += fmt::format("Model `{}` in fp16 on {}. Median of {} runs after {} warm-ups, CUDA events, {} rotating input sets; every "
+                     "backend timed in the same run. Attention share = {}.\n\n",
+                     mb.value("model", "?"), mb["environment"].contains("gpu") ? mb["environment"]["gpu"].value("name", "?") : "?",
+                     m.value("iters", 0), m.value("warmup", 0), m.value("input_sets", 0), m.value("attention_share", "?"));
+  out += throughput_table(mb.value("prefill", json::array()), "length", "Prefill");
+  out += figure(run, "prefill_throughput.png", "prefill tokens/s against input length");
+  out += throughput_table(mb.value("decode", json::array()), "context", "Decode (one token per sequence per step)");
+  out += figure(run, "decode_throughput.png", "decode tokens/s against context length");
+  MarkdownTable t({"backend", "L", "time to first token ms (median)", "min", "max"});
+  for (const json& e : mb.value("ttft", json::array()))
+    if (e.value("status", "") == "ok")
+      t.row({e["backend"].get<std::string>(), num(e["length"], "{:.0f}"), num(e["timing"]["median_ms"], "{:.3f}"),
+             num(e["timing"]["min_ms"], "{:.3f}"), num(e["timing"]["max_ms"], "{:.3f}")});
+  if (!t.empty()) out += "### Time to first token (batch 1, host clock)\n\n" + t.str() + "\n";
+  return out;
+}
+
+std::string environment_section(const RunData& run) {
+  std::string out = "## Environment\n\n";
+  json env = json::object();
+  if (run.model_bench.is_object()) env = run.model_bench.value("environment", json::object());
+  const json& info = run.run_info.is_object() ? run.run_info : json::object();
+  MarkdownTable t({"item", "value"});
+  auto add = [&](const std::string& k, const json& v) {
+    if (!v.is_null()) t.row({k, v.is_string() ? v.get<std::string>() : v.dump()});
+  };
+  add("commit", info.value("commit", json()));
+  add("date (UTC)", info.value("date", json()));
+  add("host", info.value("host", json()));
+  add("GPU (nvidia-smi)", info.value("gpu", json()));
+  add("clocks at start (nvidia-smi)", info.value("clocks", json()));
+  add("driver", info.value("driver", json()));
+  add("nvcc", info.value("nvcc", json()));
+  if (env.contains("gpu")) {
+    const json& g = env["gpu"];
+    add("device (CUDA runtime)", fmt::format("{}, sm_{}, {} SMs, peak {} MHz SM / {} MHz memory, {} GiB", g.value("name", "?"),
+                                             g.value("compute_capability", "?"), g.value("sm_count", 0), g.value("sm_clock_peak_mhz", 0),
+                                             g.value("memory_clock_peak_mhz", 0), g.value("global_memory_bytes", int64_t{0}) >> 30));
+    add("CUDA runtime / driver API", g.value("cuda_runtime", "?") + " / " + g.value("cuda_driver", "?"));
+  }
+  add("libtorch", env.contains("libtorch") ? env["libtorch"] : info.value("libtorch", json()));
+  add("compiler", env.contains("compiler") ? env["compiler"] : info.value("compiler", json()));
+  add("build type", env.value("build_type", json()));
+  add("report directory", run.dir);
+  out += t.str() + "\n";
+  const json commands = info.value("commands", json::array());
+  if (!commands.empty()) {
+    out += "Commands run (in order):\n\n```\n";
+    for (const json& c : commands) out += c.get<std::string>() + "\n";
+    out += "```\n\n";
+  }
+  const json suites = info.value("suites", json::array());
+  if (!suites.empty()) {
+    MarkdownTable s({"step", "status", "seconds", "log"});
+    for (const json& x : suites)
+      s.row({x.value("name", "?"), x.value("status", "?"), num(x.value("seconds", json()), "{:.0f}"), x.value("log", "")});
+    out += s.str() + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string render_report(const RunData& run) {
+  const bool pass = run_passes(run);
+  const json& info = run.run_info.is_object() ? run.run_info : json::object();
+  std::string out = "# sageval validation report\n\n";
+  out += fmt::format("**Verdict: {}** — candidate `{}` against baseline `{}`{}.\n\n", pass ? "PASS" : "FAIL",
+                     info.value("candidate", "sage_int8"), info.value("baseline", "fp16"),
+                     info.contains("device") ? fmt::format(" on {}", info["device"].get<std::string>()) : "");
+  if (info.contains("commit"))
+    out += fmt::format("Commit `{}`, {} (UTC){}.\n\n", info.value("commit", "?"), info.value("date", "?"),
+                       info.value("quick", false) ? ", quick sizes" : "");
+  out += verdict_section(run);
+  out += kernel_accuracy_section(run);
+  out += kernel_speed_section(run);
+  out += perplexity_section(run);
+  out += logits_section(run);
+  out += context_section(run);
+  out += drift_section(run);
+  out += generation_section(run);
+  out += memory_section(run);
+  out += throughput_section(run);
+  out += environment_section(run);
+  return out;
+}
+
+}  // namespace sageval::report

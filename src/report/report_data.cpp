@@ -1,0 +1,205 @@
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "report/markdown.h"
+#include "sageval/report/report.h"
+
+namespace sageval::report {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+json read_json_file(const fs::path& path) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error(fmt::format("cannot read '{}'", path.string()));
+  try {
+    return json::parse(f);
+  } catch (const json::exception& e) {
+    throw std::runtime_error(fmt::format("'{}' is not valid JSON: {}", path.string(), e.what()));
+  }
+}
+
+std::vector<json> read_records(const fs::path& path) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error(fmt::format("cannot read '{}'", path.string()));
+  std::vector<json> out;
+  std::map<std::string, size_t> index;  // case -> position: a rerun replaces the earlier record
+  std::string line;
+  for (int n = 1; std::getline(f, line); ++n) {
+    if (line.empty()) continue;
+    json r;
+    try {
+      r = json::parse(line);
+    } catch (const json::exception& e) {
+      throw std::runtime_error(fmt::format("{}:{}: not a JSON record: {}", path.string(), n, e.what()));
+    }
+    for (const char* key : {"suite", "case", "gates", "figures"})
+      if (!r.contains(key)) throw std::runtime_error(fmt::format("{}:{}: record has no \"{}\"", path.string(), n, key));
+    const std::string key = r["case"].get<std::string>() + "|" + r.value("candidate", "") + "|" + r.value("baseline", "");
+    if (auto it = index.find(key); it != index.end()) {
+      out[it->second] = r;
+    } else {
+      index[key] = out.size();
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+bool is_accuracy_suite(const std::string& suite) { return suite.rfind("attention_", 0) == 0; }
+
+// "<=" gates: larger measured values are worse; ">=" gates: smaller ones; "==" gates: any deviation.
+bool larger_is_worse(const std::string& gate) { return gate.find(">=") == std::string::npos; }
+
+// Gates whose bound depends on the case carry it in their name ("... <= 0.0032"): grouped, they are one gate.
+std::string gate_family(const std::string& gate) {
+  const size_t at = gate.rfind(" <= ");
+  if (at == std::string::npos) return gate;
+  const std::string tail = gate.substr(at + 4);
+  char* end = nullptr;
+  std::strtod(tail.c_str(), &end);
+  return end != nullptr && *end == '\0' && !tail.empty() ? gate.substr(0, at) : gate;
+}
+
+}  // namespace
+
+RunData load_run(const std::string& dir) {
+  if (!fs::is_directory(dir)) throw std::runtime_error(fmt::format("report directory '{}' does not exist", dir));
+  RunData run;
+  run.dir = dir;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir)) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  for (const fs::path& p : files) {
+    if (p.extension() == ".jsonl") {
+      std::vector<json> recs = read_records(p);
+      if (!recs.empty()) run.records[recs.front()["suite"].get<std::string>()] = std::move(recs);
+    }
+  }
+  const fs::path base(dir);
+  if (fs::exists(base / "attention_kernel_bench.json")) run.kernel_bench = read_json_file(base / "attention_kernel_bench.json");
+  if (fs::exists(base / "model_bench.json")) run.model_bench = read_json_file(base / "model_bench.json");
+  else if (fs::exists(base / "model_bench_quick.json")) run.model_bench = read_json_file(base / "model_bench_quick.json");
+  if (fs::exists(base / "run.json")) run.run_info = read_json_file(base / "run.json");
+  if (fs::is_directory(base / "figures"))
+    for (const auto& entry : fs::directory_iterator(base / "figures"))
+      if (entry.path().extension() == ".png") run.figures.push_back("figures/" + entry.path().filename().string());
+  std::sort(run.figures.begin(), run.figures.end());
+  return run;
+}
+
+std::vector<VerdictRow> verdict_rows(const RunData& run) {
+  std::vector<VerdictRow> rows;
+  for (const auto& [suite, records] : run.records) {
+    if (is_accuracy_suite(suite)) {
+      // Hundreds of cases: one row per (candidate, gate), with the worst measured value.
+      // A per-case bound is summarized as the worst measured / threshold.
+      struct Group {
+        VerdictRow row;
+        double worst = NAN, worst_ratio = NAN, min_threshold = INFINITY, max_threshold = -INFINITY;
+      };
+      std::map<std::pair<std::string, std::string>, Group> grouped;
+      for (const json& r : records)
+        for (const json& g : r["gates"]) {
+          const std::string family = gate_family(g["name"].get<std::string>());
+          auto key = std::make_pair(r.value("candidate", "?") + " vs " + r.value("baseline", "?"), family);
+          Group& grp = grouped[key];
+          grp.row.suite = suite;
+          grp.row.subject = key.first;
+          grp.row.gate = family;
+          ++grp.row.cases;
+          const bool pass = g["pass"].get<bool>();
+          if (!pass) ++grp.row.failed;
+          grp.row.pass = grp.row.pass && pass;
+          const double m = g["measured"].is_number() ? g["measured"].get<double>() : NAN;
+          const double t = g["threshold"].is_number() ? g["threshold"].get<double>() : NAN;
+          grp.min_threshold = std::min(grp.min_threshold, t);
+          grp.max_threshold = std::max(grp.max_threshold, t);
+          const bool larger_worse = larger_is_worse(family);
+          auto worse = [&](double a, double b) { return std::isnan(b) || (larger_worse ? a > b : a < b); };
+          if (grp.row.cases == 1 || std::isnan(m) || (!std::isnan(grp.worst) && worse(m, grp.worst))) grp.worst = m;
+          const double ratio = t != 0 ? m / t : NAN;
+          if (grp.row.cases == 1 || (!std::isnan(ratio) && (std::isnan(grp.worst_ratio) || ratio > grp.worst_ratio)))
+            grp.worst_ratio = ratio;
+        }
+      for (auto& [key, grp] : grouped) {
+        if (grp.min_threshold == grp.max_threshold) {
+          grp.row.measured = fmt::format("worst {:.4g}", grp.worst);
+          grp.row.threshold = fmt::format("{:.4g}", grp.min_threshold);
+        } else {
+          grp.row.measured = fmt::format("worst measured/bound {:.3g}", grp.worst_ratio);
+          grp.row.threshold = "per case";
+        }
+        rows.push_back(grp.row);
+      }
+    } else {
+      for (const json& r : records)
+        for (const json& g : r["gates"]) {
+          VerdictRow row;
+          row.suite = suite;
+          row.subject = r["case"].get<std::string>() + " (" + r.value("candidate", "?") + " vs " + r.value("baseline", "?") + ")";
+          row.gate = g["name"].get<std::string>();
+          row.measured = num(g["measured"], "{:.6g}");
+          row.threshold = num(g["threshold"]);
+          row.cases = 1;
+          row.pass = g["pass"].get<bool>();
+          row.failed = row.pass ? 0 : 1;
+          rows.push_back(row);
+        }
+    }
+  }
+  // A suite executable that failed without a failing gate (an exception, a failed EXPECT) fails the run too.
+  if (run.run_info.is_object())
+    for (const json& s : run.run_info.value("suites", json::array()))
+      if (s.value("status", "") == "failed") {
+        VerdictRow row;
+        row.suite = s.value("name", "?");
+        row.subject = "suite run";
+        row.gate = "exit status == 0";
+        row.measured = fmt::format("{}", s.value("exit_code", -1));
+        row.threshold = "0";
+        row.cases = 1;
+        row.failed = 1;
+        row.pass = false;
+        rows.push_back(row);
+      }
+  return rows;
+}
+
+bool run_passes(const RunData& run) {
+  const auto rows = verdict_rows(run);
+  return !rows.empty() && std::all_of(rows.begin(), rows.end(), [](const VerdictRow& r) { return r.pass; });
+}
+
+std::string render_figures(const std::string& dir) {
+  std::string script = SAGEVAL_SOURCE_DIR "/scripts/plot_report.py";
+  if (const char* env = std::getenv("SAGEVAL_PLOTTER"); env != nullptr && *env != '\0') script = env;
+  if (!fs::exists(script)) return fmt::format("plotting script '{}' not found", script);
+  // The first Python that can import matplotlib: $SAGEVAL_PYTHON, python3 on the PATH (which may be a pyenv or
+  // venv interpreter without it), the system's.
+  std::vector<std::string> pythons = {"python3", "/usr/bin/python3"};
+  if (const char* env = std::getenv("SAGEVAL_PYTHON"); env != nullptr && *env != '\0') pythons.insert(pythons.begin(), env);
+  std::string python;
+  for (const std::string& p : pythons)
+    if (std::system(fmt::format("'{}' -c 'import matplotlib' > /dev/null 2>&1", p).c_str()) == 0) {
+      python = p;
+      break;
+    }
+  if (python.empty()) return "no python3 with matplotlib is installed (Debian: apt install python3-matplotlib)";
+  const std::string log = (fs::path(dir) / "figures.log").string();
+  const std::string cmd = fmt::format("'{}' '{}' '{}' > '{}' 2>&1", python, script, dir, log);
+  if (std::system(cmd.c_str()) != 0) return fmt::format("the plotting script failed; see {}", log);
+  return "";
+}
+
+}  // namespace sageval::report

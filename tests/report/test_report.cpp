@@ -1,0 +1,117 @@
+// The report renderer and the run comparison on hand-made run directories.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "sageval/report/report.h"
+#include "support/test_helpers.h"
+
+namespace sageval::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json perplexity_record(const std::string& case_name, double ratio, bool pass) {
+  return {{"suite", "perplexity"}, {"case", case_name}, {"candidate", "sage_int8"}, {"baseline", "fp16"}, {"device", "cpu"},
+          {"figures", {{"dataset", "wikitext2-test"}, {"context", 1024}, {"sliding", false}, {"ppl_ratio", ratio},
+                       {"ppl_ratio_unc", 0.001}, {"protocol", "disjoint windows of 1024 tokens"}}},
+          {"gates", {{{"name", "|ppl_cand / ppl_base - 1| <= 0.01"}, {"measured", std::abs(ratio - 1)}, {"threshold", 0.01},
+                      {"pass", pass}}}},
+          {"pass", pass}};
+}
+
+json bench_doc(double median_ms) {
+  return {{"benchmark", "sageval_model_bench"},
+          {"environment", {{"libtorch", "x"}}},
+          {"prefill", {{{"key", "prefill/sage_int8/B1_L512"}, {"backend", "sage_int8"}, {"batch", 1}, {"length", 512},
+                        {"status", "ok"}, {"tokens_per_s", 512 / median_ms * 1e3}, {"attention_share", 0.5},
+                        {"timing", {{"median_ms", median_ms}, {"min_ms", median_ms * 0.99}, {"max_ms", median_ms * 1.01}}}}}},
+          {"decode", json::array()}, {"ttft", json::array()}, {"memory", json::array()}};
+}
+
+class RunDir : public ::testing::Test {
+ protected:
+  std::string make(const std::string& name, const std::vector<json>& records, const json& run_info,
+                   const json& model_bench = nullptr) {
+    const fs::path dir = fs::path(::testing::TempDir()) / ("sageval_report_" + name);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::ofstream f(dir / "perplexity.jsonl");
+    for (const json& r : records) f << r.dump() << "\n";
+    if (!run_info.is_null()) std::ofstream(dir / "run.json") << run_info.dump();
+    if (!model_bench.is_null()) std::ofstream(dir / "model_bench.json") << model_bench.dump();
+    return dir.string();
+  }
+};
+
+TEST_F(RunDir, VerdictFirstFailuresShownAndSkippedSectionsSayWhy) {
+  const json info = {{"commit", "abc1234"}, {"date", "2026-11-25T10:00Z"},
+                     {"skipped", {{{"section", "kernel speed"}, {"reason", "no CUDA device on this machine"}}}}};
+  const auto run = report::load_run(make("fail", {perplexity_record("A", 1.002, true), perplexity_record("B", 1.03, false)}, info));
+  EXPECT_FALSE(report::run_passes(run));
+  const std::string md = report::render_report(run);
+  EXPECT_HAS(md, "**Verdict: FAIL**");
+  EXPECT_HAS(md, "Not run: no CUDA device on this machine");
+  EXPECT_HAS(md, "abc1234");
+  EXPECT_HAS(md, "| **FAIL** |");
+  const size_t verdicts = md.find("## Verdicts"), ppl = md.find("## Perplexity"), env = md.find("## Environment");
+  ASSERT_NE(verdicts, std::string::npos);
+  EXPECT_LT(verdicts, ppl);
+  EXPECT_LT(ppl, env);
+}
+
+TEST_F(RunDir, RerunReplacesTheEarlierRecordOfACase) {
+  const auto run = report::load_run(make("rerun", {perplexity_record("A", 1.03, false), perplexity_record("A", 1.001, true)}, nullptr));
+  ASSERT_EQ(run.records.at("perplexity").size(), 1u);
+  EXPECT_TRUE(report::run_passes(run));
+}
+
+TEST_F(RunDir, FailedSuiteRunFailsTheVerdictWithoutAnyGate) {
+  const json info = {{"suites", {{{"name", "sageval_model_tests"}, {"status", "failed"}, {"exit_code", 1}}}}};
+  const auto run = report::load_run(make("suitefail", {perplexity_record("A", 1.0, true)}, info));
+  EXPECT_FALSE(report::run_passes(run));
+  EXPECT_HAS(report::render_report(run), "exit status == 0");
+}
+
+TEST_F(RunDir, EmptyRunIsNotAPass) {
+  const auto run = report::load_run(make("empty", {}, nullptr));
+  EXPECT_FALSE(report::run_passes(run));
+  EXPECT_HAS(report::render_report(run), "No gates were evaluated");
+}
+
+TEST_F(RunDir, MalformedRecordIsNamedWithFileAndLine) {
+  const std::string dir = make("bad", {perplexity_record("A", 1.0, true)}, nullptr);
+  std::ofstream(fs::path(dir) / "perplexity.jsonl", std::ios::app) << "{not json\n";
+  const std::string msg = error_of([&] { report::load_run(dir); });
+  EXPECT_HAS(msg, "perplexity.jsonl:2");
+  EXPECT_HAS(error_of([] { report::load_run("/nonexistent/sageval/report"); }), "does not exist");
+}
+
+TEST_F(RunDir, ComparisonShowsVerdictFlipAndTimingRegression) {
+  const auto old_run = report::load_run(make("old", {perplexity_record("A", 1.001, true)}, nullptr, bench_doc(10.0)));
+  const auto new_run = report::load_run(make("new", {perplexity_record("A", 1.02, false)}, nullptr, bench_doc(12.0)));
+  const std::string md = report::render_comparison(old_run, new_run);
+  EXPECT_HAS(md, "**Verdict: PASS → FAIL**");
+  EXPECT_HAS(md, "| 0.001 | 0.02 | pass | **FAIL** |");
+  EXPECT_HAS(md, "1 slower beyond their noise margin");
+  EXPECT_HAS(md, "prefill/sage_int8/B1_L512");
+  EXPECT_HAS(md, "+20.0%");
+}
+
+TEST_F(RunDir, ThroughputTableShowsRatiosFromTheSameRun) {
+  json doc = bench_doc(10.0);
+  json fp16 = doc["prefill"][0];
+  fp16["backend"] = "fp16";
+  fp16["key"] = "prefill/fp16/B1_L512";
+  fp16["tokens_per_s"] = 512 / 12.5 * 1e3;
+  doc["prefill"].push_back(fp16);
+  const auto run = report::load_run(make("tput", {perplexity_record("A", 1.0, true)}, nullptr, doc));
+  const std::string md = report::render_report(run);
+  EXPECT_HAS(md, "sage_int8 / fp16");
+  EXPECT_HAS(md, "| 1.250 |");
+}
+
+}  // namespace
+}  // namespace sageval::testing

@@ -1,0 +1,5 @@
+#include "support/suite_settings.h"
+
+namespace sageval::testing {
+bool suites_on_gpu() { return false; }
+}  // namespace sageval::testing

@@ -1,0 +1,42 @@
+#include "support/suite_settings.h"
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "sageval/attention.h"
+
+namespace sageval::testing {
+
+at::Device suite_device() { return suites_on_gpu() ? at::Device(at::kCUDA) : at::Device(at::kCPU); }
+
+int64_t suite_size(const char* env, int64_t cpu_default, int64_t gpu_default) {
+  return env_int_or(env, suites_on_gpu() ? gpu_default : cpu_default);
+}
+
+std::string suite_setting(const char* env, const std::string& cpu_default, const std::string& gpu_default) {
+  return env_or(env, suites_on_gpu() ? gpu_default : cpu_default);
+}
+
+std::unique_ptr<model::LlamaModel> load_suite_model() {
+  model::LoadOptions options;
+  options.device = suite_device();
+  return model::LlamaModel::load(suite_model_dir(), options);
+}
+
+std::string suite_skip_reason() {
+  if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)
+    return "SAGEVAL_DATA_DIR is not set: WikiText-2 and PTB are needed (scripts/fetch_data.sh)";
+  if (!suites_on_gpu()) return "";
+  if (!at::hasCUDA()) return "no CUDA device visible to libtorch: the GPU-sized model suites need one";
+  if (!make_backend(candidate_backend())->capabilities().cuda)
+    return fmt::format("backend '{}' has no CUDA path in this build", candidate_backend());
+  return "";
+}
+
+std::string rerun_hint(const std::string& case_regex) {
+  return fmt::format("rerun: ctest -R '{}' -L {} (sizes: SAGEVAL_SUITE_* variables, model: SAGEVAL_MODEL, "
+                     "candidate: SAGEVAL_ATTENTION_BACKEND)", case_regex, suites_on_gpu() ? "gpu" : "cpu");
+}
+
+}  // namespace sageval::testing

@@ -1,0 +1,40 @@
+// Where and how big the model-level suites run. The same suite sources are linked into two executables:
+// sageval_model_tests runs them on the CPU at reduced sizes (label cpu), sageval_model_gpu_tests on CUDA at
+// full sizes (label gpu; skipped, visibly, where no GPU is usable). Each executable links exactly one of
+// suite_on_cpu.cpp / suite_on_gpu.cpp, which defines suites_on_gpu().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "sageval/model/llama_model.h"
+#include "support/test_options.h"
+
+namespace sageval::testing {
+
+bool suites_on_gpu();
+at::Device suite_device();
+
+// A size setting: the environment variable when set, otherwise this executable's default (CPU or GPU size).
+int64_t suite_size(const char* env, int64_t cpu_default, int64_t gpu_default);
+std::string suite_setting(const char* env, const std::string& cpu_default, const std::string& gpu_default);
+
+// The suite model (SAGEVAL_MODEL or the bundled one) on suite_device(): float32 on CPU, float16 on CUDA.
+std::unique_ptr<model::LlamaModel> load_suite_model();
+
+// Why the suites cannot run here ("" when they can): no SAGEVAL_DATA_DIR, or a GPU executable without a GPU.
+std::string suite_skip_reason();
+
+// How a reader reruns one case: the ctest regular expression, the executable and the size variables.
+std::string rerun_hint(const std::string& case_regex);
+
+}  // namespace sageval::testing
+
+#define SAGEVAL_SUITE_PRECONDITIONS()                                                 \
+  do {                                                                                \
+    const std::string sageval_skip_reason = ::sageval::testing::suite_skip_reason(); \
+    if (!sageval_skip_reason.empty()) GTEST_SKIP() << sageval_skip_reason;            \
+  } while (0)
