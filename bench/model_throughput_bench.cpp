@@ -129,9 +129,9 @@ struct Bench {
     const auto fp16 = at::TensorOptions().dtype(at::kHalf).device(at::kCUDA);
     std::vector<std::array<at::Tensor, 3>> sets;
     for (int i = 0; i < kInputSets; ++i)
-      sets.push_back({at::randn({batch, length, c.num_attention_heads, c.head_dim}, fp16),
-                      at::randn({batch, length, c.num_key_value_heads, c.head_dim}, fp16),
-                      at::randn({batch, length, c.num_key_value_heads, c.head_dim}, fp16)});
+      sets.push_back({at::randn({batch, length, c.num_heads, c.head_dim}, fp16),
+                      at::randn({batch, length, c.num_kv_heads, c.head_dim}, fp16),
+                      at::randn({batch, length, c.num_kv_heads, c.head_dim}, fp16)});
     auto b = sageval::make_backend(backend);
     sageval::AttentionOptions o;
     o.causal = true;
@@ -154,7 +154,7 @@ struct Bench {
             const perf::Timing t =
                 perf::time_gpu_calls([&](int i) { model->forward(tokens[i % kInputSets]); }, opt.warmup, opt.iters);
             const perf::Timing a = time_attention(backend, batch, length);
-            const double layers = static_cast<double>(model->config().num_hidden_layers);
+            const double layers = static_cast<double>(model->config().num_layers);
             e["timing"] = t.to_json();
             e["tokens_per_s"] = static_cast<double>(batch * length) / (t.median_ms * 1e-3);
             e["attention_timing_per_layer"] = a.to_json();
@@ -235,8 +235,8 @@ struct Bench {
         guarded(e, fmt::format("memory L={}", length), [&] {
           model->set_attention({backend, {}});
           const auto fp16 = at::TensorOptions().dtype(at::kHalf).device(at::kCUDA);
-          at::Tensor q = at::randn({batch, length, c.num_attention_heads, c.head_dim}, fp16);
-          at::Tensor k = at::randn({batch, length, c.num_key_value_heads, c.head_dim}, fp16), v = at::randn_like(k);
+          at::Tensor q = at::randn({batch, length, c.num_heads, c.head_dim}, fp16);
+          at::Tensor k = at::randn({batch, length, c.num_kv_heads, c.head_dim}, fp16), v = at::randn_like(k);
           auto b = sageval::make_backend(backend);
           sageval::AttentionOptions o;
           o.causal = true;
@@ -246,7 +246,7 @@ struct Bench {
           e["attention_call"]["inputs_bytes"] = (q.numel() + k.numel() + v.numel()) * 2;
           e["attention_call"]["output_bytes"] = q.numel() * 2;
           e["sage_int8_workspace_bytes"] =
-              backend == "sage_int8" ? perf::sage_int8_workspace_bytes(batch, c.num_attention_heads, c.num_key_value_heads,
+              backend == "sage_int8" ? perf::sage_int8_workspace_bytes(batch, c.num_heads, c.num_kv_heads,
                                                                        length, length, c.head_dim, false)
                                      : 0;
           at::Tensor tokens = random_tokens(batch, length);
@@ -254,7 +254,7 @@ struct Bench {
           auto cache = model->make_cache(batch, length + 1);
           model->forward(tokens.slice(1, 0, length - 1), &cache);
           e["decode_step"] = measure_memory([&] { return model->forward(tokens.slice(1, length - 1), &cache); });
-          e["kv_cache_bytes"] = 2 * c.num_hidden_layers * batch * (length + 1) * c.num_key_value_heads * c.head_dim * 2;
+          e["kv_cache_bytes"] = 2 * c.num_layers * batch * (length + 1) * c.num_kv_heads * c.head_dim * 2;
         });
         doc["memory"].push_back(e);
       }
@@ -347,19 +347,22 @@ int run(const Options& opt) {
   lo.device = at::kCUDA;
   Bench b{opt, sageval::model::LlamaModel::load(opt.model, lo), json::object()};
   const json env = perf::environment_info();
-  b.doc = {{"benchmark", "sageval_model_bench"},
-           {"environment", env},
-           {"model", opt.model},
-           {"model_config", {{"layers", b.model->config().num_hidden_layers}, {"hidden", b.model->config().hidden_size},
-                             {"heads_q", b.model->config().num_attention_heads}, {"heads_kv", b.model->config().num_key_value_heads},
-                             {"head_dim", b.model->config().head_dim}, {"dtype", "float16"}}},
-           {"method", {{"warmup", opt.warmup}, {"iters", opt.iters}, {"input_sets", kInputSets},
-                       {"timer", "CUDA events around each call (ttft: host clock, device synchronized)"},
-                       {"attention_share", "backend alone on the model's q/k/v shapes x layers / prefill median"}}},
-           {"prefill", json::array()}, {"decode", json::array()}, {"ttft", json::array()}, {"memory", json::array()}};
+  const auto& cfg = b.model->config();
+  b.doc = json::object();
+  b.doc["benchmark"] = "sageval_model_bench";
+  b.doc["environment"] = env;
+  b.doc["model"] = opt.model;
+  b.doc["model_config"] = {{"layers", cfg.num_layers}, {"hidden", cfg.hidden_size}, {"heads_q", cfg.num_heads},
+                           {"heads_kv", cfg.num_kv_heads}, {"head_dim", cfg.head_dim}, {"dtype", "float16"}};
+  b.doc["method"] = {{"warmup", opt.warmup},
+                     {"iters", opt.iters},
+                     {"input_sets", kInputSets},
+                     {"timer", "CUDA events around each call (ttft: host clock, device synchronized)"},
+                     {"attention_share", "backend alone on the model's q/k/v shapes x layers / prefill median"}};
+  for (const char* section : {"prefill", "decode", "ttft", "memory"}) b.doc[section] = json::array();
   fmt::print("device: {}\nmodel: {} ({} layers, hidden {}, {}q/{}kv heads of {})\nbaseline in this run: fp16 and sdpa\n",
-             perf::describe_device(env), opt.model, b.model->config().num_hidden_layers, b.model->config().hidden_size,
-             b.model->config().num_attention_heads, b.model->config().num_key_value_heads, b.model->config().head_dim);
+             perf::describe_device(env), opt.model, cfg.num_layers, cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads,
+             cfg.head_dim);
   const std::string dir = opt.json_path.substr(0, opt.json_path.find_last_of('/'));
   if (!dir.empty() && dir != opt.json_path) std::filesystem::create_directories(dir);
   b.prefill();

@@ -4,6 +4,12 @@
 // libtorch's `is_causal` is top-left aligned, so it is used only where that equals bottom-right alignment
 // (Nq == Nk); a single query sees every key and needs no mask; other causal shapes get an explicit mask,
 // which makes libtorch fall back from its fused kernels (recorded by benchmarks as such).
+//
+// cuDNN's SDPA builds an execution plan for every new shape. In a decode loop the key length grows by one per
+// step, so every call paid for a new plan: 62 ms per step of the default model on an H100 against 0.04 ms per
+// call for the same shape repeated (sageval_model_bench and a torch script, 2026-11-25). Calls with Nq != Nk
+// (decode, chunked prefill) therefore run with cuDNN switched off for their duration, leaving libtorch's flash
+// and memory-efficient kernels, as inference engines do for decode.
 #include "backends/backend_factories.h"
 #include "sageval/torch_compat.h"
 
@@ -15,6 +21,31 @@ namespace sageval::detail {
 
 #if SAGEVAL_TORCH_HAS_SDPA
 namespace {
+
+// Switches libtorch's cuDNN SDPA off for its lifetime (when `off`), restoring the user's setting afterwards.
+class CudnnSdpaOff {
+ public:
+  explicit CudnnSdpaOff(bool off) {
+#if SAGEVAL_TORCH_HAS_CUDNN_SDPA
+    if (!off) return;
+    active_ = true;
+    saved_ = at::globalContext().userEnabledCuDNNSDP();
+    at::globalContext().setSDPUseCuDNN(false);
+#else
+    (void)off;
+#endif
+  }
+  ~CudnnSdpaOff() {
+#if SAGEVAL_TORCH_HAS_CUDNN_SDPA
+    if (active_) at::globalContext().setSDPUseCuDNN(saved_);
+#endif
+  }
+  CudnnSdpaOff(const CudnnSdpaOff&) = delete;
+  CudnnSdpaOff& operator=(const CudnnSdpaOff&) = delete;
+
+ private:
+  bool active_ = false, saved_ = false;
+};
 
 class SdpaBackend final : public AttentionBackend {
  public:
@@ -50,6 +81,7 @@ class SdpaBackend final : public AttentionBackend {
     } else if (causal && len_q > 1) {
       mask = causal_mask_block(0, len_q, 0, len_k, len_q, len_k, q.device()).logical_not();
     }
+    const CudnnSdpaOff no_cudnn(q.is_cuda() && len_q != len_k);
 #if SAGEVAL_TORCH_SDPA_HAS_GQA
     at::Tensor out = at::scaled_dot_product_attention(q, k, v, mask, 0.0, is_causal, sm_scale, gqa);
 #else

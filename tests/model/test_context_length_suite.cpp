@@ -35,10 +35,10 @@ std::vector<int64_t> suite_lengths() {
   return out;
 }
 
-// Logits of the rows of `inputs`, a few rows per forward pass so that long windows (and math's float64 score
-// blocks) stay within memory.
+// Logits of the rows of `inputs`, SAGEVAL_SUITE_BATCH_TOKENS (default 65536) tokens per forward pass, so
+// that long windows (and math's float64 score blocks) stay within memory.
 at::Tensor forward_in_chunks(const model::LlamaModel& model, const at::Tensor& inputs) {
-  const int64_t rows = std::max<int64_t>(1, 65536 / inputs.size(1));
+  const int64_t rows = std::max<int64_t>(1, env_int_or("SAGEVAL_SUITE_BATCH_TOKENS", 65536) / inputs.size(1));
   std::vector<at::Tensor> out;
   for (int64_t r = 0; r < inputs.size(0); r += rows) out.push_back(model.forward(inputs.slice(0, r, r + rows)));
   return at::cat(out);
