@@ -111,6 +111,8 @@ else
   for section in "kernel speed" "memory" "throughput"; do skip "$section" "$why_no_gpu"; done
 fi
 
+# SAGEVAL_COMMIT names the commit where this checkout's git cannot (a copied working tree with a stale .git).
+commit="${SAGEVAL_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')}"
 {
   gpu_name="" clocks="" driver=""
   if [ $gpu = 1 ]; then
@@ -118,7 +120,7 @@ fi
     clocks=$(nvidia-smi --query-gpu=clocks.sm,clocks.max.sm,clocks.mem,clocks.max.mem --format=csv,noheader | head -1)
     driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -1)
   fi
-  printf '{\n  "commit": %s,\n  "date": %s,\n  "host": %s,\n' "$(json_str "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')")" \
+  printf '{\n  "commit": %s,\n  "date": %s,\n  "host": %s,\n' "$(json_str "$commit")" \
     "$(json_str "$(date -u +%Y-%m-%dT%H:%MZ)")" "$(json_str "$(uname -srm), $(nproc) cores")"
   printf '  "device": %s,\n  "candidate": %s,\n  "baseline": %s,\n  "quick": %s,\n' "$(json_str "$device${gpu_name:+ ($gpu_name)}")" \
     "$(json_str "$backend")" "$(json_str "${SAGEVAL_BASELINE:-fp16}")" "$([ $quick = 1 ] && echo true || echo false)"

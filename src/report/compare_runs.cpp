@@ -19,12 +19,15 @@ namespace {
 std::vector<perf::TimedFigure> kernel_figures(const json& doc) {
   std::vector<perf::TimedFigure> out;
   if (!doc.is_object()) return out;
-  for (const json& s : doc.value("shapes", json::array()))
-    for (const auto& [variant, v] : s.value("variants", json::object()).items())
+  const json shapes = doc.value("shapes", json::array());
+  for (const json& s : shapes) {
+    const json variants = s.value("variants", json::object());  // named: items() of a temporary would dangle
+    for (const auto& [variant, v] : variants.items())
       if (v.value("status", "") == "ok")
         out.push_back({fmt::format("kernel/D{}_N{}{}/{}", s["head_dim"].get<int64_t>(), s["seq"].get<int64_t>(),
                                    s["causal"].get<bool>() ? "_Causal" : "", variant),
                        {v["median_ms"].get<double>(), v["min_ms"].get<double>(), v["max_ms"].get<double>(), 0}});
+  }
   return out;
 }
 

@@ -151,21 +151,31 @@ std::string logits_section(const RunData& run) {
   return out + t.str() + "\n";
 }
 
+// The three tokens where the pair disagrees most, "window:position KLD", so a reader can rerun them.
+std::string worst_tokens(const json& figures) {
+  std::string out;
+  const json worst = figures.value("worst_tokens", json::array());
+  for (size_t i = 0; i < worst.size() && i < 3; ++i)
+    out += fmt::format("{}{}:{} {}", i ? ", " : "", num(worst[i]["window"], "{:.0f}"), num(worst[i]["position"], "{:.0f}"),
+                       num(worst[i]["kld"], "{:.3g}"));
+  return out.empty() ? "-" : out;
+}
+
 std::string context_section(const RunData& run) {
   std::string out = "## Context length\n\nPer window length L: BOS + L-1 bytes of WikiText-2 test, the last half of each "
                     "window scored.\n\n";
   const auto& recs = records_of(run, "context_length");
   if (recs.empty()) return out + not_run(run, "context length");
   MarkdownTable t({"L", "backends", "windows", "tokens", "NLL base", "NLL cand", "NLL ratio", "top-1 acc base", "top-1 acc cand",
-                   "mean KLD", "top-1 agreement ± SE", "verdict"});
+                   "mean KLD", "max KLD", "top-1 agreement ± SE", "worst tokens (window:position KLD)", "verdict"});
   for (const json& r : recs) {
     const json& f = r["figures"];
     const double ratio = number_or_nan(f, "nll_cand_mean") / number_or_nan(f, "nll_base_mean");
     t.row({field(f, "length", "{:.0f}"), pair_of(r), field(f, "windows", "{:.0f}"), field(f, "n", "{:.0f}"),
            field(f, "nll_base_mean", "{:.5f}"), field(f, "nll_cand_mean", "{:.5f}"), fmt::format("{:.5f}", ratio),
            field(f, "top1_accuracy_base", "{:.4f}"), field(f, "top1_accuracy_cand", "{:.4f}"), field(f, "kld_mean", "{:.3e}"),
-           fmt::format("{} ± {}", field(f, "same_top1", "{:.4f}"), field(f, "same_top1_unc", "{:.4f}")),
-           pass_text(r.value("pass", false))});
+           field(f, "kld_max", "{:.3g}"), fmt::format("{} ± {}", field(f, "same_top1", "{:.4f}"), field(f, "same_top1_unc", "{:.4f}")),
+           worst_tokens(f), pass_text(r.value("pass", false))});
   }
   return out + t.str() + "\n" + figure(run, "context_length.png", "KLD and top-1 agreement against context length");
 }

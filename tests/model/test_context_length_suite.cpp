@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -103,6 +105,24 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
     r.figures["scored"] = "last half of each window";
     r.figures["top1_accuracy_base"] = acc_base;
     r.figures["top1_accuracy_cand"] = acc_cand;
+    // Where the candidate disagrees most: a reviewer (or a kernel developer) reruns exactly these windows.
+    std::vector<size_t> order(cmp.kld().size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    const size_t worst = std::min<size_t>(5, order.size());
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(worst), order.end(),
+                      [&](size_t a, size_t b) { return cmp.kld()[a] > cmp.kld()[b]; });
+    r.figures["worst_tokens"] = nlohmann::json::array();
+    for (size_t i = 0; i < worst; ++i) {
+      const int64_t idx = static_cast<int64_t>(order[i]), scored = len - half;
+      r.figures["worst_tokens"].push_back({{"window", idx / scored}, {"position", half + idx % scored},
+                                           {"text_offset", (idx / scored) * len + half + idx % scored},
+                                           {"kld", json_number(cmp.kld()[order[i]])}});
+    }
+    std::printf("         worst tokens (window, position, KLD):");
+    for (const auto& w : r.figures["worst_tokens"])
+      std::printf(" (%lld, %lld, %s)", static_cast<long long>(w["window"].get<int64_t>()),
+                  static_cast<long long>(w["position"].get<int64_t>()), w["kld"].dump().c_str());
+    std::printf("\n");
     r.gates.push_back({fmt::format("|nll_cand / nll_base - 1| <= {}", max_nll_dev), nll_dev, max_nll_dev, nll_dev <= max_nll_dev});
     // Agreement is a proportion over a finite sample: the gate allows `agree_z` standard errors (thresholds file).
     const double agree_upper = s.same_top1 + agree_z * s.same_top1_unc;

@@ -100,6 +100,27 @@ TEST_F(RunDir, ComparisonShowsVerdictFlipAndTimingRegression) {
   EXPECT_HAS(md, "+20.0%");
 }
 
+json kernel_doc(double median_ms) {
+  json shape = {{"head_dim", 128}, {"seq", 4096}, {"causal", false}, {"ratios", json::object()}};
+  shape["variants"]["sage_int8_with_quant"] = {{"status", "ok"}, {"median_ms", median_ms}, {"min_ms", median_ms},
+                                               {"max_ms", median_ms}, {"tops_median", 300.0}};
+  shape["variants"]["sdpa_cudnn"] = {{"status", "unsupported"}, {"message", "no"}};
+  json doc = {{"device", {{"name", "GPU"}}}, {"method", {{"iters", 30}, {"warmup", 5}}}};
+  doc["shapes"] = json::array({shape});
+  return doc;
+}
+
+TEST_F(RunDir, ComparisonReadsKernelBenchmarks) {
+  const std::string old_dir = make("kold", {perplexity_record("A", 1.0, true)}, nullptr);
+  const std::string new_dir = make("knew", {perplexity_record("A", 1.0, true)}, nullptr);
+  std::ofstream(fs::path(old_dir) / "attention_kernel_bench.json") << kernel_doc(1.0).dump();
+  std::ofstream(fs::path(new_dir) / "attention_kernel_bench.json") << kernel_doc(1.5).dump();
+  const std::string md = report::render_comparison(report::load_run(old_dir), report::load_run(new_dir));
+  EXPECT_HAS(md, "kernel/D128_N4096/sage_int8_with_quant");
+  EXPECT_HAS(md, "+50.0%");
+  EXPECT_HAS(report::render_report(report::load_run(new_dir)), "| 128 | 4096 | no |");
+}
+
 TEST_F(RunDir, ThroughputTableShowsRatiosFromTheSameRun) {
   json doc = bench_doc(10.0);
   json fp16 = doc["prefill"][0];
