@@ -13,23 +13,32 @@
 namespace sageval::testing {
 namespace {
 
-void require_cuda_backend(const std::string& name) {
-  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device visible to libtorch";
-  if (!has_backend(name)) GTEST_SKIP() << "backend '" << name << "' is not in this build";
-  if (!make_backend(name)->capabilities().cuda) GTEST_SKIP() << "backend '" << name << "' has no CUDA path in this build";
+// Why `name` cannot run on a GPU here ("" when it can).
+std::string no_cuda_reason(const std::string& name) {
+  if (!at::hasCUDA()) return "no CUDA device visible to libtorch";
+  if (!has_backend(name)) return "backend '" + name + "' is not in this build";
+  if (!make_backend(name)->capabilities().cuda) return "backend '" + name + "' has no CUDA path in this build";
+  return "";
 }
+
+#define SAGEVAL_REQUIRE_CUDA_BACKEND(name)                                        \
+  do {                                                                           \
+    const std::string why_not = no_cuda_reason(name);                            \
+    if (!why_not.empty()) GTEST_SKIP() << why_not;                               \
+  } while (0)
 
 struct LeakCase {
   std::string backend;
   int64_t length;
   std::string name() const { return backend + "_N" + std::to_string(length) + "_Causal_GQA2"; }
 };
+void PrintTo(const LeakCase& c, std::ostream* os) { *os << c.name(); }
 
 class NoGrowth : public ::testing::TestWithParam<LeakCase> {};
 
 TEST_P(NoGrowth, HundredCallsLeaveAllocatedBytesUnchanged) {
   const LeakCase& c = GetParam();
-  require_cuda_backend(c.backend);
+  SAGEVAL_REQUIRE_CUDA_BACKEND(c.backend);
   const auto fp16 = at::TensorOptions().dtype(at::kHalf).device(at::kCUDA);
   at::Tensor q = at::randn({2, c.length, 4, 128}, fp16), k = at::randn({2, c.length, 2, 128}, fp16), v = at::randn_like(k);
   auto backend = make_backend(c.backend);
@@ -53,7 +62,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, NoGrowth,
                          [](const ::testing::TestParamInfo<LeakCase>& info) { return info.param.name(); });
 
 TEST(NoGrowth, ModelPrefillAndDecode) {
-  require_cuda_backend(candidate_backend());
+  SAGEVAL_REQUIRE_CUDA_BACKEND(candidate_backend());
   model::LoadOptions lo;
   lo.device = at::kCUDA;
   auto model = model::LlamaModel::load(SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama", lo);
@@ -74,7 +83,7 @@ TEST(NoGrowth, ModelPrefillAndDecode) {
 // A prefill far beyond any GPU's memory (about 30 GiB of embeddings alone and >100 GiB of activations in all)
 // must come back as libtorch's out-of-memory error, which callers turn into a skip naming the size.
 TEST(OutOfMemory, IsASkipNamingTheSize) {
-  require_cuda_backend(candidate_backend());
+  SAGEVAL_REQUIRE_CUDA_BACKEND(candidate_backend());
   model::LoadOptions lo;
   lo.device = at::kCUDA;
   auto model = model::LlamaModel::load(SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama", lo);
