@@ -22,11 +22,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bench_options.h"
+#include "sageval/perf/environment.h"
+#include "sageval/perf/timing.h"
 #include "sageval/torch_compat.h"
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
 #include <ATen/cuda/CUDAContext.h>
-#include <ATen/cuda/CUDAEvent.h>
 #include <c10/core/InferenceMode.h>
 #include <cuda_runtime.h>
 
@@ -47,52 +49,19 @@ struct Options {
   std::string json_path;
 };
 
-std::vector<int64_t> parse_int_list(const std::string& text, const std::string& flag) {
-  std::vector<int64_t> values;
-  for (size_t begin = 0, end; begin <= text.size(); begin = end + 1) {
-    end = std::min(text.find(',', begin), text.size());
-    size_t used = 0;
-    try {
-      values.push_back(std::stoll(text.substr(begin, end - begin), &used));
-    } catch (const std::exception&) {
-    }
-    if (used == 0 || used != end - begin)
-      throw std::invalid_argument(fmt::format("--{} expects integers separated by commas, got '{}'", flag, text));
-  }
-  return values;
-}
-
-// --name value or --name=value; --quick takes no value and --head-dim / --seq override what it picks.
 Options parse_options(int argc, char** argv) {
-  const std::vector<std::string> known = {"quick", "json", "warmup", "iters", "head-dim", "seq"};
-  std::map<std::string, std::string> given;
-  for (int i = 1; i < argc; ++i) {
-    std::string name = argv[i], value;
-    if (name.rfind("--", 0) != 0) throw std::invalid_argument(fmt::format("unexpected argument '{}'", name));
-    name = name.substr(2);
-    if (const size_t eq = name.find('='); eq != std::string::npos) value = name.substr(eq + 1), name.resize(eq);
-    if (std::find(known.begin(), known.end(), name) == known.end())
-      throw std::invalid_argument(fmt::format("unknown option --{}", name));
-    if (name != "quick" && value.empty()) {
-      if (i + 1 >= argc) throw std::invalid_argument(fmt::format("--{} needs a value", name));
-      value = argv[++i];
-    }
-    given[name] = value;
-  }
+  sageval::bench::OptionReader r(argc, argv, {"quick", "json", "warmup", "iters", "head-dim", "seq"}, {"quick"});
   Options opt;
-  if (given.count("quick")) opt.head_dims = {128}, opt.seqs = {1024, 4096, 16384};
-  if (given.count("json")) opt.json_path = given["json"];
-  for (const char* name : {"warmup", "iters"}) {
-    if (!given.count(name)) continue;
-    const std::vector<int64_t> n = parse_int_list(given[name], name);
-    if (n.size() != 1 || n[0] < (name[0] == 'i' ? 1 : 0) || n[0] > 100000)
-      throw std::invalid_argument(fmt::format("--{}: one count, at least {}", name, name[0] == 'i' ? 1 : 0));
-    (name[0] == 'i' ? opt.iters : opt.warmup) = static_cast<int>(n[0]);
-  }
-  if (given.count("head-dim")) opt.head_dims = parse_int_list(given["head-dim"], "head-dim");
+  if (r.has("quick")) opt.head_dims = {128}, opt.seqs = {1024, 4096, 16384};
+  opt.json_path = r.get("json", "");
+  opt.warmup = static_cast<int>(r.integer("warmup", opt.warmup));
+  opt.iters = static_cast<int>(r.integer("iters", opt.iters));
+  if (opt.warmup < 0 || opt.warmup > 100000) throw std::invalid_argument("--warmup: a count from 0");
+  if (opt.iters < 1 || opt.iters > 100000) throw std::invalid_argument("--iters: a count from 1");
+  if (r.has("head-dim")) opt.head_dims = r.ints("head-dim");
   for (int64_t d : opt.head_dims)
     if (d != 64 && d != 128) throw std::invalid_argument("--head-dim: the kernels support 64 and 128");
-  if (given.count("seq")) opt.seqs = parse_int_list(given["seq"], "seq");
+  if (r.has("seq")) opt.seqs = r.ints("seq");
   for (int64_t n : opt.seqs)  // B = 32768 / N must be a whole batch
     if (n <= 0 || kTokens % n != 0) throw std::invalid_argument("--seq: each N must divide 32768");
   return opt;
@@ -107,9 +76,7 @@ struct Shape {
   int64_t batch, heads, seq, head_dim;
   bool causal;
 };
-struct Timing {
-  double median_ms = 0, min_ms = 0, max_ms = 0;
-};
+using sageval::perf::Timing;
 struct VariantResult {
   std::string status = "ok";  // ok | unsupported (an SDPA backend refused the shape) | error
   std::string message;
@@ -150,35 +117,12 @@ void check_cuda(cudaError_t err, const char* what) {
 
 cudaStream_t current_stream() { return at::cuda::getCurrentCUDAStream().stream(); }
 
-// Warm-up calls first (module load, cuDNN plans, allocator), then one event pair around each timed call. The
-// host synchronizes once at the end, so it stays ahead of the device and launch latency is not timed.
-Timing time_calls(const std::function<void(int)>& call, int warmup, int iters) {
-  for (int i = 0; i < warmup; ++i) {
-    call(i % kInputSets);
-    check_cuda(cudaGetLastError(), "launch (warm-up)");
-  }
-  std::vector<at::cuda::CUDAEvent> starts, stops;  // cudaEventDefault: CUDAEvent's default disables timing
-  for (int i = 0; i < iters; ++i) starts.emplace_back(cudaEventDefault), stops.emplace_back(cudaEventDefault);
-  const at::cuda::CUDAStream stream = at::cuda::getCurrentCUDAStream();
-  for (int i = 0; i < iters; ++i) {
-    starts[i].record(stream);
-    call(i % kInputSets);
-    check_cuda(cudaGetLastError(), "launch");
-    stops[i].record(stream);
-  }
-  stream.synchronize();
-  std::vector<double> ms;
-  for (int i = 0; i < iters; ++i) ms.push_back(starts[i].elapsed_time(stops[i]));
-  std::sort(ms.begin(), ms.end());
-  const size_t n = ms.size();
-  return {n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2, ms.front(), ms.back()};
-}
-
 // Any failure becomes the variant's status and message. c10::Error's what() carries a C++ backtrace; the
 // message alone is what belongs in the table and the JSON.
 VariantResult measure(const std::function<void(int)>& call, const Options& opt, const char* failure_status) {
   try {
-    return {"ok", {}, time_calls(call, opt.warmup, opt.iters)};
+    // Warm-up calls first (module load, cuDNN plans, allocator); input sets rotate so L2 does not flatter.
+    return {"ok", {}, sageval::perf::time_gpu_calls([&](int i) { call(i % kInputSets); }, opt.warmup, opt.iters)};
   } catch (const c10::Error& e) {
     return {failure_status, e.what_without_backtrace(), {}};
   } catch (const std::exception& e) {
@@ -359,26 +303,6 @@ json shape_json(const ShapeResult& r) {
   return j;
 }
 
-json device_json() {
-  int dev = 0, runtime = 0, driver = 0;
-  check_cuda(cudaGetDevice(&dev), "cudaGetDevice");
-  cudaDeviceProp p{};
-  check_cuda(cudaGetDeviceProperties(&p, dev), "cudaGetDeviceProperties");
-  check_cuda(cudaRuntimeGetVersion(&runtime), "cudaRuntimeGetVersion");
-  check_cuda(cudaDriverGetVersion(&driver), "cudaDriverGetVersion");
-  // Clocks through attributes: cudaDeviceProp lost clockRate/memoryClockRate in CUDA 13. Both are peak clocks.
-  auto attribute = [dev](cudaDeviceAttr a) {
-    int v = 0;
-    check_cuda(cudaDeviceGetAttribute(&v, a, dev), "cudaDeviceGetAttribute");
-    return v;
-  };
-  return {{"name", p.name}, {"compute_capability", fmt::format("{}.{}", p.major, p.minor)},
-          {"sm_count", p.multiProcessorCount}, {"sm_clock_peak_mhz", attribute(cudaDevAttrClockRate) / 1000},
-          {"memory_clock_peak_mhz", attribute(cudaDevAttrMemoryClockRate) / 1000},
-          {"memory_bus_bits", attribute(cudaDevAttrGlobalMemoryBusWidth)}, {"l2_bytes", p.l2CacheSize},
-          {"global_memory_bytes", p.totalGlobalMem}, {"cuda_runtime", runtime}, {"cuda_driver", driver}};
-}
-
 // The practical memory ceiling for the quantization GB/s: a 1 GiB device-to-device copy, bytes read + written.
 json copy_bandwidth_json(const Options& opt) {
   constexpr int64_t kBytes = int64_t{1} << 30;
@@ -441,7 +365,7 @@ int run_benchmark(const Options& opt) {
   c10::InferenceMode inference;  // no autograd bookkeeping around the SDPA calls
   json doc = {{"benchmark", "sageval_attention_bench"},
               {"libtorch", SAGEVAL_TORCH_VERSION_STRING},
-              {"device", device_json()},
+              {"device", sageval::perf::environment_info().value("gpu", json::object())},
               {"method", {{"warmup", opt.warmup}, {"iters", opt.iters}, {"input_sets", kInputSets},
                           {"timer", "CUDA event pair around each call"}, {"dtype", "float16"}, {"layout", "HND"}}},
               {"shapes", json::array()}};
@@ -478,32 +402,10 @@ int run_benchmark(const Options& opt) {
 
 }  // namespace
 
-// Exit code of a run that measured nothing because no GPU is usable; ctest shows it as Skipped.
-constexpr int kExitNoGpu = 77;
-
 int main(int argc, char** argv) {
-  Options opt;
-  try {
-    opt = parse_options(argc, argv);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "error: {}\n{}", e.what(), kUsage);
-    return 2;
-  }
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
-  if (!at::hasCUDA()) {
-    fmt::print("no GPU: libtorch {} sees no CUDA device; nothing measured, nothing written\n",
-               SAGEVAL_TORCH_VERSION_STRING);
-    return kExitNoGpu;
-  }
-  try {
-    return run_benchmark(opt);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
-  }
+  return sageval::bench::bench_main<Options>(argc, argv, kUsage, parse_options, run_benchmark);
 #else
-  fmt::print("no GPU: this build has no CUDA kernels (libtorch {} without CUDA); nothing measured, nothing written\n",
-             SAGEVAL_TORCH_VERSION_STRING);
-  return kExitNoGpu;
+  return sageval::bench::bench_main<Options>(argc, argv, kUsage, parse_options, nullptr);
 #endif
 }

@@ -414,26 +414,9 @@ int run(const Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options opt;
-  try {
-    opt = parse_options(argc, argv);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "error: {}\n{}", e.what(), kUsage);
-    return 2;
-  }
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
-  if (!at::hasCUDA()) {
-    fmt::print("no GPU: libtorch sees no CUDA device; nothing measured, nothing written\n");
-    return sageval::bench::kExitNoGpu;
-  }
-  try {
-    return run(opt);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
-  }
+  return sageval::bench::bench_main<Options>(argc, argv, kUsage, parse_options, run);
 #else
-  fmt::print("no GPU: this build has no CUDA kernels (libtorch without CUDA); nothing measured, nothing written\n");
-  return sageval::bench::kExitNoGpu;
+  return sageval::bench::bench_main<Options>(argc, argv, kUsage, parse_options, nullptr);
 #endif
 }

@@ -5,8 +5,6 @@
 # Usage: scripts/device/run_gpu_suite.sh [--no-bench] [--no-sanitizer] [--quick-bench]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-OUTDIR="${OUT:-$PWD/device_out}"
-mkdir -p "$OUTDIR"
 bench=1; sanitizer=1; bench_args=()
 for a in "$@"; do
   case "$a" in
@@ -15,9 +13,7 @@ for a in "$@"; do
     --quick-bench) bench_args+=(--quick) ;;
   esac
 done
-export TORCH_CMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-export SAGEVAL_BUILD_DIR=build-gpu SAGEVAL_JOBS=16
-export SAGEVAL_CMAKE_ARGS="-DCMAKE_CUDA_ARCHITECTURES=90a-real"
+source scripts/device/gpu_build_env.sh
 export SAGEVAL_REPORT_DIR="$PWD/build-gpu/report"
 {
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,memory.total --format=csv

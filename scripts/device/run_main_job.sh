@@ -5,10 +5,7 @@
 # Usage: scripts/device/run_main_job.sh [run_validation options, e.g. --quick]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-OUTDIR="${OUT:-$PWD/device_out}"
-mkdir -p "$OUTDIR"
-export TORCH_CMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-export SAGEVAL_BUILD_DIR=build-gpu SAGEVAL_JOBS=16 SAGEVAL_CMAKE_ARGS="-DCMAKE_CUDA_ARCHITECTURES=90a-real"
+source scripts/device/gpu_build_env.sh
 report=build-gpu/report
 bash scripts/run_validation.sh --skip-setup --data .device-data --report-dir "$report" "$@" 2>&1 | tee "$OUTDIR/main_job.log"
 rc=${PIPESTATUS[0]}

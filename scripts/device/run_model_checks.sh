@@ -4,10 +4,7 @@
 # cross-check's tiny Llama on CPU and GPU. Logs under $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-OUTDIR="${OUT:-$PWD/device_out}"
-mkdir -p "$OUTDIR"
-export TORCH_CMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-export SAGEVAL_BUILD_DIR=build-gpu SAGEVAL_JOBS=16 SAGEVAL_CMAKE_ARGS="-DCMAKE_CUDA_ARCHITECTURES=90a-real"
+source scripts/device/gpu_build_env.sh
 bash scripts/build.sh > "$OUTDIR/build.log" 2>&1 || { tail -60 "$OUTDIR/build.log"; exit 1; }
 build-gpu/tests/sageval_model_tests > "$OUTDIR/model_tests.log" 2>&1
 echo "model tests rc=$? $(grep -E '^\[  (PASSED|FAILED) +\]' "$OUTDIR/model_tests.log" | tr '\n' ' ')"

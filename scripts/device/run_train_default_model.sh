@@ -9,8 +9,8 @@ OUTDIR="${OUT:-$PWD/device_out}"
 DATA="$PWD/.device-data"
 MINUTES="${1:-4.5}"
 mkdir -p "$OUTDIR"
-export TORCH_CMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-export SAGEVAL_BUILD_DIR=build-gpu SAGEVAL_JOBS=12 SAGEVAL_CMAKE_ARGS="-DCMAKE_CUDA_ARCHITECTURES=90a-real -DSAGEVAL_BUILD_TESTS=OFF"
+export SAGEVAL_JOBS=12 SAGEVAL_EXTRA_CMAKE_ARGS=-DSAGEVAL_BUILD_TESTS=OFF
+source scripts/device/gpu_build_env.sh
 ( bash scripts/build.sh > /tmp/build.log 2>&1; echo "build rc=$?" >> /tmp/build.log ) &
 build_pid=$!
 PYTHONUNBUFFERED=1 python3 scripts/train_default_model.py --data-dir "$DATA" --out "$OUTDIR/model" --minutes "$MINUTES" \

@@ -32,9 +32,8 @@ class ActivationDrift : public ::testing::TestWithParam<bool> {};  // param: aga
 TEST_P(ActivationDrift, FinalLayerStaysAligned) {
   SAGEVAL_SUITE_PRECONDITIONS();
   const bool against_math = GetParam();
-  const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");
-  const std::string base = against_math ? "math" : baseline;
-  const std::string cand = against_math ? baseline : candidate_backend();
+  const eval::BackendPair pair = suite_pair(against_math);
+  const std::string &base = pair.baseline, &cand = pair.candidate;
   auto model = load_suite_model();
   const int64_t context = suite_size("SAGEVAL_SUITE_CONTEXT", 1024, model->config().max_position_embeddings);
   std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));

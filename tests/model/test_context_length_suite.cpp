@@ -51,9 +51,8 @@ class ContextLength : public ::testing::TestWithParam<bool> {};  // param: basel
 TEST_P(ContextLength, TracksReferenceAtEveryLength) {
   SAGEVAL_SUITE_PRECONDITIONS();
   const bool against_math = GetParam();
-  const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");
-  const std::string base = against_math ? "math" : baseline;
-  const std::string cand = against_math ? baseline : candidate_backend();
+  const eval::BackendPair pair = suite_pair(against_math);
+  const std::string &base = pair.baseline, &cand = pair.candidate;
   auto model = load_suite_model();
   const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());

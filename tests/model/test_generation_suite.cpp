@@ -20,7 +20,7 @@ namespace {
 
 TEST(Generation, EveryBackendGeneratesAndContinuationsAreCompared) {
   SAGEVAL_SUITE_PRECONDITIONS();
-  const std::string base = env_or("SAGEVAL_BASELINE", "fp16"), cand = candidate_backend();
+  const std::string base = baseline_backend(), cand = candidate_backend();
   auto model = load_suite_model();
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());
   const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));

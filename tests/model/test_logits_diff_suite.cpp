@@ -30,9 +30,7 @@ class LogitsDiff : public ::testing::TestWithParam<LogitsCase> {};
 TEST_P(LogitsDiff, LogitsStayAligned) {
   SAGEVAL_SUITE_PRECONDITIONS();
   const LogitsCase& c = GetParam();
-  const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");
-  const eval::BackendPair pair = c.against_math ? eval::BackendPair{"math", baseline}
-                                                : eval::BackendPair{baseline, candidate_backend()};
+  const eval::BackendPair pair = suite_pair(c.against_math);
   auto model = load_suite_model();
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());
   const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));

@@ -45,9 +45,7 @@ TEST_P(Perplexity, CandidateWithinGateOfBaseline) {
   const int64_t context = suite_size("SAGEVAL_SUITE_CONTEXT", 1024, model->config().max_position_embeddings);
   const int64_t stride = c.sliding ? env_int_or("SAGEVAL_SUITE_STRIDE", context / 2) : 0;
   const eval::WindowProtocol protocol{context, stride};
-  const std::string baseline = env_or("SAGEVAL_BASELINE", "fp16");
-  const eval::BackendPair pair = c.against_math ? eval::BackendPair{"math", baseline}
-                                                : eval::BackendPair{baseline, candidate_backend()};
+  const eval::BackendPair pair = suite_pair(c.against_math);
   std::string text = data::read_text_file(data::resolve_dataset(c.dataset));
   if (max_bytes > 0 && static_cast<int64_t>(text.size()) > max_bytes) text.resize(static_cast<size_t>(max_bytes));
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());

@@ -24,6 +24,13 @@ std::unique_ptr<model::LlamaModel> load_suite_model() {
   return model::LlamaModel::load(suite_model_dir(), options);
 }
 
+std::string baseline_backend() { return env_or("SAGEVAL_BASELINE", "fp16"); }
+
+eval::BackendPair suite_pair(bool against_math) {
+  return against_math ? eval::BackendPair{"math", baseline_backend()}
+                      : eval::BackendPair{baseline_backend(), candidate_backend()};
+}
+
 std::string suite_skip_reason() {
   if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)
     return "SAGEVAL_DATA_DIR is not set: WikiText-2 and PTB are needed (scripts/fetch_data.sh)";

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sageval/eval/backend_comparison.h"
 #include "sageval/model/llama_model.h"
 #include "support/test_options.h"
 
@@ -24,6 +25,11 @@ std::string suite_setting(const char* env, const std::string& cpu_default, const
 
 // The suite model (SAGEVAL_MODEL or the bundled one) on suite_device(): float32 on CPU, float16 on CUDA.
 std::unique_ptr<model::LlamaModel> load_suite_model();
+
+// What a case compares: the baseline (SAGEVAL_BASELINE, default fp16) against the candidate, or, against_math,
+// math against the baseline (the FP16 noise floor every difference is read against).
+eval::BackendPair suite_pair(bool against_math);
+std::string baseline_backend();
 
 // Why the suites cannot run here ("" when they can): no SAGEVAL_DATA_DIR, or a GPU executable without a GPU.
 std::string suite_skip_reason();
