@@ -67,7 +67,9 @@ bash scripts/build.sh > /tmp/sageval_build.log 2>&1 || { tail -40 /tmp/sageval_b
 bin="$BUILD_DIR/src/sageval"
 tests="$BUILD_DIR/tests"
 # A fresh run: the records of earlier runs would mix into this report.
-rm -rf "$SAGEVAL_REPORT_DIR"/*.jsonl "$SAGEVAL_REPORT_DIR"/*.json "$SAGEVAL_REPORT_DIR"/figures "$logs"
+# Only what a run writes is removed, so a --report-dir shared with other files keeps them.
+( cd "$SAGEVAL_REPORT_DIR" && rm -rf ./*.jsonl attention_kernel_bench.json model_bench.json model_bench_quick.json \
+    run.json REPORT.md figures figures.log logs )
 mkdir -p "$logs"
 
 gpu=0 why_no_gpu=""

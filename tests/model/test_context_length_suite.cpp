@@ -128,6 +128,7 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
     r.figures["top1_agreement_upper"] = agree_upper;
     r.gates.push_back({fmt::format("top-1 agreement + {} SE >= {}", agree_z, min_agree), agree_upper, min_agree,
                        agree_upper >= min_agree});
+    add_run_context(r, *model, "wikitext2-test");
     append_record(r);
     EXPECT_LE(nll_dev, max_nll_dev) << "L=" << len << ": NLL " << s.nll_cand_mean << " vs " << s.nll_base_mean
                                     << " (key /model/context_length/max_nll_ratio_deviation)\n  " << rerun_hint("ContextLength");

@@ -77,6 +77,7 @@ TEST(Generation, EveryBackendGeneratesAndContinuationsAreCompared) {
                  {"first_divergence", divergence},
                  {"example_baseline", tokenizer->decode(outputs[b][0].tokens)},
                  {"example_candidate", tokenizer->decode(outputs[c][0].tokens)}};
+    add_run_context(r, *model, "wikitext2-test");
     append_record(r);
     std::printf("[ figures  ] generation %s vs %s: %d/%zu identical, mean common prefix %.1f tokens\n", c.c_str(),
                 b.c_str(), identical, prompts.size(), prefix_sum / static_cast<double>(prompts.size()));

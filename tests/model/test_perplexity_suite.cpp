@@ -69,7 +69,6 @@ TEST_P(Perplexity, CandidateWithinGateOfBaseline) {
   r.baseline = pair.baseline;
   r.device = model->device().str();
   r.figures = eval::to_json(s);
-  r.figures["dataset"] = c.dataset;
   r.figures["protocol"] = fmt::format("{}; first {} bytes of {}", protocol.describe(), text.size(), c.dataset);
   r.figures["sliding"] = c.sliding;
   r.figures["context"] = context;
@@ -83,8 +82,8 @@ TEST_P(Perplexity, CandidateWithinGateOfBaseline) {
   r.figures["logits_max_abs"] = json_number(logits.max_abs);
   r.figures["logits_mse"] = json_number(logits.mse);
   r.figures["logits_cosine"] = json_number(logits.cosine);
-  r.figures["model"] = model->folder();
   r.gates.push_back({fmt::format("|ppl_cand / ppl_base - 1| <= {}", max_dev), dev, max_dev, dev <= max_dev});
+  add_run_context(r, *model, c.dataset);
   append_record(r);
   EXPECT_LE(dev, max_dev) << "perplexity ratio " << s.ppl_ratio << " +- " << s.ppl_ratio_unc << " (threshold "
                           << max_dev << ", key /model/perplexity/max_ppl_ratio_deviation in "

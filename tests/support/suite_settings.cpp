@@ -24,6 +24,12 @@ std::unique_ptr<model::LlamaModel> load_suite_model() {
   return model::LlamaModel::load(suite_model_dir(), options);
 }
 
+void add_run_context(Record& record, const model::LlamaModel& model, const std::string& dataset) {
+  record.figures["model"] = model.folder();
+  record.figures["model_dtype"] = c10::toString(model.dtype());
+  record.figures["dataset"] = dataset;
+}
+
 std::string baseline_backend() { return env_or("SAGEVAL_BASELINE", "fp16"); }
 
 eval::BackendPair suite_pair(bool against_math) {

@@ -12,6 +12,7 @@
 
 #include "sageval/eval/backend_comparison.h"
 #include "sageval/model/llama_model.h"
+#include "sageval/record.h"
 #include "support/test_options.h"
 
 namespace sageval::testing {
@@ -25,6 +26,9 @@ std::string suite_setting(const char* env, const std::string& cpu_default, const
 
 // The suite model (SAGEVAL_MODEL or the bundled one) on suite_device(): float32 on CPU, float16 on CUDA.
 std::unique_ptr<model::LlamaModel> load_suite_model();
+
+// Adds what every model-suite record names besides its figures: the model folder, its dtype and the data set.
+void add_run_context(Record& record, const model::LlamaModel& model, const std::string& dataset);
 
 // What a case compares: the baseline (SAGEVAL_BASELINE, default fp16) against the candidate, or, against_math,
 // math against the baseline (the FP16 noise floor every difference is read against).
