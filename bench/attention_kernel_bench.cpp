@@ -370,7 +370,7 @@ int run_benchmark(const Options& opt) {
                           {"timer", "CUDA event pair around each call"}, {"dtype", "float16"}, {"layout", "HND"}}},
               {"shapes", json::array()}};
   const json& dev = doc["device"];
-  fmt::print("device: {} (sm_{}), {} SMs, peak clocks {} MHz SM / {} MHz memory, {} MiB L2; libtorch {}\n",
+  fmt::print("device: {} (compute capability {}), {} SMs, peak clocks {} MHz SM / {} MHz memory, {} MiB L2; libtorch {}\n",
              dev["name"].get<std::string>(), dev["compute_capability"].get<std::string>(), dev["sm_count"].get<int>(),
              dev["sm_clock_peak_mhz"].get<int>(), dev["memory_clock_peak_mhz"].get<int>(),
              dev["l2_bytes"].get<int64_t>() >> 20, SAGEVAL_TORCH_VERSION_STRING);

@@ -33,6 +33,15 @@ def read_json(path):
         return json.load(f)
 
 
+def num(value, floor=None):
+    """A record's figure as a float: NaN where it is missing or not a number ("nan", null), `floor` at least."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+    return max(x, floor) if floor is not None and not math.isnan(x) else x
+
+
 def save(fig, out_dir, name):
     path = os.path.join(out_dir, name)
     fig.tight_layout()
@@ -107,9 +116,10 @@ def context_length(records, out_dir):
         rows = sorted((r for r in records if (r["candidate"], r["baseline"]) == (cand, base)),
                       key=lambda r: r["figures"]["length"])
         x = [r["figures"]["length"] for r in rows]
-        a1.plot(x, [max(r["figures"]["kld_mean"], 1e-12) for r in rows], marker="o", label=f"{cand} vs {base}")
-        a2.errorbar(x, [r["figures"]["same_top1"] for r in rows], yerr=[r["figures"]["same_top1_unc"] for r in rows],
-                    marker="o", capsize=3, label=f"{cand} vs {base}")
+        a1.plot(x, [num(r["figures"].get("kld_mean"), 1e-12) for r in rows], marker="o", label=f"{cand} vs {base}")
+        a2.errorbar(x, [num(r["figures"].get("same_top1")) for r in rows],
+                    yerr=[num(r["figures"].get("same_top1_unc")) for r in rows], marker="o", capsize=3,
+                    label=f"{cand} vs {base}")
     a2.axhline(0.99, color="red", linestyle="--", linewidth=1, label="gate 0.99")
     for ax in (a1, a2):
         ax.set_xscale("log", base=2)
@@ -131,8 +141,8 @@ def activation_drift(records, out_dir):
         layers = r["figures"]["layers"]
         x = [l["layer"] for l in layers]
         label = f"{r['candidate']} vs {r['baseline']}"
-        a1.plot(x, [max(float(l["attention_out"]["rel_l2"]), 1e-12) for l in layers], marker="o", label=label)
-        a2.plot(x, [max(float(l["hidden"]["rel_l2"]), 1e-12) for l in layers], marker="o", label=label)
+        a1.plot(x, [num(l["attention_out"].get("rel_l2"), 1e-12) for l in layers], marker="o", label=label)
+        a2.plot(x, [num(l["hidden"].get("rel_l2"), 1e-12) for l in layers], marker="o", label=label)
     for ax, what in ((a1, "attention output"), (a2, "hidden state after the block")):
         ax.set_yscale("log")
         ax.set_xlabel("layer")

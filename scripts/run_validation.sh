@@ -35,10 +35,24 @@ if [ -z "$data" ] || [ ! -d "$data" ]; then
   exit 2
 fi
 export SAGEVAL_DATA_DIR="$(cd "$data" && pwd)"
-[ -n "$model" ] && export SAGEVAL_MODEL="$(cd "$model" && pwd)"
+if [ -n "$model" ]; then
+  [ -f "$model/config.json" ] || { echo "run_validation: --model $model is not a model folder (no config.json)" >&2; exit 2; }
+  export SAGEVAL_MODEL="$(cd "$model" && pwd)"
+fi
 export SAGEVAL_ATTENTION_BACKEND="$backend"
 BUILD_DIR="${SAGEVAL_BUILD_DIR:-build}"
-export SAGEVAL_REPORT_DIR="$(mkdir -p "${report_dir:-$BUILD_DIR/report}" && cd "${report_dir:-$BUILD_DIR/report}" && pwd)"
+report_dir="${report_dir:-$BUILD_DIR/report}"
+mkdir -p "$report_dir" && [ -w "$report_dir" ] || { echo "run_validation: cannot write to the report directory $report_dir" >&2; exit 2; }
+export SAGEVAL_REPORT_DIR="$(cd "$report_dir" && pwd)"
+# The commit before anything runs: the run's own output must not make a clean checkout look changed.
+# SAGEVAL_COMMIT names it where this checkout's git cannot (a copied working tree with a stale .git).
+if [ -n "${SAGEVAL_COMMIT:-}" ]; then
+  commit="$SAGEVAL_COMMIT"
+elif commit=$(git rev-parse --short HEAD 2>/dev/null); then
+  git diff --quiet HEAD 2>/dev/null || commit="$commit (with local changes)"
+else
+  commit=unknown
+fi
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 logs="$SAGEVAL_REPORT_DIR/logs"
 
@@ -97,8 +111,12 @@ if [ $gpu = 1 ]; then
     --json "$SAGEVAL_REPORT_DIR/attention_kernel_bench.json"
   step "model suites (GPU sizes)" "$logs/model_suites.log" "$tests/sageval_model_gpu_tests" --gtest_filter="$model_suites"
   step "memory and leak checks" "$logs/memory.log" "$tests/sageval_perf_tests"
+  # fp16, the candidate and libtorch's SDPA where this libtorch has it (>= 2.1), each once.
+  bench_backends=fp16
+  [ "$backend" != fp16 ] && bench_backends="$bench_backends,$backend"
+  "$bin" backends | grep -q '^sdpa ' && [ "$backend" != sdpa ] && bench_backends="$bench_backends,sdpa"
   step "model throughput and memory" "$logs/model_bench.log" "$BUILD_DIR/bench/sageval_model_bench" "${bench_quick[@]}" \
-    --backends "fp16,$backend,sdpa" ${SAGEVAL_MODEL:+--model "$SAGEVAL_MODEL"} --json "$SAGEVAL_REPORT_DIR/model_bench.json"
+    --backends "$bench_backends" ${SAGEVAL_MODEL:+--model "$SAGEVAL_MODEL"} --json "$SAGEVAL_REPORT_DIR/model_bench.json"
 else
   if [ $quick = 1 ]; then
     export SAGEVAL_SUITE_MAX_BYTES=${SAGEVAL_SUITE_MAX_BYTES:-2048} SAGEVAL_SUITE_CONTEXT=${SAGEVAL_SUITE_CONTEXT:-512}
@@ -113,8 +131,6 @@ else
   for section in "kernel speed" "memory" "throughput"; do skip "$section" "$why_no_gpu"; done
 fi
 
-# SAGEVAL_COMMIT names the commit where this checkout's git cannot (a copied working tree with a stale .git).
-commit="${SAGEVAL_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')}"
 {
   gpu_name="" clocks="" driver=""
   if [ $gpu = 1 ]; then

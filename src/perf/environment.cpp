@@ -65,7 +65,7 @@ nlohmann::json environment_info() {
 std::string describe_device(const nlohmann::json& env) {
   if (!env.contains("gpu") || env["gpu"].is_null()) return fmt::format("CPU only (libtorch {})", env.value("libtorch", "?"));
   const nlohmann::json& g = env["gpu"];
-  return fmt::format("{} (sm_{}), {} SMs, peak clocks {} MHz SM / {} MHz memory, driver CUDA {}, runtime {}, libtorch {}",
+  return fmt::format("{} (compute capability {}), {} SMs, peak clocks {} MHz SM / {} MHz memory, driver CUDA {}, runtime {}, libtorch {}",
                      g.value("name", "?"), g.value("compute_capability", "?"), g.value("sm_count", 0),
                      g.value("sm_clock_peak_mhz", 0), g.value("memory_clock_peak_mhz", 0), g.value("cuda_driver", "?"),
                      g.value("cuda_runtime", "?"), env.value("libtorch", "?"));

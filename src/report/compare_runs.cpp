@@ -77,18 +77,20 @@ std::string render_comparison(const RunData& old_run, const RunData& new_run) {
 
   const auto changes = perf::compare_timings(all_timed(old_run), all_timed(new_run));
   MarkdownTable slow({"configuration", "status", "old median ms", "new median ms", "change", "noise margin"});
-  int compared = 0, regressions = 0, faster = 0;
+  int compared = 0, regressions = 0, faster = 0, missing = 0;
   for (const auto& c : changes) {
     compared += c.status == "compared";
     faster += c.status == "compared" && c.change < -c.margin;
-    if (!c.regressed) continue;
+    missing += c.status == "missing_in_new";
+    if (!c.regressed || c.status != "compared") continue;
     ++regressions;
     slow.row({c.key, c.status, fmt::format("{:.4f}", c.old_median_ms), fmt::format("{:.4f}", c.new_median_ms),
               fmt::format("{:+.1f}%", 100 * c.change), fmt::format("{:.1f}%", 100 * c.margin)});
   }
   out += fmt::format("## Timings\n\n{} timed configurations compared: {} slower beyond their noise margin (the larger of "
-                     "5% and either run's (max - min) / median), {} faster beyond it.\n\n",
-                     compared, regressions, faster);
+                     "5% and either run's (max - min) / median), {} faster beyond it; {} configurations of the old run "
+                     "did not run in the new one.\n\n",
+                     compared, regressions, faster, missing);
   if (!slow.empty()) out += slow.str() + "\n";
   return out;
 }

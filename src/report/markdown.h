@@ -34,6 +34,10 @@ class MarkdownTable {
   static std::string escape(const std::string& cell) {
     std::string out;
     for (char ch : cell) {
+      if (ch == '\n' || ch == '\r') {  // a multi-line error message would end the row
+        out += ' ';
+        continue;
+      }
       if (ch == '|') out += '\\';
       out += ch;
     }

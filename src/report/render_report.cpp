@@ -1,5 +1,6 @@
 // REPORT.md: verdicts first, then the evidence in the order a reviewer asks for it, then the environment.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -74,9 +75,14 @@ std::string kernel_accuracy_section(const RunData& run) {
       Agg& a = groups[{pair_of(r), family_of(r["case"].get<std::string>())}];
       ++a.cases;
       a.failed += r.value("pass", true) ? 0 : 1;
-      a.rel = std::max(a.rel, number_or_nan(r["figures"], "rel_l1"));
-      a.cos = std::min(a.cos, number_or_nan(r["figures"], "cosine"));
-      a.row = std::min(a.row, number_or_nan(r["figures"], "worst_row_cosine"));
+      // A NaN figure (a broken case) must show, not vanish in max/min.
+      auto worst = [](double current, double x, bool larger_worse) -> double {
+        if (std::isnan(current) || std::isnan(x)) return std::nan("");
+        return larger_worse ? std::max(current, x) : std::min(current, x);
+      };
+      a.rel = worst(a.rel, number_or_nan(r["figures"], "rel_l1"), true);
+      a.cos = worst(a.cos, number_or_nan(r["figures"], "cosine"), false);
+      a.row = worst(a.row, number_or_nan(r["figures"], "worst_row_cosine"), false);
     }
     for (const auto& [key, a] : groups)
       t.row({suite, key.first, key.second, std::to_string(a.cases), std::to_string(a.failed), fmt::format("{:.4g}", a.rel),
@@ -91,7 +97,7 @@ std::string kernel_speed_section(const RunData& run) {
   const json& kb = run.kernel_bench;
   if (!kb.is_object()) return out + not_run(run, "kernel speed");
   const json& dev = kb.value("device", json::object());
-  out += fmt::format("Device: {} (sm_{}), libtorch {}. TOPS = 4·B·H·N²·D / time (halved for causal), median of {} runs "
+  out += fmt::format("Device: {} (compute capability {}), libtorch {}. TOPS = 4·B·H·N²·D / time (halved for causal), median of {} runs "
                      "after {} warm-ups; B·N = 32768, H·D = 2048; baselines are libtorch's SDPA backends timed in the "
                      "same run. `int8+quant` is what a user gets: quantization plus attention.\n\n",
                      dev.value("name", "?"), dev.value("compute_capability", "?"), kb.value("libtorch", "?"),
@@ -329,7 +335,7 @@ std::string environment_section(const RunData& run) {
   add("nvcc", info.value("nvcc", json()));
   if (env.contains("gpu")) {
     const json& g = env["gpu"];
-    add("device (CUDA runtime)", fmt::format("{}, sm_{}, {} SMs, peak {} MHz SM / {} MHz memory, {} GiB", g.value("name", "?"),
+    add("device (CUDA runtime)", fmt::format("{}, compute capability {}, {} SMs, peak {} MHz SM / {} MHz memory, {} GiB", g.value("name", "?"),
                                              g.value("compute_capability", "?"), g.value("sm_count", 0), g.value("sm_clock_peak_mhz", 0),
                                              g.value("memory_clock_peak_mhz", 0), g.value("global_memory_bytes", int64_t{0}) >> 30));
     add("CUDA runtime / driver API", g.value("cuda_runtime", "?") + " / " + g.value("cuda_driver", "?"));

@@ -129,13 +129,15 @@ std::vector<VerdictRow> verdict_rows(const RunData& run) {
           auto worse = [&](double a, double b) { return std::isnan(b) || (larger_worse ? a > b : a < b); };
           if (grp.row.cases == 1 || std::isnan(m) || (!std::isnan(grp.worst) && worse(m, grp.worst))) grp.worst = m;
           const double ratio = t != 0 ? m / t : NAN;
-          if (grp.row.cases == 1 || (!std::isnan(ratio) && (std::isnan(grp.worst_ratio) || ratio > grp.worst_ratio)))
+          // Worst = largest measured/bound for "<=" gates, smallest for ">=" gates; NaN sticks.
+          if (grp.row.cases == 1 || std::isnan(ratio) ||
+              (!std::isnan(grp.worst_ratio) && (larger_worse ? ratio > grp.worst_ratio : ratio < grp.worst_ratio)))
             grp.worst_ratio = ratio;
         }
       for (auto& [key, grp] : grouped) {
         if (grp.min_threshold == grp.max_threshold) {
-          grp.row.measured = fmt::format("worst {:.4g}", grp.worst);
-          grp.row.threshold = fmt::format("{:.4g}", grp.min_threshold);
+          grp.row.measured = fmt::format("worst {:.6g}", grp.worst);
+          grp.row.threshold = fmt::format("{:.6g}", grp.min_threshold);
         } else {
           grp.row.measured = fmt::format("worst measured/bound {:.3g}", grp.worst_ratio);
           grp.row.threshold = "per case";
@@ -150,7 +152,7 @@ std::vector<VerdictRow> verdict_rows(const RunData& run) {
           row.subject = r["case"].get<std::string>() + " (" + r.value("candidate", "?") + " vs " + r.value("baseline", "?") + ")";
           row.gate = g["name"].get<std::string>();
           row.measured = num(g["measured"], "{:.6g}");
-          row.threshold = num(g["threshold"]);
+          row.threshold = num(g["threshold"], "{:.6g}");
           row.cases = 1;
           row.pass = g["pass"].get<bool>();
           row.failed = row.pass ? 0 : 1;

@@ -121,6 +121,24 @@ TEST_F(RunDir, ComparisonReadsKernelBenchmarks) {
   EXPECT_HAS(report::render_report(report::load_run(new_dir)), "| 128 | 4096 | no |");
 }
 
+TEST_F(RunDir, NanFigureOfABrokenKernelCaseShowsInTheAccuracyTable) {
+  const std::string dir = make("nan", {perplexity_record("A", 1.0, true)}, nullptr);
+  std::ofstream f(fs::path(dir) / "attention_accuracy_gpu.jsonl");
+  for (const char* rel : {"0.01", "\"nan\"", "0.02"}) {
+    json r = {{"suite", "attention_accuracy_gpu"}, {"case", std::string("D128_Case") + (rel[0] == '"' ? "B" : rel) + "_Gaussian"},
+              {"candidate", "sage_int8"}, {"baseline", "math"}, {"pass", rel[0] != '"'},
+              {"figures", {{"rel_l1", json::parse(rel)}, {"cosine", 0.9999}, {"worst_row_cosine", 0.999}}},
+              {"gates", {{{"name", "rel_l1 <= 0.02"}, {"measured", json::parse(rel)}, {"threshold", 0.02}, {"pass", rel[0] != '"'}}}}};
+    f << r.dump() << "\n";
+  }
+  f.close();
+  const auto run = report::load_run(dir);
+  const std::string md = report::render_report(run);
+  EXPECT_HAS(md, "| attention_accuracy_gpu | sage_int8 vs math | Gaussian | 3 | 1 | nan |");
+  EXPECT_HAS(md, "1 of 3 fail");
+  EXPECT_FALSE(report::run_passes(run));
+}
+
 TEST_F(RunDir, ThroughputTableShowsRatiosFromTheSameRun) {
   json doc = bench_doc(10.0);
   json fp16 = doc["prefill"][0];
