@@ -64,7 +64,7 @@ struct Options {
   std::vector<int64_t> decode_lengths{128, 256, 512, 1024, 2048, 4096, 8192};
   std::vector<int64_t> decode_batches{1, 2, 4, 8, 16, 32};
   std::vector<int64_t> memory_lengths{128, 512, 2048, 8192};
-  int warmup = 3, iters = 10;
+  int warmup = 3, iters = 20;
   std::string json_path = sageval::report_dir() + "/model_bench.json";
   std::string baseline_path;
   double margin = 0.05;  // the floor of the regression noise margin
@@ -166,9 +166,11 @@ struct Bench {
   }
 
   void prefill() {
-    for (const std::string& backend : opt.backends)
-      for (int64_t batch : opt.batches)
-        for (int64_t length : opt.lengths) {
+    // Backends innermost: the backends of one configuration are timed back to back, so drift over the run
+    // (clocks, host load) cannot fake a ratio between them.
+    for (int64_t batch : opt.batches)
+      for (int64_t length : opt.lengths)
+        for (const std::string& backend : opt.backends) {
           json e = {{"key", fmt::format("prefill/{}/{}", backend, config_name(batch, length))},
                     {"backend", backend}, {"batch", batch}, {"length", length}};
           guarded(e, fmt::format("prefill B={} L={}", batch, length), [&] {
@@ -193,8 +195,8 @@ struct Bench {
   // Time to first token of one request: the prompt's prefill plus the greedy pick of the first token, ended
   // when the token id is on the host.
   void ttft() {
-    for (const std::string& backend : opt.backends)
-      for (int64_t length : opt.lengths) {
+    for (int64_t length : opt.lengths)
+      for (const std::string& backend : opt.backends) {
         json e = {{"key", fmt::format("ttft/{}/{}", backend, config_name(1, length))},
                   {"backend", backend}, {"batch", 1}, {"length", length}};
         guarded(e, fmt::format("ttft L={}", length), [&] {
@@ -211,9 +213,9 @@ struct Bench {
   }
 
   void decode() {
-    for (const std::string& backend : opt.backends)
-      for (int64_t batch : opt.decode_batches)
-        for (int64_t length : opt.decode_lengths) {
+    for (int64_t batch : opt.decode_batches)
+      for (int64_t length : opt.decode_lengths)
+        for (const std::string& backend : opt.backends) {
           json e = {{"key", fmt::format("decode/{}/{}", backend, config_name(batch, length))},
                     {"backend", backend}, {"batch", batch}, {"context", length}};
           guarded(e, fmt::format("decode B={} context={}", batch, length), [&] {
