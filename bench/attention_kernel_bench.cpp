@@ -22,7 +22,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "bench_options.h"
+#include "bench_main.h"
+#include "cli/args.h"
 #include "sageval/perf/environment.h"
 #include "sageval/perf/timing.h"
 #include "sageval/torch_compat.h"
@@ -31,6 +32,8 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/core/InferenceMode.h>
 #include <cuda_runtime.h>
+
+#include "cuda_check.h"
 
 #include "attention_kernels.h"
 #endif
@@ -50,18 +53,19 @@ struct Options {
 };
 
 Options parse_options(int argc, char** argv) {
-  sageval::bench::OptionReader r(argc, argv, {"quick", "json", "warmup", "iters", "head-dim", "seq"}, {"quick"});
+  const sageval::cli::Args r =
+      sageval::cli::parse_args(argc, argv, 1, {"json", "warmup", "iters", "head-dim", "seq"}, {"quick"});
   Options opt;
-  if (r.has("quick")) opt.head_dims = {128}, opt.seqs = {1024, 4096, 16384};
+  if (r.flag("quick")) opt.head_dims = {128}, opt.seqs = {1024, 4096, 16384};
   opt.json_path = r.get("json", "");
   opt.warmup = static_cast<int>(r.integer("warmup", opt.warmup));
   opt.iters = static_cast<int>(r.integer("iters", opt.iters));
   if (opt.warmup < 0 || opt.warmup > 100000) throw std::invalid_argument("--warmup: a count from 0");
   if (opt.iters < 1 || opt.iters > 100000) throw std::invalid_argument("--iters: a count from 1");
-  if (r.has("head-dim")) opt.head_dims = r.ints("head-dim");
+  if (r.flag("head-dim")) opt.head_dims = r.integers("head-dim");
   for (int64_t d : opt.head_dims)
     if (d != 64 && d != 128) throw std::invalid_argument("--head-dim: the kernels support 64 and 128");
-  if (r.has("seq")) opt.seqs = r.ints("seq");
+  if (r.flag("seq")) opt.seqs = r.integers("seq");
   for (int64_t n : opt.seqs)  // B = 32768 / N must be a whole batch
     if (n <= 0 || kTokens % n != 0) throw std::invalid_argument("--seq: each N must divide 32768");
   return opt;
@@ -111,9 +115,6 @@ double quantize_min_bytes(const Shape& s) { return 6.0 * s.batch * s.heads * s.s
 
 double gb_per_s(double bytes, double ms) { return bytes / (ms * 1e-3) / 1e9; }
 
-void check_cuda(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw std::runtime_error(fmt::format("{}: {}", what, cudaGetErrorString(err)));
-}
 
 cudaStream_t current_stream() { return at::cuda::getCurrentCUDAStream().stream(); }
 
@@ -235,7 +236,7 @@ ShapeResult bench_shape(const Shape& s, const Options& opt) {
   std::vector<InputSet> sets;
   for (int i = 0; i < kInputSets; ++i) sets.push_back(make_input_set(s, problem));
   const cudaStream_t stream = current_stream();
-  check_cuda(cudaStreamSynchronize(stream), "making the input sets");
+  SAGEVAL_CUDA_CHECK(cudaStreamSynchronize(stream));
   auto attention = [&](int i) { kernels::sage_int8_attention(problem, sets[i].tensors, sets[i].workspace, stream); };
   auto quantize = [&](int i) { kernels::sage_int8_quantize(problem, sets[i].tensors, sets[i].workspace, stream); };
   auto fp16 = [&](int i) { kernels::attention_fp16_forward(problem, sets[i].tensors, stream); };
@@ -309,8 +310,8 @@ json copy_bandwidth_json(const Options& opt) {
   const auto bytes = at::TensorOptions().dtype(at::kByte).device(at::kCUDA);
   at::Tensor src = at::empty({kBytes}, bytes).random_(), dst = at::empty({kBytes}, bytes);
   auto copy = [&](int) {
-    check_cuda(cudaMemcpyAsync(dst.data_ptr(), src.data_ptr(), kBytes, cudaMemcpyDeviceToDevice, current_stream()),
-               "cudaMemcpyAsync");
+    SAGEVAL_CUDA_CHECK(
+        cudaMemcpyAsync(dst.data_ptr(), src.data_ptr(), kBytes, cudaMemcpyDeviceToDevice, current_stream()));
   };
   const VariantResult r = measure(copy, opt, "error");
   if (r.status != "ok") return {{"status", r.status}, {"message", r.message}};

@@ -10,6 +10,8 @@
 #include <c10/cuda/CUDAFunctions.h>
 #include <cuda_runtime.h>
 
+#include "cuda_check.h"
+
 #include "attention_kernels.h"
 #endif
 
@@ -22,18 +24,15 @@ nlohmann::json GpuMemory::to_json() const {
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
 namespace {
-void check_cuda(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
-}
 c10::DeviceIndex current_device() { return c10::cuda::current_device(); }
 }  // namespace
 
 GpuMemory gpu_memory_now() {
-  check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  SAGEVAL_CUDA_CHECK(cudaDeviceSynchronize());
   // Index 0 of each stat array is the aggregate over small and large pools.
   const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(current_device());
   size_t free_bytes = 0, total_bytes = 0;
-  check_cuda(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+  SAGEVAL_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
   GpuMemory m;
   m.allocated = stats.allocated_bytes[0].current;
   m.peak_allocated = stats.allocated_bytes[0].peak;
@@ -44,12 +43,12 @@ GpuMemory gpu_memory_now() {
 }
 
 void reset_gpu_peak() {
-  check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  SAGEVAL_CUDA_CHECK(cudaDeviceSynchronize());
   c10::cuda::CUDACachingAllocator::resetPeakStats(current_device());
 }
 
 void release_cached_gpu_memory() {
-  check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  SAGEVAL_CUDA_CHECK(cudaDeviceSynchronize());
   c10::cuda::CUDACachingAllocator::emptyCache();
 }
 
