@@ -33,8 +33,6 @@
 #include <c10/core/InferenceMode.h>
 #include <cuda_runtime.h>
 
-#include "cuda_check.h"
-
 #include "attention_kernels.h"
 #endif
 
@@ -115,6 +113,9 @@ double quantize_min_bytes(const Shape& s) { return 6.0 * s.batch * s.heads * s.s
 
 double gb_per_s(double bytes, double ms) { return bytes / (ms * 1e-3) / 1e9; }
 
+void check_cuda(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) throw std::runtime_error(fmt::format("{}: {}", what, cudaGetErrorString(err)));
+}
 
 cudaStream_t current_stream() { return at::cuda::getCurrentCUDAStream().stream(); }
 
@@ -236,7 +237,7 @@ ShapeResult bench_shape(const Shape& s, const Options& opt) {
   std::vector<InputSet> sets;
   for (int i = 0; i < kInputSets; ++i) sets.push_back(make_input_set(s, problem));
   const cudaStream_t stream = current_stream();
-  SAGEVAL_CUDA_CHECK(cudaStreamSynchronize(stream));
+  check_cuda(cudaStreamSynchronize(stream), "making the input sets");
   auto attention = [&](int i) { kernels::sage_int8_attention(problem, sets[i].tensors, sets[i].workspace, stream); };
   auto quantize = [&](int i) { kernels::sage_int8_quantize(problem, sets[i].tensors, sets[i].workspace, stream); };
   auto fp16 = [&](int i) { kernels::attention_fp16_forward(problem, sets[i].tensors, stream); };
@@ -310,8 +311,8 @@ json copy_bandwidth_json(const Options& opt) {
   const auto bytes = at::TensorOptions().dtype(at::kByte).device(at::kCUDA);
   at::Tensor src = at::empty({kBytes}, bytes).random_(), dst = at::empty({kBytes}, bytes);
   auto copy = [&](int) {
-    SAGEVAL_CUDA_CHECK(
-        cudaMemcpyAsync(dst.data_ptr(), src.data_ptr(), kBytes, cudaMemcpyDeviceToDevice, current_stream()));
+    check_cuda(cudaMemcpyAsync(dst.data_ptr(), src.data_ptr(), kBytes, cudaMemcpyDeviceToDevice, current_stream()),
+               "cudaMemcpyAsync");
   };
   const VariantResult r = measure(copy, opt, "error");
   if (r.status != "ok") return {{"status", r.status}, {"message", r.message}};

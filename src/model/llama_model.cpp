@@ -160,9 +160,7 @@ at::Tensor LlamaModel::forward(const at::Tensor& tokens, KVCache* cache, LayerCa
   const int64_t b = tokens.size(0), t = tokens.size(1);
   if (t == 0) throw std::invalid_argument("tokens are empty");
   if (tokens.numel() > 0) {
-    // One device-to-host copy for both bounds: this runs on every decode step.
-    const at::Tensor bounds = at::stack({tokens.min(), tokens.max()}).cpu();
-    const int64_t lo = bounds[0].item<int64_t>(), hi = bounds[1].item<int64_t>();
+    const int64_t lo = tokens.min().item<int64_t>(), hi = tokens.max().item<int64_t>();
     if (lo < 0 || hi >= config_.vocab_size)
       throw std::invalid_argument(fmt::format("token ids must be in [0, {}), got [{}, {}]", config_.vocab_size, lo, hi));
   }

@@ -10,8 +10,6 @@
 #include <c10/cuda/CUDAFunctions.h>
 #include <cuda_runtime.h>
 
-#include "cuda_check.h"
-
 #include "attention_kernels.h"
 #endif
 
@@ -24,15 +22,18 @@ nlohmann::json GpuMemory::to_json() const {
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
 namespace {
+void check_cuda(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
+}
 c10::DeviceIndex current_device() { return c10::cuda::current_device(); }
 }  // namespace
 
 GpuMemory gpu_memory_now() {
-  SAGEVAL_CUDA_CHECK(cudaDeviceSynchronize());
+  check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
   // Index 0 of each stat array is the aggregate over small and large pools.
   const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(current_device());
   size_t free_bytes = 0, total_bytes = 0;
-  SAGEVAL_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  check_cuda(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
   GpuMemory m;
   m.allocated = stats.allocated_bytes[0].current;
   m.peak_allocated = stats.allocated_bytes[0].peak;
@@ -43,12 +44,12 @@ GpuMemory gpu_memory_now() {
 }
 
 void reset_gpu_peak() {
-  SAGEVAL_CUDA_CHECK(cudaDeviceSynchronize());
+  check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
   c10::cuda::CUDACachingAllocator::resetPeakStats(current_device());
 }
 
 void release_cached_gpu_memory() {
-  SAGEVAL_CUDA_CHECK(cudaDeviceSynchronize());
+  check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
   c10::cuda::CUDACachingAllocator::emptyCache();
 }
 
