@@ -22,8 +22,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "bench_main.h"
-#include "cli/args.h"
+#include "bench_options.h"
 #include "sageval/perf/environment.h"
 #include "sageval/perf/timing.h"
 #include "sageval/torch_compat.h"
@@ -51,19 +50,18 @@ struct Options {
 };
 
 Options parse_options(int argc, char** argv) {
-  const sageval::cli::Args r =
-      sageval::cli::parse_args(argc, argv, 1, {"json", "warmup", "iters", "head-dim", "seq"}, {"quick"});
+  sageval::bench::OptionReader r(argc, argv, {"quick", "json", "warmup", "iters", "head-dim", "seq"}, {"quick"});
   Options opt;
-  if (r.flag("quick")) opt.head_dims = {128}, opt.seqs = {1024, 4096, 16384};
+  if (r.has("quick")) opt.head_dims = {128}, opt.seqs = {1024, 4096, 16384};
   opt.json_path = r.get("json", "");
   opt.warmup = static_cast<int>(r.integer("warmup", opt.warmup));
   opt.iters = static_cast<int>(r.integer("iters", opt.iters));
   if (opt.warmup < 0 || opt.warmup > 100000) throw std::invalid_argument("--warmup: a count from 0");
   if (opt.iters < 1 || opt.iters > 100000) throw std::invalid_argument("--iters: a count from 1");
-  if (r.flag("head-dim")) opt.head_dims = r.integers("head-dim");
+  if (r.has("head-dim")) opt.head_dims = r.ints("head-dim");
   for (int64_t d : opt.head_dims)
     if (d != 64 && d != 128) throw std::invalid_argument("--head-dim: the kernels support 64 and 128");
-  if (r.flag("seq")) opt.seqs = r.integers("seq");
+  if (r.has("seq")) opt.seqs = r.ints("seq");
   for (int64_t n : opt.seqs)  // B = 32768 / N must be a whole batch
     if (n <= 0 || kTokens % n != 0) throw std::invalid_argument("--seq: each N must divide 32768");
   return opt;

@@ -32,8 +32,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "bench_main.h"
-#include "cli/args.h"
+#include "bench_options.h"
 #include "sageval/attention.h"
 #include "sageval/model/llama_model.h"
 #include "sageval/perf/environment.h"
@@ -71,39 +70,41 @@ struct Options {
   double margin = 0.05;  // the floor of the regression noise margin
 };
 
-std::vector<int64_t> positive_sizes(const sageval::cli::Args& r, const std::string& name) {
-  std::vector<int64_t> out = r.integers(name);
-  for (int64_t v : out)
-    if (v <= 0) throw std::invalid_argument(fmt::format("--{}: {} is not a positive size", name, v));
-  return out;
-}
-
 Options parse_options(int argc, char** argv) {
-  const sageval::cli::Args r = sageval::cli::parse_args(
-      argc, argv, 1,
-      {"model", "backends", "lengths", "batches", "decode-lengths", "decode-batches", "memory-lengths", "iters", "warmup",
-       "json", "baseline", "margin"},
-      {"quick"});
+  sageval::bench::OptionReader r(argc, argv,
+                                 {"quick", "model", "backends", "lengths", "batches", "decode-lengths", "decode-batches",
+                                  "memory-lengths", "iters", "warmup", "json", "baseline", "margin"},
+                                 {"quick"});
   Options o;
-  if (r.flag("quick")) {
+  if (r.has("quick")) {
     o.lengths = o.decode_lengths = o.memory_lengths = {512, 2048};
     o.batches = o.decode_batches = {1, 8};
   }
   o.model = r.get("model", o.model);
-  for (const auto& [flag, sizes] : {std::pair<const char*, std::vector<int64_t>*>{"lengths", &o.lengths},
-                                    {"batches", &o.batches}, {"decode-lengths", &o.decode_lengths},
-                                    {"decode-batches", &o.decode_batches}, {"memory-lengths", &o.memory_lengths}})
-    if (r.flag(flag)) *sizes = positive_sizes(r, flag);
+  if (r.has("backends")) o.backends = r.strings("backends");
+  if (r.has("lengths")) o.lengths = r.positive_ints("lengths");
+  if (r.has("batches")) o.batches = r.positive_ints("batches");
+  if (r.has("decode-lengths")) o.decode_lengths = r.positive_ints("decode-lengths");
+  if (r.has("decode-batches")) o.decode_batches = r.positive_ints("decode-batches");
+  if (r.has("memory-lengths")) o.memory_lengths = r.positive_ints("memory-lengths");
   o.iters = static_cast<int>(r.integer("iters", o.iters));
   o.warmup = static_cast<int>(r.integer("warmup", o.warmup));
   if (o.iters < 10) throw std::invalid_argument("--iters: at least 10 timed runs (medians of fewer are not reported)");
   if (o.warmup < 1) throw std::invalid_argument("--warmup: at least 1");
   o.json_path = r.get("json", o.json_path);
   o.baseline_path = r.get("baseline", "");
-  o.margin = r.real("margin", o.margin);
-  if (o.margin < 0) throw std::invalid_argument("--margin: a fraction >= 0 (0.05 = 5%)");
-  if (r.flag("backends")) {
-    o.backends = r.list("backends");
+  if (r.has("margin")) {
+    size_t used = 0;
+    const std::string text = r.get("margin", "");
+    try {
+      o.margin = std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != text.size() || o.margin < 0)
+      throw std::invalid_argument(fmt::format("--margin expects a fraction >= 0 (0.05 = 5%), got '{}'", text));
+  }
+  if (r.has("backends")) {
     for (const std::string& b : o.backends)
       if (!sageval::has_backend(b)) throw std::invalid_argument(fmt::format("--backends: no backend '{}'", b));
   } else {  // the default list, less what this build lacks (sdpa needs libtorch >= 2.1); said, not hidden

@@ -49,27 +49,6 @@ double Args::real(const std::string& name, double fallback) const {
   return v;
 }
 
-std::vector<std::string> Args::list(const std::string& name) const {
-  const std::string text = get(name, "");
-  std::vector<std::string> out;
-  for (size_t begin = 0, end; begin <= text.size(); begin = end + 1) {
-    end = std::min(text.find(',', begin), text.size());
-    if (end == begin) throw std::invalid_argument(fmt::format("--{}: empty item in '{}'", name, text));
-    out.push_back(text.substr(begin, end - begin));
-  }
-  return out;
-}
-
-std::vector<int64_t> Args::integers(const std::string& name) const {
-  std::vector<int64_t> out;
-  for (const std::string& item : list(name)) {
-    Args one;
-    one.values[name] = item;
-    out.push_back(one.integer(name, 0));
-  }
-  return out;
-}
-
 Args parse_args(int argc, const char* const* argv, int first, const std::vector<std::string>& known,
                 const std::vector<std::string>& switches) {
   Args args;

@@ -1,4 +1,4 @@
-// Command-line parsing shared by the `sageval` subcommands and the benchmarks (library sageval_cli_args).
+// Command-line parsing shared by the `sageval` subcommands.
 #pragma once
 
 #include <cstdint>
@@ -17,9 +17,6 @@ struct Args {
   std::string required(const std::string& name) const;
   int64_t integer(const std::string& name, int64_t fallback) const;
   double real(const std::string& name, double fallback) const;
-  // Comma-separated values ("a,b"); an empty item is an error naming the option.
-  std::vector<std::string> list(const std::string& name) const;
-  std::vector<int64_t> integers(const std::string& name) const;
 };
 
 // Parses --name value / --name=value / --switch from argv[first..]. Unknown options are errors listing the known.

@@ -46,7 +46,12 @@ TEST_P(ActivationDrift, FinalLayerStaysAligned) {
   model->set_attention({cand, {}});
   model->forward(tokens, nullptr, &cand_cap);
 
-  Record r = suite_record("activation_drift", against_math ? "BaselineVsMath" : "CandidateVsBaseline", pair);
+  Record r;
+  r.suite = "activation_drift";
+  r.case_name = against_math ? "BaselineVsMath" : "CandidateVsBaseline";
+  r.candidate = cand;
+  r.baseline = base;
+  r.device = model->device().str();
   r.figures["tokens"] = ids.size();
   r.figures["layers"] = nlohmann::json::array();
   std::printf("[ figures  ] activation drift, %s vs %s, %zu tokens\n  layer  attn_cos    attn_relL2  hidden_cos  hidden_relL2\n",
@@ -62,7 +67,8 @@ TEST_P(ActivationDrift, FinalLayerStaysAligned) {
   const double final_cos = compare_tensors(cand_cap.hidden.back(), base_cap.hidden.back()).cosine;
   const double min_cos = Thresholds::defaults().number("/model/activation_drift/min_final_layer_cosine");
   r.gates.push_back({fmt::format("final-layer hidden cosine >= {}", min_cos), final_cos, min_cos, final_cos >= min_cos});
-  append_suite_record(r, *model, "wikitext2-test");
+  add_run_context(r, *model, "wikitext2-test");
+  append_record(r);
   EXPECT_GE(final_cos, min_cos) << "final-layer cosine of " << cand << " against " << base << " (key "
                                 << "/model/activation_drift/min_final_layer_cosine in " << Thresholds::defaults().path()
                                 << ")\n  " << rerun_hint("ActivationDrift");

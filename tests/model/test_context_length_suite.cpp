@@ -37,9 +37,10 @@ std::vector<int64_t> suite_lengths() {
   return out;
 }
 
-// Logits of the rows of `inputs`, suite_rows_per_forward rows per forward pass.
+// Logits of the rows of `inputs`, SAGEVAL_SUITE_BATCH_TOKENS (default 65536) tokens per forward pass, so
+// that long windows (and math's float64 score blocks) stay within memory.
 at::Tensor forward_in_chunks(const model::LlamaModel& model, const at::Tensor& inputs) {
-  const int64_t rows = suite_rows_per_forward(inputs.size(1));
+  const int64_t rows = std::max<int64_t>(1, env_int_or("SAGEVAL_SUITE_BATCH_TOKENS", 65536) / inputs.size(1));
   std::vector<at::Tensor> out;
   for (int64_t r = 0; r < inputs.size(0); r += rows) out.push_back(model.forward(inputs.slice(0, r, r + rows)));
   return at::cat(out);
@@ -90,7 +91,12 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
     std::printf("  %5lld  %7lld  %8.5f  %8.5f  %8.4f  %8.4f  %8.2e  %.4f\n", static_cast<long long>(len),
                 static_cast<long long>(windows), s.nll_base_mean, s.nll_cand_mean, acc_base, acc_cand, s.kld_mean,
                 s.same_top1);
-    Record r = suite_record("context_length", fmt::format("L{}_{}", len, against_math ? "BaselineVsMath" : "CandidateVsBaseline"), pair);
+    Record r;
+    r.suite = "context_length";
+    r.case_name = fmt::format("L{}_{}", len, against_math ? "BaselineVsMath" : "CandidateVsBaseline");
+    r.candidate = cand;
+    r.baseline = base;
+    r.device = model->device().str();
     r.figures = eval::to_json(s);
     r.figures["length"] = len;
     r.figures["against_math"] = against_math;
@@ -122,7 +128,8 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
     r.figures["top1_agreement_upper"] = agree_upper;
     r.gates.push_back({fmt::format("top-1 agreement + {} SE >= {}", agree_z, min_agree), agree_upper, min_agree,
                        agree_upper >= min_agree});
-    append_suite_record(r, *model, "wikitext2-test");
+    add_run_context(r, *model, "wikitext2-test");
+    append_record(r);
     EXPECT_LE(nll_dev, max_nll_dev) << "L=" << len << ": NLL " << s.nll_cand_mean << " vs " << s.nll_base_mean
                                     << " (key /model/context_length/max_nll_ratio_deviation)\n  " << rerun_hint("ContextLength");
     EXPECT_GE(agree_upper, min_agree) << "L=" << len << ": top-1 agreement " << s.same_top1 << " +- "

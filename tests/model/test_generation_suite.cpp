@@ -64,7 +64,12 @@ TEST(Generation, EveryBackendGeneratesAndContinuationsAreCompared) {
       prefix_sum += static_cast<double>(k);
       divergence.push_back(same ? nlohmann::json(nullptr) : nlohmann::json(k));
     }
-    Record r = suite_record("generation", c == cand ? "CandidateVsBaseline" : "BaselineVsMath", {b, c});
+    Record r;
+    r.suite = "generation";
+    r.case_name = c == cand ? "CandidateVsBaseline" : "BaselineVsMath";
+    r.candidate = c;
+    r.baseline = b;
+    r.device = model->device().str();
     r.figures = {{"prompts", prompts.size()},
                  {"max_new_tokens", greedy.max_new_tokens},
                  {"identical_fraction", static_cast<double>(identical) / static_cast<double>(prompts.size())},
@@ -72,7 +77,8 @@ TEST(Generation, EveryBackendGeneratesAndContinuationsAreCompared) {
                  {"first_divergence", divergence},
                  {"example_baseline", tokenizer->decode(outputs[b][0].tokens)},
                  {"example_candidate", tokenizer->decode(outputs[c][0].tokens)}};
-    append_suite_record(r, *model, "wikitext2-test");
+    add_run_context(r, *model, "wikitext2-test");
+    append_record(r);
     std::printf("[ figures  ] generation %s vs %s: %d/%zu identical, mean common prefix %.1f tokens\n", c.c_str(),
                 b.c_str(), identical, prompts.size(), prefix_sum / static_cast<double>(prompts.size()));
   }

@@ -52,7 +52,12 @@ TEST_P(LogitsDiff, LogitsStayAligned) {
               "same top-1 %.4f\n", c.name().c_str(), pair.candidate.c_str(), pair.baseline.c_str(),
               static_cast<long long>(s.n), l.max_abs, l.mse, l.cosine, s.kld_mean, s.same_top1);
   const double min_cos = Thresholds::defaults().number("/model/logits_diff/min_logit_cosine");
-  Record r = suite_record("logits_diff", c.name(), pair);
+  Record r;
+  r.suite = "logits_diff";
+  r.case_name = c.name();
+  r.candidate = pair.candidate;
+  r.baseline = pair.baseline;
+  r.device = model->device().str();
   r.figures = eval::to_json(s);
   r.figures["prompts"] = prompts;
   r.figures["prompt_tokens"] = len;
@@ -60,7 +65,8 @@ TEST_P(LogitsDiff, LogitsStayAligned) {
   r.figures["logits_mse"] = json_number(l.mse);
   r.figures["logits_cosine"] = json_number(l.cosine);
   r.gates.push_back({fmt::format("logit cosine >= {}", min_cos), l.cosine, min_cos, l.cosine >= min_cos});
-  append_suite_record(r, *model, "wikitext2-test");
+  add_run_context(r, *model, "wikitext2-test");
+  append_record(r);
   EXPECT_GE(l.cosine, min_cos) << "key /model/logits_diff/min_logit_cosine in " << Thresholds::defaults().path()
                                << "\n  " << rerun_hint(c.name());
 }

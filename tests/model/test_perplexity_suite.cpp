@@ -49,7 +49,8 @@ TEST_P(Perplexity, CandidateWithinGateOfBaseline) {
   std::string text = data::read_text_file(data::resolve_dataset(c.dataset));
   if (max_bytes > 0 && static_cast<int64_t>(text.size()) > max_bytes) text.resize(static_cast<size_t>(max_bytes));
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());
-  const int64_t batch = suite_rows_per_forward(context);
+  // About 32K tokens per forward pass: four windows at the CPU context, four at 8192.
+  const int64_t batch = std::max<int64_t>(1, 32768 / context);
   const auto cmp = eval::compare_backends_on_windows(*model, tokenizer->encode(text, true), protocol, pair, batch);
   const eval::TokenStatsSummary s = cmp.tokens.summarize();
   const eval::LogitStats logits = cmp.logits.stats();
@@ -61,7 +62,12 @@ TEST_P(Perplexity, CandidateWithinGateOfBaseline) {
 
   const double max_dev = Thresholds::defaults().number("/model/perplexity/max_ppl_ratio_deviation");
   const double dev = std::abs(s.ppl_ratio - 1.0);
-  Record r = suite_record("perplexity", c.name(), pair);
+  Record r;
+  r.suite = "perplexity";
+  r.case_name = c.name();
+  r.candidate = pair.candidate;
+  r.baseline = pair.baseline;
+  r.device = model->device().str();
   r.figures = eval::to_json(s);
   r.figures["protocol"] = fmt::format("{}; first {} bytes of {}", protocol.describe(), text.size(), c.dataset);
   r.figures["sliding"] = c.sliding;
@@ -77,7 +83,8 @@ TEST_P(Perplexity, CandidateWithinGateOfBaseline) {
   r.figures["logits_mse"] = json_number(logits.mse);
   r.figures["logits_cosine"] = json_number(logits.cosine);
   r.gates.push_back({fmt::format("|ppl_cand / ppl_base - 1| <= {}", max_dev), dev, max_dev, dev <= max_dev});
-  append_suite_record(r, *model, c.dataset);
+  add_run_context(r, *model, c.dataset);
+  append_record(r);
   EXPECT_LE(dev, max_dev) << "perplexity ratio " << s.ppl_ratio << " +- " << s.ppl_ratio_unc << " (threshold "
                           << max_dev << ", key /model/perplexity/max_ppl_ratio_deviation in "
                           << Thresholds::defaults().path() << ")\n  " << rerun_hint(c.name());

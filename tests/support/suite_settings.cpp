@@ -1,12 +1,10 @@
 #include "support/suite_settings.h"
 
-#include <algorithm>
 #include <cstdlib>
 
 #include <fmt/format.h>
 
 #include "sageval/attention.h"
-#include "support/test_helpers.h"
 
 namespace sageval::testing {
 
@@ -26,25 +24,10 @@ std::unique_ptr<model::LlamaModel> load_suite_model() {
   return model::LlamaModel::load(suite_model_dir(), options);
 }
 
-Record suite_record(const std::string& suite, const std::string& case_name, const eval::BackendPair& pair) {
-  Record r;
-  r.suite = suite;
-  r.case_name = case_name;
-  r.candidate = pair.candidate;
-  r.baseline = pair.baseline;
-  return r;
-}
-
-void append_suite_record(Record record, const model::LlamaModel& model, const std::string& dataset) {
-  record.device = model.device().str();
+void add_run_context(Record& record, const model::LlamaModel& model, const std::string& dataset) {
   record.figures["model"] = model.folder();
   record.figures["model_dtype"] = c10::toString(model.dtype());
   record.figures["dataset"] = dataset;
-  append_record(record);
-}
-
-int64_t suite_rows_per_forward(int64_t row_tokens) {
-  return std::max<int64_t>(1, env_int_or("SAGEVAL_SUITE_BATCH_TOKENS", 65536) / std::max<int64_t>(1, row_tokens));
 }
 
 std::string baseline_backend() { return env_or("SAGEVAL_BASELINE", "fp16"); }
@@ -55,7 +38,8 @@ eval::BackendPair suite_pair(bool against_math) {
 }
 
 std::string suite_skip_reason() {
-  if (std::string why = missing_data_dir_reason(); !why.empty()) return why;
+  if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)
+    return "SAGEVAL_DATA_DIR is not set: WikiText-2 and PTB are needed (scripts/fetch_data.sh)";
   if (!suites_on_gpu()) return "";
   if (!at::hasCUDA()) return "no CUDA device visible to libtorch: the GPU-sized model suites need one";
   if (!make_backend(candidate_backend())->capabilities().cuda)

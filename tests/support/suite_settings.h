@@ -27,14 +27,8 @@ std::string suite_setting(const char* env, const std::string& cpu_default, const
 // The suite model (SAGEVAL_MODEL or the bundled one) on suite_device(): float32 on CPU, float16 on CUDA.
 std::unique_ptr<model::LlamaModel> load_suite_model();
 
-// A model-suite record: its suite, case and the pair's backends. append_suite_record adds what every such
-// record names besides its figures (the device, the model folder, its dtype, the data set) and appends it.
-Record suite_record(const std::string& suite, const std::string& case_name, const eval::BackendPair& pair);
-void append_suite_record(Record record, const model::LlamaModel& model, const std::string& dataset);
-
-// Rows of `row_tokens` tokens per forward pass: SAGEVAL_SUITE_BATCH_TOKENS (default 65536) tokens in all, so that
-// long windows (and math's float64 score blocks) stay within memory.
-int64_t suite_rows_per_forward(int64_t row_tokens);
+// Adds what every model-suite record names besides its figures: the model folder, its dtype and the data set.
+void add_run_context(Record& record, const model::LlamaModel& model, const std::string& dataset);
 
 // What a case compares: the baseline (SAGEVAL_BASELINE, default fp16) against the candidate, or, against_math,
 // math against the baseline (the FP16 noise floor every difference is read against).
@@ -49,8 +43,8 @@ std::string rerun_hint(const std::string& case_regex);
 
 }  // namespace sageval::testing
 
-#define SAGEVAL_SUITE_PRECONDITIONS()                                      \
-  do {                                                                     \
-    const std::string why_skip = ::sageval::testing::suite_skip_reason(); \
-    if (!why_skip.empty()) GTEST_SKIP() << why_skip;                       \
+#define SAGEVAL_SUITE_PRECONDITIONS()                                                 \
+  do {                                                                                \
+    const std::string sageval_skip_reason = ::sageval::testing::suite_skip_reason(); \
+    if (!sageval_skip_reason.empty()) GTEST_SKIP() << sageval_skip_reason;            \
   } while (0)

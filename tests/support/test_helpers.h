@@ -25,18 +25,9 @@ inline std::string error_of(const std::function<void()>& fn) {
 
 #define EXPECT_HAS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text)
 
-namespace sageval::testing {
-// Why tests that read WikiText-2/PTB cannot run ("" when SAGEVAL_DATA_DIR is set).
-inline std::string missing_data_dir_reason() {
-  return std::getenv("SAGEVAL_DATA_DIR") != nullptr
-             ? ""
-             : "SAGEVAL_DATA_DIR is not set: WikiText-2 and PTB are needed (scripts/fetch_data.sh)";
-}
-}  // namespace sageval::testing
-
-// Tests that read WikiText-2/PTB skip, saying so, without SAGEVAL_DATA_DIR.
-#define SAGEVAL_REQUIRE_DATA_DIR()                                                         \
-  do {                                                                                     \
-    const std::string why_skip = ::sageval::testing::missing_data_dir_reason();           \
-    if (!why_skip.empty()) GTEST_SKIP() << why_skip;                                       \
+// Model-level suites read WikiText-2/PTB through SAGEVAL_DATA_DIR; without it they skip, saying so.
+#define SAGEVAL_REQUIRE_DATA_DIR()                                                                     \
+  do {                                                                                                 \
+    if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)                                                    \
+      GTEST_SKIP() << "SAGEVAL_DATA_DIR is not set: WikiText-2 and PTB are needed (scripts/fetch_data.sh)"; \
   } while (0)
