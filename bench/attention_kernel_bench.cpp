@@ -32,7 +32,9 @@
 #include <c10/core/InferenceMode.h>
 #include <cuda_runtime.h>
 
-#include "attention_kernels.h"
+#include "cuda_check.h"
+#include "sageval/eval/attention_harness.h"
+#include "sageval/kernel_bridge.h"
 #endif
 
 namespace {
@@ -111,9 +113,6 @@ double quantize_min_bytes(const Shape& s) { return 6.0 * s.batch * s.heads * s.s
 
 double gb_per_s(double bytes, double ms) { return bytes / (ms * 1e-3) / 1e9; }
 
-void check_cuda(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw std::runtime_error(fmt::format("{}: {}", what, cudaGetErrorString(err)));
-}
 
 cudaStream_t current_stream() { return at::cuda::getCurrentCUDAStream().stream(); }
 
@@ -130,40 +129,27 @@ VariantResult measure(const std::function<void(int)>& call, const Options& opt, 
   }
 }
 
-// One input set: fresh randn q, k, v (never zeros), an output buffer and an INT8 workspace of its own.
+// One input set: fresh randn q, k, v (never zeros), its kernel call (output buffer included) from the bridge and
+// an INT8 workspace of its own.
 struct InputSet {
-  at::Tensor q, k, v, out, workspace_bytes;
-  kernels::SageInt8Workspace workspace;
-  kernels::AttentionTensors tensors;
+  at::Tensor q, k, v;
+  sageval::KernelCall call;
+  sageval::SageInt8Buffers workspace;
+  const at::Tensor& out() const { return call.out; }
 };
 
-kernels::AttentionProblem problem_of(const Shape& s) {
-  kernels::AttentionProblem p;
-  p.batch = static_cast<int>(s.batch);
-  p.heads_q = p.heads_kv = static_cast<int>(s.heads);
-  p.len_q = p.len_k = static_cast<int>(s.seq);
-  p.head_dim = static_cast<int>(s.head_dim);
-  p.causal = s.causal;
-  p.sm_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
-  p.dtype = kernels::ElementType::kFloat16;
-  return p;
-}
-
-InputSet make_input_set(const Shape& s, const kernels::AttentionProblem& problem) {
+InputSet make_input_set(const Shape& s) {
   const auto fp16 = at::TensorOptions().dtype(at::kHalf).device(at::kCUDA);
   InputSet in;
   in.q = at::randn({s.batch, s.heads, s.seq, s.head_dim}, fp16);
   in.k = at::randn({s.batch, s.heads, s.seq, s.head_dim}, fp16);
   in.v = at::randn({s.batch, s.heads, s.seq, s.head_dim}, fp16);
-  in.out = at::empty_like(in.q);
-  const kernels::SageInt8WorkspaceLayout layout = kernels::sage_int8_workspace_layout(problem);
-  in.workspace_bytes = at::empty({layout.total_bytes}, fp16.dtype(at::kByte));
-  in.workspace = kernels::sage_int8_workspace_at(in.workspace_bytes.data_ptr(), layout);
-  auto strides = [](const at::Tensor& t) { return kernels::Strides4{t.stride(0), t.stride(1), t.stride(2)}; };
-  in.tensors = {in.q.data_ptr(), in.k.data_ptr(), in.v.data_ptr(), in.out.data_ptr(), /*lse=*/nullptr,
-                strides(in.q),   strides(in.k),   strides(in.v),   strides(in.out)};
+  const double sm_scale = 1.0 / std::sqrt(static_cast<double>(s.head_dim));
+  in.call = sageval::make_kernel_call(in.q, in.k, in.v, s.causal, sm_scale, /*return_lse=*/false,
+                                      sageval::MisalignedInputs::kReject);
+  in.workspace = sageval::allocate_sage_int8_workspace(in.call.problem, in.q.device());
   // Quantized once here, so that sage_int8_kernel times the attention alone.
-  kernels::sage_int8_quantize(problem, in.tensors, in.workspace, current_stream());
+  kernels::sage_int8_quantize(in.call.problem, in.call.tensors, in.workspace.views, current_stream());
   return in;
 }
 
@@ -225,20 +211,40 @@ VariantResult measure_sdpa(SdpaBackend backend, const std::vector<InputSet>& set
 // against libtorch's SDPA with its default backends. The accuracy suites are the real check.
 double rel_l1_vs_sdpa(const InputSet& in, const Shape& s, double scale) {
   const at::Tensor ref = sdpa(in, s, scale).to(at::kFloat);
-  return ((in.out.to(at::kFloat) - ref).abs().sum() / ref.abs().sum()).item<double>();
+  return ((in.out().to(at::kFloat) - ref).abs().sum() / ref.abs().sum()).item<double>();
 }
 #endif
 
+// The accuracy harness on a 1000-token case of this head dim and masking, for both kernels against math: the
+// same gates as the test suites, so a fast but wrong build shows in the benchmark's own output.
+json harness_check(const Shape& s) {
+  json out = json::object();
+  sageval::eval::AttentionCase c;
+  c.head_dim = static_cast<int>(s.head_dim);
+  c.len_q = c.len_k = 1000;
+  c.causal = s.causal;
+  for (const char* backend : {"sage_int8", "fp16"}) {
+    try {
+      const auto r = sageval::eval::run_attention_case(c, backend, sageval::eval::Reference::kMath, at::kCUDA);
+      out[backend] = {{"case", r.case_name}, {"pass", r.pass()}, {"rel_l1", r.stats.rel_l1},
+                      {"lse_max_abs", sageval::json_number(r.lse_max_abs)}};
+    } catch (const std::exception& e) {
+      out[backend] = {{"case", c.name()}, {"pass", false}, {"error", e.what()}};
+    }
+  }
+  return out;
+}
+
 ShapeResult bench_shape(const Shape& s, const Options& opt) {
   ShapeResult r{s, {}, json::object()};
-  const kernels::AttentionProblem problem = problem_of(s);
   std::vector<InputSet> sets;
-  for (int i = 0; i < kInputSets; ++i) sets.push_back(make_input_set(s, problem));
+  for (int i = 0; i < kInputSets; ++i) sets.push_back(make_input_set(s));
+  const kernels::AttentionProblem& problem = sets[0].call.problem;
   const cudaStream_t stream = current_stream();
-  check_cuda(cudaStreamSynchronize(stream), "making the input sets");
-  auto attention = [&](int i) { kernels::sage_int8_attention(problem, sets[i].tensors, sets[i].workspace, stream); };
-  auto quantize = [&](int i) { kernels::sage_int8_quantize(problem, sets[i].tensors, sets[i].workspace, stream); };
-  auto fp16 = [&](int i) { kernels::attention_fp16_forward(problem, sets[i].tensors, stream); };
+  SAGEVAL_CUDA_CHECK(cudaStreamSynchronize(stream));
+  auto attention = [&](int i) { kernels::sage_int8_attention(problem, sets[i].call.tensors, sets[i].workspace.views, stream); };
+  auto quantize = [&](int i) { kernels::sage_int8_quantize(problem, sets[i].call.tensors, sets[i].workspace.views, stream); };
+  auto fp16 = [&](int i) { kernels::attention_fp16_forward(problem, sets[i].call.tensors, stream); };
   auto with_quant = [&](int i) {
     quantize(i);
     attention(i);
@@ -248,6 +254,7 @@ ShapeResult bench_shape(const Shape& s, const Options& opt) {
   r.variants["sage_int8_with_quant"] = measure(with_quant, opt, "error");
   r.variants["sage_int8_quant_only"] = measure(quantize, opt, "error");
   r.variants["fp16_kernel"] = measure(fp16, opt, "error");
+  r.sanity["harness"] = harness_check(s);
 #if SAGEVAL_TORCH_HAS_SDPA
   const double scale = problem.sm_scale;
   r.variants["sdpa_flash"] = measure_sdpa(SdpaBackend::flash, sets, s, scale, opt);
@@ -309,8 +316,7 @@ json copy_bandwidth_json(const Options& opt) {
   const auto bytes = at::TensorOptions().dtype(at::kByte).device(at::kCUDA);
   at::Tensor src = at::empty({kBytes}, bytes).random_(), dst = at::empty({kBytes}, bytes);
   auto copy = [&](int) {
-    check_cuda(cudaMemcpyAsync(dst.data_ptr(), src.data_ptr(), kBytes, cudaMemcpyDeviceToDevice, current_stream()),
-               "cudaMemcpyAsync");
+    SAGEVAL_CUDA_CHECK(cudaMemcpyAsync(dst.data_ptr(), src.data_ptr(), kBytes, cudaMemcpyDeviceToDevice, current_stream()));
   };
   const VariantResult r = measure(copy, opt, "error");
   if (r.status != "ok") return {{"status", r.status}, {"message", r.message}};

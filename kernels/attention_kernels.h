@@ -17,36 +17,9 @@
 
 #include <cuda_runtime.h>
 
+#include "attention_problem.h"
+
 namespace sageval::kernels {
-
-enum class ElementType { kFloat16, kBFloat16 };
-
-struct Strides4 {
-  int64_t batch = 0;
-  int64_t head = 0;
-  int64_t token = 0;
-};
-
-struct AttentionProblem {
-  int batch = 0;
-  int heads_q = 0;
-  int heads_kv = 0;
-  int len_q = 0;
-  int len_k = 0;
-  int head_dim = 0;  // 64 or 128
-  bool causal = false;
-  float sm_scale = 0.0f;
-  ElementType dtype = ElementType::kFloat16;
-};
-
-struct AttentionTensors {
-  const void* q = nullptr;
-  const void* k = nullptr;
-  const void* v = nullptr;
-  void* out = nullptr;
-  float* lse = nullptr;  // optional
-  Strides4 q_strides, k_strides, v_strides, out_strides;
-};
 
 // FP16/BF16 FlashAttention-2-style forward (the `fp16` backend).
 // FLOPs: 4 * B * Hq * Nq * Nk * D (about half of it with causal masking when Nq == Nk).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: set up, build, run every ctest test. GPU tests run where a GPU is visible and show as
-# Skipped (with the reason) where not. Extra arguments go to ctest (e.g. -L cpu, -R Sage).
+# Skipped (with the reason) where not. Extra arguments go to ctest (e.g. -L cpu, -R SageInt8VsMath); one case:
+# build/tests/sageval_accuracy_tests --gtest_filter='*D128_Q1000*' (or configure with -DSAGEVAL_CTEST_PER_CASE=ON).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,4 +13,5 @@ rm -f "$SAGEVAL_REPORT_DIR"/*.jsonl
 # ctest runs tests in parallel; one BLAS thread each keeps them from oversubscribing the cores.
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 cd "$BUILD_DIR"
-ctest --output-on-failure -j "${SAGEVAL_JOBS:-$(nproc)}" "$@"
+# One JUnit file per run in the report folder, for CI dashboards (one test case per ctest entry).
+ctest --output-on-failure -j "${SAGEVAL_JOBS:-$(nproc)}" --output-junit "$SAGEVAL_REPORT_DIR/ctest-junit.xml" "$@"

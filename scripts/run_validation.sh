@@ -10,6 +10,8 @@
 #   --quick                   smaller sizes everywhere (minutes instead of tens of minutes)
 #   --report-dir DIR          where records, figures and REPORT.md go (default: build/report)
 #   --skip-setup              do not call scripts/setup.sh (machines without package access)
+# Exit code: 0 when the verdict is PASS, 1 when it is FAIL, 2 when the job could not run (bad option, setup,
+# build or report failure): `sageval report`'s own codes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -75,9 +77,9 @@ step() {
 }
 skip() { skipped+=("{\"section\": $(json_str "$1"), \"reason\": $(json_str "$2")}"); echo "== $1: skipped ($2)"; }
 
-if [ $setup = 1 ]; then bash scripts/setup.sh --plots || exit 1; fi
+if [ $setup = 1 ]; then bash scripts/setup.sh --plots || exit 2; fi
 echo "== build ($BUILD_DIR)"
-bash scripts/build.sh > /tmp/sageval_build.log 2>&1 || { tail -40 /tmp/sageval_build.log; echo "run_validation: build failed" >&2; exit 1; }
+bash scripts/build.sh > /tmp/sageval_build.log 2>&1 || { tail -40 /tmp/sageval_build.log; echo "run_validation: build failed" >&2; exit 2; }
 bin="$BUILD_DIR/src/sageval"
 tests="$BUILD_DIR/tests"
 # A fresh run: the records of earlier runs would mix into this report.
@@ -152,6 +154,9 @@ fi
   printf '],\n  "skipped": [%s]\n}\n' "$(IFS=,; echo "${skipped[*]}")"
 } > "$SAGEVAL_REPORT_DIR/run.json"
 
-# `sageval report` ends the output with the report's path and the verdict.
-"$bin" report --dir "$SAGEVAL_REPORT_DIR" || { echo "run_validation: the report could not be written" >&2; exit 1; }
-grep -q '^\*\*Verdict: PASS' "$SAGEVAL_REPORT_DIR/REPORT.md"
+# `sageval report` ends the output with the report's path and the verdict, and exits with it (0 PASS, 1 FAIL,
+# 2 when the report could not be written).
+"$bin" report --dir "$SAGEVAL_REPORT_DIR"
+rc=$?
+[ $rc -le 1 ] || echo "run_validation: the report could not be written (sageval report exited $rc)" >&2
+exit $(( rc <= 1 ? rc : 2 ))

@@ -34,11 +34,24 @@ struct AttentionOptions {
   // Scan q, k and v for NaN/Inf before running (one extra pass; a hot loop that has checked its inputs
   // elsewhere may turn it off).
   bool check_finite = true;
+  // The CUDA kernels read 16-byte aligned rows. An input view that is not (an odd offset into a wider buffer,
+  // an odd row stride) is copied to an aligned buffer, said in AttentionOutput::input_copies; false rejects it
+  // with an error naming the tensor and the offset instead.
+  bool copy_misaligned = true;
+};
+
+// The options as a backend sees them: validated, the scale resolved, the layout already turned into HND views.
+struct HndOptions {
+  bool causal = false;
+  double sm_scale = 1.0;
+  bool return_lse = false;
+  bool copy_misaligned = true;
 };
 
 struct AttentionOutput {
   at::Tensor out;  // in the input layout; dtype: the input dtype, except `math`, which returns its compute dtype
   at::Tensor lse;  // float32 [B, Hq, Nq]; undefined unless return_lse
+  std::vector<std::string> input_copies;  // inputs a backend copied before computing, and why (else empty)
 };
 
 struct BackendCapabilities {
@@ -61,8 +74,8 @@ class AttentionBackend {
 
  protected:
   // Called with validated inputs converted to HND (views, not copies) and a resolved scale.
-  virtual AttentionOutput forward_hnd(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
-                                      double sm_scale, bool return_lse) const = 0;
+  virtual AttentionOutput forward_hnd(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                      const HndOptions& options) const = 0;
 };
 
 // The registry. Names: "math", "math_fp32", "fp16", "sage_int8", and "sdpa" where libtorch has it.

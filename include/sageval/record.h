@@ -10,12 +10,24 @@
 
 namespace sageval {
 
+// A gate is made once, by at_least/at_most, which decide the verdict; the same object is written to the
+// record and asserted by the test. NaN never passes. The report reads direction and verdict from the record.
+enum class GateDirection { kAtLeast, kAtMost };
+
 struct Gate {
-  std::string name;       // e.g. "rel_l1 <= max_rel_l1"
+  std::string name;  // what is measured, with its thresholds key: "/attention/sage_int8/gaussian/max_rel_l1: rel_l1"
   double measured = 0.0;
   double threshold = 0.0;
+  GateDirection direction = GateDirection::kAtMost;
   bool pass = false;
+
+  static Gate at_least(std::string name, double measured, double threshold);
+  static Gate at_most(std::string name, double measured, double threshold);
+  // "rel_l1 <= 0.02: measured 0.031 FAILED"
+  std::string describe() const;
 };
+
+const char* to_string(GateDirection direction);  // ">=" or "<="
 
 struct Record {
   std::string suite;

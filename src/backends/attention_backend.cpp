@@ -15,8 +15,12 @@ AttentionOutput AttentionBackend::forward(const at::Tensor& q, const at::Tensor&
   // NHD [B, N, H, D] is a transposed view of HND [B, H, N, D]; backends see HND strides, no copy.
   const bool nhd = options.layout == Layout::NHD;
   auto to_hnd = [nhd](const at::Tensor& t) { return nhd ? t.transpose(1, 2) : t; };
-  AttentionOutput result = forward_hnd(to_hnd(q), to_hnd(k), to_hnd(v), options.causal, sm_scale,
-                                       options.return_lse);
+  HndOptions hnd;
+  hnd.causal = options.causal;
+  hnd.sm_scale = sm_scale;
+  hnd.return_lse = options.return_lse;
+  hnd.copy_misaligned = options.copy_misaligned;
+  AttentionOutput result = forward_hnd(to_hnd(q), to_hnd(k), to_hnd(v), hnd);
   if (nhd) result.out = result.out.transpose(1, 2).contiguous();
   return result;
 }

@@ -3,78 +3,46 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 
-#include "attention_kernels.h"
+#include "sageval/kernel_bridge.h"
 
-namespace sageval::detail {
+namespace sageval {
+
+SageInt8Buffers allocate_sage_int8_workspace(const kernels::AttentionProblem& problem, const at::Device& device) {
+  SageInt8Buffers b;
+  b.layout = kernels::sage_int8_workspace_layout(problem);
+  b.bytes = at::empty({b.layout.total_bytes}, at::TensorOptions().dtype(at::kByte).device(device));
+  b.views = kernels::sage_int8_workspace_at(b.bytes.data_ptr(), b.layout);
+  return b;
+}
+
+namespace detail {
 namespace {
 
-kernels::Strides4 strides_of(const at::Tensor& t) { return {t.stride(0), t.stride(1), t.stride(2)}; }
-
-kernels::AttentionProblem problem_of(const at::Tensor& q, const at::Tensor& k, bool causal, double sm_scale) {
-  kernels::AttentionProblem p;
-  p.batch = static_cast<int>(q.size(0));
-  p.heads_q = static_cast<int>(q.size(1));
-  p.heads_kv = static_cast<int>(k.size(1));
-  p.len_q = static_cast<int>(q.size(2));
-  p.len_k = static_cast<int>(k.size(2));
-  p.head_dim = static_cast<int>(q.size(3));
-  p.causal = causal;
-  p.sm_scale = static_cast<float>(sm_scale);
-  p.dtype = q.scalar_type() == at::kBFloat16 ? kernels::ElementType::kBFloat16 : kernels::ElementType::kFloat16;
-  return p;
-}
-
-// The output takes the memory order of q (HND or NHD), so that returning it in the caller's layout is free.
-at::Tensor empty_like_query(const at::Tensor& q) {
-  const bool nhd_memory = q.stride(1) < q.stride(2);
-  if (!nhd_memory) return at::empty(q.sizes(), q.options());
-  return at::empty({q.size(0), q.size(2), q.size(1), q.size(3)}, q.options()).transpose(1, 2);
-}
-
-kernels::AttentionTensors tensors_of(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                     at::Tensor& out, at::Tensor& lse) {
-  kernels::AttentionTensors t;
-  t.q = q.data_ptr();
-  t.k = k.data_ptr();
-  t.v = v.data_ptr();
-  t.out = out.data_ptr();
-  t.lse = lse.defined() ? lse.data_ptr<float>() : nullptr;
-  t.q_strides = strides_of(q);
-  t.k_strides = strides_of(k);
-  t.v_strides = strides_of(v);
-  t.out_strides = strides_of(out);
-  return t;
+KernelCall call_of(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const HndOptions& o) {
+  return make_kernel_call(q, k, v, o.causal, o.sm_scale, o.return_lse,
+                          o.copy_misaligned ? MisalignedInputs::kCopy : MisalignedInputs::kReject);
 }
 
 }  // namespace
 
-AttentionOutput fp16_attention_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
-                                    double sm_scale, bool return_lse) {
+AttentionOutput fp16_attention_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                    const HndOptions& options) {
   c10::cuda::CUDAGuard guard(q.device());
-  at::Tensor out = empty_like_query(q);
-  at::Tensor lse;
-  if (return_lse) lse = at::empty({q.size(0), q.size(1), q.size(2)}, q.options().dtype(at::kFloat));
-  kernels::attention_fp16_forward(problem_of(q, k, causal, sm_scale), tensors_of(q, k, v, out, lse),
-                                  at::cuda::getCurrentCUDAStream().stream());
-  return {out, lse};
+  KernelCall call = call_of(q, k, v, options);
+  kernels::attention_fp16_forward(call.problem, call.tensors, at::cuda::getCurrentCUDAStream().stream());
+  return {call.out, call.lse, call.input_copies};
 }
 
 AttentionOutput sage_int8_attention_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                         bool causal, double sm_scale, bool return_lse) {
+                                         const HndOptions& options) {
   c10::cuda::CUDAGuard guard(q.device());
-  const kernels::AttentionProblem problem = problem_of(q, k, causal, sm_scale);
-  const kernels::SageInt8WorkspaceLayout layout = kernels::sage_int8_workspace_layout(problem);
-  // Through the caching allocator, so the workspace shows in libtorch's memory statistics.
-  at::Tensor workspace = at::empty({layout.total_bytes}, q.options().dtype(at::kByte));
-  const kernels::SageInt8Workspace ws = kernels::sage_int8_workspace_at(workspace.data_ptr(), layout);
-  at::Tensor out = empty_like_query(q);
-  at::Tensor lse;
-  if (return_lse) lse = at::empty({q.size(0), q.size(1), q.size(2)}, q.options().dtype(at::kFloat));
-  const kernels::AttentionTensors tensors = tensors_of(q, k, v, out, lse);
+  KernelCall call = call_of(q, k, v, options);
+  const SageInt8Buffers workspace = allocate_sage_int8_workspace(call.problem, q.device());
   cudaStream_t stream = at::cuda::getCurrentCUDAStream().stream();
-  kernels::sage_int8_quantize(problem, tensors, ws, stream);
-  kernels::sage_int8_attention(problem, tensors, ws, stream);
-  return {out, lse};
+  kernels::sage_int8_quantize(call.problem, call.tensors, workspace.views, stream);
+  kernels::sage_int8_attention(call.problem, call.tensors, workspace.views, stream);
+  return {call.out, call.lse, call.input_copies};
 }
 
-}  // namespace sageval::detail
+}  // namespace detail
+}  // namespace sageval

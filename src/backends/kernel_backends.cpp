@@ -13,7 +13,7 @@
 namespace sageval::detail {
 namespace {
 
-using AttentionFn = AttentionOutput (*)(const at::Tensor&, const at::Tensor&, const at::Tensor&, bool, double, bool);
+using AttentionFn = AttentionOutput (*)(const at::Tensor&, const at::Tensor&, const at::Tensor&, const HndOptions&);
 
 class KernelBackend final : public AttentionBackend {
  public:
@@ -34,10 +34,10 @@ class KernelBackend final : public AttentionBackend {
   }
 
  protected:
-  AttentionOutput forward_hnd(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
-                              double sm_scale, bool return_lse) const override {
+  AttentionOutput forward_hnd(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                              const HndOptions& options) const override {
     // Validation has already rejected CUDA tensors when cuda_ is null.
-    return (q.is_cuda() ? cuda_ : cpu_)(q, k, v, causal, sm_scale, return_lse);
+    return (q.is_cuda() ? cuda_ : cpu_)(q, k, v, options);
   }
 
  private:
@@ -45,9 +45,14 @@ class KernelBackend final : public AttentionBackend {
   AttentionFn cpu_, cuda_;
 };
 
-AttentionOutput emulate_sage_int8_default(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
-                                          double sm_scale, bool return_lse) {
-  return emulate_sage_int8_attention(q, k, v, causal, sm_scale, return_lse);
+// The CPU emulations read any strides; alignment does not matter to them.
+AttentionOutput emulate_sage_int8_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                      const HndOptions& o) {
+  return emulate_sage_int8_attention(q, k, v, o.causal, o.sm_scale, o.return_lse);
+}
+
+AttentionOutput emulate_fp16_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const HndOptions& o) {
+  return emulate_fp16_attention(q, k, v, o.causal, o.sm_scale, o.return_lse);
 }
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
@@ -62,12 +67,12 @@ constexpr AttentionFn kSageInt8Cuda = nullptr;
 
 std::unique_ptr<AttentionBackend> make_fp16_backend() {
   return std::make_unique<KernelBackend>("fp16", "FP16 reference (FlashAttention-2 tiling; CPU: exact emulation)",
-                                         &emulate_fp16_attention, kFp16Cuda);
+                                         &emulate_fp16_cpu, kFp16Cuda);
 }
 
 std::unique_ptr<AttentionBackend> make_sage_int8_backend() {
   return std::make_unique<KernelBackend>(
-      "sage_int8", "INT8 Q.K^T (per-block, smoothed K), FP16 P.V (CPU: exact emulation)", &emulate_sage_int8_default,
+      "sage_int8", "INT8 Q.K^T (per-block, smoothed K), FP16 P.V (CPU: exact emulation)", &emulate_sage_int8_cpu,
       kSageInt8Cuda);
 }
 

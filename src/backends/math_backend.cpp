@@ -27,8 +27,10 @@ class MathBackend final : public AttentionBackend {
   }
 
  protected:
-  AttentionOutput forward_hnd(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in, bool causal,
-                              double sm_scale, bool return_lse) const override {
+  AttentionOutput forward_hnd(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in,
+                              const HndOptions& options) const override {
+    const bool causal = options.causal;
+    const double sm_scale = options.sm_scale;
     const int64_t batch = q_in.size(0), hq = q_in.size(1), len_q = q_in.size(2), dim = q_in.size(3);
     const int64_t group = hq / k_in.size(1), len_k = k_in.size(2);
     at::Tensor q = q_in.to(compute_);
@@ -52,8 +54,8 @@ class MathBackend final : public AttentionBackend {
       out.slice(2, r0, r1).copy_(at::matmul(p, v));
       lse.slice(2, r0, r1).copy_(row_lse.squeeze(-1));
     }
-    AttentionOutput result{out, {}};
-    if (return_lse) result.lse = lse.to(at::kFloat);
+    AttentionOutput result{out, {}, {}};
+    if (options.return_lse) result.lse = lse.to(at::kFloat);
     return result;
   }
 

@@ -62,8 +62,11 @@ class SdpaBackend final : public AttentionBackend {
   }
 
  protected:
-  AttentionOutput forward_hnd(const at::Tensor& q, const at::Tensor& k_in, const at::Tensor& v_in, bool causal,
-                              double sm_scale, bool /*return_lse: rejected by validation*/) const override {
+  // return_lse is rejected by validation; libtorch's kernels handle any alignment themselves.
+  AttentionOutput forward_hnd(const at::Tensor& q, const at::Tensor& k_in, const at::Tensor& v_in,
+                              const HndOptions& options) const override {
+    const bool causal = options.causal;
+    const double sm_scale = options.sm_scale;
     const int64_t len_q = q.size(2), len_k = k_in.size(2), group = q.size(1) / k_in.size(1);
 #if SAGEVAL_TORCH_SDPA_HAS_GQA
     const at::Tensor& k = k_in;
@@ -92,7 +95,7 @@ class SdpaBackend final : public AttentionBackend {
       // Queries that see no key come back as NaN from libtorch; the interface defines them as 0.
       out.slice(2, 0, len_q - len_k).zero_();
     }
-    return {out, {}};
+    return {out, {}, {}};
   }
 };
 

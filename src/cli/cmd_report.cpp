@@ -54,7 +54,7 @@ int cmd_report(int argc, const char* const* argv) {
   write_text(out, report::render_report(run));
   const bool pass = report::run_passes(run);
   fmt::print("report: {}\nverdict: {}\n", out, pass ? "PASS" : "FAIL");
-  return 0;
+  return pass ? 0 : 1;  // errors throw and exit 2 from main
 }
 
 }  // namespace sageval::cli

@@ -24,11 +24,30 @@ nlohmann::json json_number(double value) {
   return std::isnan(value) ? "nan" : (value > 0 ? "inf" : "-inf");
 }
 
+Gate Gate::at_least(std::string name, double measured, double threshold) {
+  return {std::move(name), measured, threshold, GateDirection::kAtLeast, measured >= threshold};
+}
+
+Gate Gate::at_most(std::string name, double measured, double threshold) {
+  return {std::move(name), measured, threshold, GateDirection::kAtMost, measured <= threshold};
+}
+
+const char* to_string(GateDirection direction) { return direction == GateDirection::kAtLeast ? ">=" : "<="; }
+
+std::string Gate::describe() const {
+  return fmt::format("{} {} {:.6g}: measured {:.6g} {}", name, to_string(direction), threshold, measured,
+                     pass ? "pass" : "FAILED");
+}
+
 nlohmann::json to_json(const Record& r) {
   nlohmann::json gates = nlohmann::json::array();
   bool all_pass = true;
   for (const Gate& g : r.gates) {
-    gates.push_back({{"name", g.name}, {"measured", json_number(g.measured)}, {"threshold", json_number(g.threshold)}, {"pass", g.pass}});
+    gates.push_back({{"name", g.name},
+                     {"direction", to_string(g.direction)},
+                     {"measured", json_number(g.measured)},
+                     {"threshold", json_number(g.threshold)},
+                     {"pass", g.pass}});
     all_pass = all_pass && g.pass;
   }
   return {{"suite", r.suite},   {"case", r.case_name},     {"candidate", r.candidate}, {"baseline", r.baseline},

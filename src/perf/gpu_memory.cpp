@@ -10,7 +10,8 @@
 #include <c10/cuda/CUDAFunctions.h>
 #include <cuda_runtime.h>
 
-#include "attention_kernels.h"
+#include "cuda_check.h"
+#include "sageval/kernel_bridge.h"
 #endif
 
 namespace sageval::perf {
@@ -22,18 +23,15 @@ nlohmann::json GpuMemory::to_json() const {
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
 namespace {
-void check_cuda(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
-}
 c10::DeviceIndex current_device() { return c10::cuda::current_device(); }
 }  // namespace
 
 GpuMemory gpu_memory_now() {
-  check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  SAGEVAL_CUDA_CHECK(cudaDeviceSynchronize());
   // Index 0 of each stat array is the aggregate over small and large pools.
   const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(current_device());
   size_t free_bytes = 0, total_bytes = 0;
-  check_cuda(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+  SAGEVAL_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
   GpuMemory m;
   m.allocated = stats.allocated_bytes[0].current;
   m.peak_allocated = stats.allocated_bytes[0].peak;
@@ -44,26 +42,26 @@ GpuMemory gpu_memory_now() {
 }
 
 void reset_gpu_peak() {
-  check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  SAGEVAL_CUDA_CHECK(cudaDeviceSynchronize());
   c10::cuda::CUDACachingAllocator::resetPeakStats(current_device());
 }
 
 void release_cached_gpu_memory() {
-  check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  SAGEVAL_CUDA_CHECK(cudaDeviceSynchronize());
   c10::cuda::CUDACachingAllocator::emptyCache();
 }
 
 int64_t sage_int8_workspace_bytes(int64_t batch, int64_t heads_q, int64_t heads_kv, int64_t len_q, int64_t len_k,
                                   int64_t head_dim, bool bf16) {
-  kernels::AttentionProblem p;
-  p.batch = static_cast<int>(batch);
-  p.heads_q = static_cast<int>(heads_q);
-  p.heads_kv = static_cast<int>(heads_kv);
-  p.len_q = static_cast<int>(len_q);
-  p.len_k = static_cast<int>(len_k);
-  p.head_dim = static_cast<int>(head_dim);
-  p.dtype = bf16 ? kernels::ElementType::kBFloat16 : kernels::ElementType::kFloat16;
-  return kernels::sage_int8_workspace_layout(p).total_bytes;
+  AttentionShape shape;
+  shape.batch = batch;
+  shape.heads_q = heads_q;
+  shape.heads_kv = heads_kv;
+  shape.len_q = len_q;
+  shape.len_k = len_k;
+  shape.head_dim = head_dim;
+  const auto problem = make_kernel_problem(shape, false, 1.0, bf16 ? at::kBFloat16 : at::kHalf);
+  return kernels::sage_int8_workspace_layout(problem).total_bytes;
 }
 #else
 namespace {

@@ -8,6 +8,8 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAEvent.h>
 #include <cuda_runtime.h>
+
+#include "cuda_check.h"
 #endif
 
 namespace sageval::perf {
@@ -28,18 +30,13 @@ void check_iters(int warmup, int iters) {
   if (warmup < 0 || iters < 1) throw std::invalid_argument("timing needs warmup >= 0 and at least one timed run");
 }
 
-#ifdef SAGEVAL_WITH_CUDA_KERNELS
-void check_cuda(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
-}
-#endif
 }  // namespace
 
 Timing time_gpu_calls(const std::function<void(int)>& call, int warmup, int iters) {
   check_iters(warmup, iters);
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
   for (int i = 0; i < warmup; ++i) call(i);
-  check_cuda(cudaGetLastError(), "launch (warm-up)");
+  SAGEVAL_CUDA_CHECK(cudaGetLastError());
   std::vector<at::cuda::CUDAEvent> starts, stops;  // cudaEventDefault: CUDAEvent's default disables timing
   for (int i = 0; i < iters; ++i) starts.emplace_back(cudaEventDefault), stops.emplace_back(cudaEventDefault);
   const at::cuda::CUDAStream stream = at::cuda::getCurrentCUDAStream();
@@ -48,7 +45,7 @@ Timing time_gpu_calls(const std::function<void(int)>& call, int warmup, int iter
     call(i);
     stops[i].record(stream);
   }
-  check_cuda(cudaGetLastError(), "launch");
+  SAGEVAL_CUDA_CHECK(cudaGetLastError());
   stream.synchronize();
   std::vector<double> ms;
   for (int i = 0; i < iters; ++i) ms.push_back(starts[i].elapsed_time(stops[i]));
@@ -63,7 +60,7 @@ Timing time_host_calls(const std::function<void(int)>& call, int warmup, int ite
   check_iters(warmup, iters);
   auto sync = [] {
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
-    check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    SAGEVAL_CUDA_CHECK(cudaDeviceSynchronize());
 #endif
   };
   for (int i = 0; i < warmup; ++i) call(i);

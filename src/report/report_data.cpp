@@ -58,10 +58,14 @@ std::vector<json> read_records(const fs::path& path) {
 
 bool is_accuracy_suite(const std::string& suite) { return suite.rfind("attention_", 0) == 0; }
 
-// "<=" gates: larger measured values are worse; ">=" gates: smaller ones; "==" gates: any deviation.
-bool larger_is_worse(const std::string& gate) { return gate.find(">=") == std::string::npos; }
+// "<=" gates: larger measured values are worse; ">=" gates: smaller ones. The record says which
+// ("direction", written by Gate); records written before it existed carry the direction in the gate's name.
+bool larger_is_worse(const json& gate) {
+  if (gate.contains("direction")) return gate["direction"].get<std::string>() != ">=";
+  return gate["name"].get<std::string>().find(">=") == std::string::npos;
+}
 
-// Gates whose bound depends on the case carry it in their name ("... <= 0.0032"): grouped, they are one gate.
+// Older records carry a case-dependent bound in the gate's name ("... <= 0.0032"); grouped, they are one gate.
 std::string gate_family(const std::string& gate) {
   const size_t at = gate.rfind(" <= ");
   if (at == std::string::npos) return gate;
@@ -69,6 +73,12 @@ std::string gate_family(const std::string& gate) {
   char* end = nullptr;
   std::strtod(tail.c_str(), &end);
   return end != nullptr && *end == '\0' && !tail.empty() ? gate.substr(0, at) : gate;
+}
+
+// The gate as the report shows it: its name and, where the record has it, its direction ("rel_l1 <=").
+std::string gate_label(const json& gate) {
+  const std::string name = gate["name"].get<std::string>();
+  return gate.contains("direction") ? name + " " + gate["direction"].get<std::string>() : name;
 }
 
 }  // namespace
@@ -111,7 +121,7 @@ std::vector<VerdictRow> verdict_rows(const RunData& run) {
       std::map<std::pair<std::string, std::string>, Group> grouped;
       for (const json& r : records)
         for (const json& g : r["gates"]) {
-          const std::string family = gate_family(g["name"].get<std::string>());
+          const std::string family = gate_family(gate_label(g));
           auto key = std::make_pair(r.value("candidate", "?") + " vs " + r.value("baseline", "?"), family);
           Group& grp = grouped[key];
           grp.row.suite = suite;
@@ -125,7 +135,7 @@ std::vector<VerdictRow> verdict_rows(const RunData& run) {
           const double t = g["threshold"].is_number() ? g["threshold"].get<double>() : NAN;
           grp.min_threshold = std::min(grp.min_threshold, t);
           grp.max_threshold = std::max(grp.max_threshold, t);
-          const bool larger_worse = larger_is_worse(family);
+          const bool larger_worse = larger_is_worse(g);
           auto worse = [&](double a, double b) { return std::isnan(b) || (larger_worse ? a > b : a < b); };
           if (grp.row.cases == 1 || std::isnan(m) || (!std::isnan(grp.worst) && worse(m, grp.worst))) grp.worst = m;
           const double ratio = t != 0 ? m / t : NAN;
@@ -150,7 +160,7 @@ std::vector<VerdictRow> verdict_rows(const RunData& run) {
           VerdictRow row;
           row.suite = suite;
           row.subject = r["case"].get<std::string>() + " (" + r.value("candidate", "?") + " vs " + r.value("baseline", "?") + ")";
-          row.gate = g["name"].get<std::string>();
+          row.gate = gate_label(g);
           row.measured = num(g["measured"], "{:.6g}");
           row.threshold = num(g["threshold"], "{:.6g}");
           row.cases = 1;

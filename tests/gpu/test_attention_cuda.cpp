@@ -1,6 +1,7 @@
-// GPU accuracy suite: the CUDA kernels of the `fp16` and `sage_int8` backends against `math` (with the gates
-// of the CPU grid), and against their CPU emulations (identical INT8 quantization, hence identical integer
-// Q.K^T; output within FP16 rounding). Every test skips visibly where no CUDA device is usable.
+// GPU-only checks of the CUDA kernels, beside the accuracy grid (backends/test_attention_accuracy.cpp, linked
+// into the same executable): the INT8 quantizer byte for byte against the CPU one, special inputs, and views
+// the kernels cannot read as they are (misaligned pointers and strides). Every test skips visibly where no
+// CUDA device is usable.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,20 +10,18 @@
 #include <fmt/format.h>
 
 #include "sageval/attention.h"
-#include "sageval/emulation.h"
+#include "sageval/eval/attention_harness.h"
+#include "sageval/kernel_bridge.h"
 #include "sageval/quantize.h"
-#include "support/accuracy_gates.h"
-#include "support/attention_cases.h"
-#include "support/plain_attention.h"
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
-
-#include "attention_kernels.h"
 #endif
 
 namespace sageval::testing {
 namespace {
+
+using eval::AttentionCase;
 
 // Empty when the GPU path can run; otherwise why not.
 std::string why_no_gpu(const std::string& backend) {
@@ -32,106 +31,28 @@ std::string why_no_gpu(const std::string& backend) {
   return {};
 }
 
-#define SAGEVAL_REQUIRE_GPU(backend)                         \
-  do {                                                       \
-    const std::string why = why_no_gpu(backend);             \
-    if (!why.empty()) GTEST_SKIP() << why;                   \
+#define SAGEVAL_REQUIRE_GPU(backend)             \
+  do {                                           \
+    const std::string why = why_no_gpu(backend); \
+    if (!why.empty()) GTEST_SKIP() << why;       \
   } while (0)
 
-// Fills the caching allocator's free memory with NaN before a forward call, so that an output element the
-// kernel never writes reads back as NaN (the output and workspace are carved from these freed blocks) and
-// fails the NaN gate instead of passing on stale values.
+// No sticky CUDA error is pending (a misaligned access would leave one that poisons every later call).
+bool no_cuda_error() {
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+  return cudaGetLastError() == cudaSuccess;
+#else
+  return true;
+#endif
+}
+
 void poison_free_device_memory(int64_t bytes) {
   at::Tensor poison = at::full({bytes / 4}, std::numeric_limits<float>::quiet_NaN(),
                                at::TensorOptions().dtype(at::kFloat).device(at::kCUDA));
   poison.reset();
 }
 
-int64_t output_bytes(const AttentionCase& c) {
-  const AttentionShape s = c.shape();
-  return 2 * s.batch * s.heads_q * s.len_q * s.head_dim * 4 + (int64_t{16} << 20);
-}
-
-struct GpuRun {
-  AttentionInputs in;
-  AttentionOutput out, ref;
-};
-
-GpuRun run_on_gpu(const AttentionCase& c, const std::string& backend, const std::string& reference) {
-  GpuRun r;
-  r.in = make_attention_inputs(c.shape(), c.family, c.dtype, c.layout, seed_from_name(c.name()), at::kCUDA);
-  poison_free_device_memory(output_bytes(c));
-  r.out = make_backend(backend)->forward(r.in.q, r.in.k, r.in.v, c.options());
-  r.ref = make_backend(reference)->forward(r.in.q, r.in.k, r.in.v, c.options());
-  return r;
-}
-
-class SageInt8CudaVsMath : public ::testing::TestWithParam<AttentionCase> {};
-class Fp16CudaVsMath : public ::testing::TestWithParam<AttentionCase> {};
-class SageInt8CudaVsEmulation : public ::testing::TestWithParam<AttentionCase> {};
-class Fp16CudaVsEmulation : public ::testing::TestWithParam<AttentionCase> {};
-
-TEST_P(SageInt8CudaVsMath, Accuracy) {
-  SAGEVAL_REQUIRE_GPU("sage_int8");
-  const AttentionCase& c = GetParam();
-  GpuRun r = run_on_gpu(c, "sage_int8", c.len_k > 8192 ? "math_fp32" : "math");
-  AccuracyVerdict v = judge_sage_int8(c, as_hnd(r.out.out, c.layout), as_hnd(r.ref.out, c.layout));
-  std::printf("[ figures  ] %s sage_int8(cuda) vs math: %s\n", c.name().c_str(), format_error_stats(v.stats).c_str());
-  record_verdict("attention_accuracy_gpu", c.name(), "sage_int8", "math", "cuda", v);
-  EXPECT_TRUE(v.pass()) << v.failure_message(c.name());
-}
-
-TEST_P(Fp16CudaVsMath, Accuracy) {
-  SAGEVAL_REQUIRE_GPU("fp16");
-  const AttentionCase& c = GetParam();
-  GpuRun r = run_on_gpu(c, "fp16", c.len_k > 8192 ? "math_fp32" : "math");
-  const double sm_scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
-  at::Tensor plain = plain_16bit_attention(as_hnd(r.in.q, c.layout), as_hnd(r.in.k, c.layout),
-                                           as_hnd(r.in.v, c.layout), c.causal, sm_scale);
-  AccuracyVerdict v = judge_fp16(c, as_hnd(r.out.out, c.layout), as_hnd(r.ref.out, c.layout), plain);
-  std::printf("[ figures  ] %s fp16(cuda) vs math: %s\n", c.name().c_str(), format_error_stats(v.stats).c_str());
-  record_verdict("attention_accuracy_gpu", c.name(), "fp16", "math", "cuda", v);
-  EXPECT_TRUE(v.pass()) << v.failure_message(c.name());
-}
-
-template <typename Emulate>
-void check_against_emulation(const AttentionCase& c, const std::string& backend, Emulate emulate) {
-  GpuRun r;
-  r.in = make_attention_inputs(c.shape(), c.family, c.dtype, c.layout, seed_from_name(c.name()), at::kCUDA);
-  poison_free_device_memory(output_bytes(c));
-  AttentionOutput gpu = make_backend(backend)->forward(r.in.q, r.in.k, r.in.v, c.options());
-  const double sm_scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
-  AttentionOutput cpu = emulate(as_hnd(r.in.q, c.layout).cpu(), as_hnd(r.in.k, c.layout).cpu(),
-                                as_hnd(r.in.v, c.layout).cpu(), c.causal, sm_scale, true);
-  AccuracyVerdict v = judge_against_emulation(as_hnd(gpu.out, c.layout).cpu(), cpu.out);
-  std::printf("[ figures  ] %s %s(cuda) vs emulation: %s\n", c.name().c_str(), backend.c_str(),
-              format_error_stats(v.stats).c_str());
-  record_verdict("attention_vs_emulation_gpu", c.name(), backend, backend + "_emulation", "cuda", v);
-  EXPECT_TRUE(v.pass()) << v.failure_message(c.name());
-}
-
-TEST_P(SageInt8CudaVsEmulation, MatchesCpuEmulation) {
-  SAGEVAL_REQUIRE_GPU("sage_int8");
-  check_against_emulation(GetParam(), "sage_int8",
-                          [](auto&&... a) { return emulate_sage_int8_attention(a...); });
-}
-
-TEST_P(Fp16CudaVsEmulation, MatchesCpuEmulation) {
-  SAGEVAL_REQUIRE_GPU("fp16");
-  check_against_emulation(GetParam(), "fp16", [](auto&&... a) { return emulate_fp16_attention(a...); });
-}
-
 std::string case_name(const ::testing::TestParamInfo<AttentionCase>& info) { return info.param.name(); }
-
-INSTANTIATE_TEST_SUITE_P(Shapes, SageInt8CudaVsMath, ::testing::ValuesIn(shape_cases()), case_name);
-INSTANTIATE_TEST_SUITE_P(Inputs, SageInt8CudaVsMath, ::testing::ValuesIn(input_family_cases()), case_name);
-INSTANTIATE_TEST_SUITE_P(Long, SageInt8CudaVsMath, ::testing::ValuesIn(long_sequence_cases()), case_name);
-INSTANTIATE_TEST_SUITE_P(Shapes, Fp16CudaVsMath, ::testing::ValuesIn(shape_cases()), case_name);
-INSTANTIATE_TEST_SUITE_P(Inputs, Fp16CudaVsMath, ::testing::ValuesIn(input_family_cases()), case_name);
-INSTANTIATE_TEST_SUITE_P(Long, Fp16CudaVsMath, ::testing::ValuesIn(long_sequence_cases()), case_name);
-INSTANTIATE_TEST_SUITE_P(Shapes, SageInt8CudaVsEmulation, ::testing::ValuesIn(shape_cases()), case_name);
-INSTANTIATE_TEST_SUITE_P(Inputs, SageInt8CudaVsEmulation, ::testing::ValuesIn(input_family_cases()), case_name);
-INSTANTIATE_TEST_SUITE_P(Shapes, Fp16CudaVsEmulation, ::testing::ValuesIn(shape_cases()), case_name);
 
 // The INT8 values and scales of the CUDA quantizer equal the CPU quantizer's byte for byte, so the integer
 // Q.K^T of kernel and emulation are identical.
@@ -139,34 +60,17 @@ class SageInt8CudaQuantization : public ::testing::TestWithParam<AttentionCase> 
 
 TEST_P(SageInt8CudaQuantization, IdenticalToCpu) {
   SAGEVAL_REQUIRE_GPU("sage_int8");
-#ifndef SAGEVAL_WITH_CUDA_KERNELS
-  GTEST_SKIP() << "kernels not compiled in";
-#else
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
   const AttentionCase& c = GetParam();
   auto in = make_attention_inputs(c.shape(), c.family, c.dtype, Layout::HND, seed_from_name(c.name()), at::kCUDA);
-  kernels::AttentionProblem p;
-  p.batch = static_cast<int>(c.batch);
-  p.heads_q = static_cast<int>(c.shape().heads_q);
-  p.heads_kv = static_cast<int>(c.heads_kv);
-  p.len_q = static_cast<int>(c.len_q);
-  p.len_k = static_cast<int>(c.len_k);
-  p.head_dim = c.head_dim;
-  p.sm_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim)));
-  p.dtype = c.dtype == at::kBFloat16 ? kernels::ElementType::kBFloat16 : kernels::ElementType::kFloat16;
-  const auto layout = kernels::sage_int8_workspace_layout(p);
-  at::Tensor ws = at::empty({layout.total_bytes}, in.q.options().dtype(at::kByte));
-  auto w = kernels::sage_int8_workspace_at(ws.data_ptr(), layout);
-  kernels::AttentionTensors t;
-  t.q = in.q.data_ptr();
-  t.k = in.k.data_ptr();
-  t.v = in.v.data_ptr();
-  t.q_strides = {in.q.stride(0), in.q.stride(1), in.q.stride(2)};
-  t.k_strides = {in.k.stride(0), in.k.stride(1), in.k.stride(2)};
-  t.v_strides = {in.v.stride(0), in.v.stride(1), in.v.stride(2)};
-  kernels::sage_int8_quantize(p, t, w, at::cuda::getCurrentCUDAStream().stream());
-  SageInt8QK cpu = quantize_sage_int8_qk(in.q.cpu(), in.k.cpu(), p.sm_scale, true);
+  const double sm_scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
+  const KernelCall call = make_kernel_call(in.q, in.k, in.v, false, sm_scale, false);
+  const SageInt8Buffers ws = allocate_sage_int8_workspace(call.problem, in.q.device());
+  kernels::sage_int8_quantize(call.problem, call.tensors, ws.views, at::cuda::getCurrentCUDAStream().stream());
+  SageInt8QK cpu = quantize_sage_int8_qk(in.q.cpu(), in.k.cpu(), call.problem.sm_scale, true);
+  const auto& layout = ws.layout;
   auto view = [&](int64_t offset, at::ScalarType dtype, at::IntArrayRef sizes) {
-    return ws.slice(0, offset).view(dtype).slice(0, 0, c10::multiply_integers(sizes)).view(sizes).cpu();
+    return ws.bytes.slice(0, offset).view(dtype).slice(0, 0, c10::multiply_integers(sizes)).view(sizes).cpu();
   };
   const int64_t hq = c.shape().heads_q;
   at::Tensor q8 = view(layout.q_int8, at::kChar, {c.batch, hq, layout.len_q_padded, c.head_dim}).slice(2, 0, c.len_q);
@@ -182,7 +86,71 @@ TEST_P(SageInt8CudaQuantization, IdenticalToCpu) {
 #endif
 }
 
-INSTANTIATE_TEST_SUITE_P(Inputs, SageInt8CudaQuantization, ::testing::ValuesIn(input_family_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Inputs, SageInt8CudaQuantization, ::testing::ValuesIn(eval::input_family_cases()), case_name);
+
+// Views the kernels cannot read as they are: the data pointer one element past a 16-byte boundary and an odd
+// token stride, as `x[..., 1:]` of a wider fused buffer gives. The backends must copy them (and say so) and
+// compute the right answer, or reject them when asked to, never raise a CUDA error.
+class CudaMisalignedViews : public ::testing::TestWithParam<const char*> {
+ protected:
+  // [B, H, N, D] HND views into a [B, N, H*D + 1] buffer, starting at element 1: pointer off by 2 bytes, token
+  // stride H*D + 1 elements (odd).
+  static at::Tensor misaligned(const at::Tensor& hnd) {
+    const int64_t b = hnd.size(0), h = hnd.size(1), n = hnd.size(2), d = hnd.size(3);
+    at::Tensor buffer = at::zeros({b, n, h * d + 1}, hnd.options());
+    at::Tensor view = buffer.narrow(2, 1, h * d).view({b, n, h, d}).transpose(1, 2);
+    view.copy_(hnd);
+    return view;
+  }
+};
+
+TEST_P(CudaMisalignedViews, AreCopiedAndComputedCorrectly) {
+  SAGEVAL_REQUIRE_GPU(GetParam());
+  AttentionCase c;
+  c.head_dim = 128;
+  c.len_q = c.len_k = 333;
+  c.gqa = 2;
+  c.family = InputFamily::Gaussian;
+  const AttentionInputs in = make_attention_inputs(c.shape(), c.family, c.dtype, Layout::HND, 31, at::kCUDA);
+  const at::Tensor q = misaligned(in.q), k = misaligned(in.k), v = misaligned(in.v);
+  ASSERT_FALSE(kernel_misalignment(q).empty());
+  const AttentionOutput out = make_backend(GetParam())->forward(q, k, v, c.options());
+  ASSERT_TRUE(no_cuda_error());
+  EXPECT_EQ(out.input_copies.size(), 3u) << "each misaligned input is copied, and the copy is reported";
+  // The same attention from the aligned originals: the copy must not change the result by a bit.
+  const AttentionOutput aligned = make_backend(GetParam())->forward(in.q, in.k, in.v, c.options());
+  EXPECT_TRUE(aligned.input_copies.empty());
+  EXPECT_TRUE(at::equal(out.out, aligned.out));
+  EXPECT_TRUE(at::equal(out.lse, aligned.lse));
+  const eval::CaseResult r = eval::judge_attention(c, GetParam(), eval::Reference::kMath, out,
+                                                   make_backend("math")->forward(q, k, v, c.options()),
+                                                   eval::plain_16bit_attention(q, k, v, false, 1.0 / std::sqrt(128.0)));
+  EXPECT_TRUE(r.pass()) << r.failure_message();
+}
+
+TEST_P(CudaMisalignedViews, AreRejectedWhenCopiesAreRefused) {
+  SAGEVAL_REQUIRE_GPU(GetParam());
+  AttentionShape s;
+  s.heads_q = s.heads_kv = 2;
+  s.len_q = s.len_k = 64;
+  s.head_dim = 64;
+  const AttentionInputs in = make_attention_inputs(s, InputFamily::Gaussian, at::kHalf, Layout::HND, 32, at::kCUDA);
+  AttentionOptions o;
+  o.copy_misaligned = false;
+  try {
+    make_backend(GetParam())->forward(in.q, misaligned(in.k), in.v, o);
+    ADD_FAILURE() << "a misaligned k was accepted with copy_misaligned = false";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("k is not aligned"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("2 bytes past a 16-byte boundary"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(no_cuda_error());
+  // The process is still healthy: a plain call works.
+  EXPECT_TRUE(at::isfinite(make_backend(GetParam())->forward(in.q, in.k, in.v).out).all().item<bool>());
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, CudaMisalignedViews, ::testing::Values("fp16", "sage_int8"),
+                         [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
 
 }  // namespace
 }  // namespace sageval::testing

@@ -66,12 +66,11 @@ TEST_P(ActivationDrift, FinalLayerStaysAligned) {
   }
   const double final_cos = compare_tensors(cand_cap.hidden.back(), base_cap.hidden.back()).cosine;
   const double min_cos = Thresholds::defaults().number("/model/activation_drift/min_final_layer_cosine");
-  r.gates.push_back({fmt::format("final-layer hidden cosine >= {}", min_cos), final_cos, min_cos, final_cos >= min_cos});
+  r.gates.push_back(
+      Gate::at_least("/model/activation_drift/min_final_layer_cosine: final-layer hidden cosine", final_cos, min_cos));
   add_run_context(r, *model, "wikitext2-test");
   append_record(r);
-  EXPECT_GE(final_cos, min_cos) << "final-layer cosine of " << cand << " against " << base << " (key "
-                                << "/model/activation_drift/min_final_layer_cosine in " << Thresholds::defaults().path()
-                                << ")\n  " << rerun_hint("ActivationDrift");
+  expect_gates(r, "final-layer cosine of " + cand + " against " + base, rerun_hint("ActivationDrift"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Suite, ActivationDrift, ::testing::Values(false, true),

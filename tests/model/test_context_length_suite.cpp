@@ -122,19 +122,19 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
       std::printf(" (%lld, %lld, %s)", static_cast<long long>(w["window"].get<int64_t>()),
                   static_cast<long long>(w["position"].get<int64_t>()), w["kld"].dump().c_str());
     std::printf("\n");
-    r.gates.push_back({fmt::format("|nll_cand / nll_base - 1| <= {}", max_nll_dev), nll_dev, max_nll_dev, nll_dev <= max_nll_dev});
+    r.gates.push_back(Gate::at_most("/model/context_length/max_nll_ratio_deviation: |nll_cand / nll_base - 1|", nll_dev,
+                                    max_nll_dev));
     // Agreement is a proportion over a finite sample: the gate allows `agree_z` standard errors (thresholds file).
     const double agree_upper = s.same_top1 + agree_z * s.same_top1_unc;
     r.figures["top1_agreement_upper"] = agree_upper;
-    r.gates.push_back({fmt::format("top-1 agreement + {} SE >= {}", agree_z, min_agree), agree_upper, min_agree,
-                       agree_upper >= min_agree});
+    r.gates.push_back(Gate::at_least(
+        fmt::format("/model/context_length/min_top1_agreement: top-1 agreement + {} SE (top1_agreement_z)", agree_z),
+        agree_upper, min_agree));
     add_run_context(r, *model, "wikitext2-test");
     append_record(r);
-    EXPECT_LE(nll_dev, max_nll_dev) << "L=" << len << ": NLL " << s.nll_cand_mean << " vs " << s.nll_base_mean
-                                    << " (key /model/context_length/max_nll_ratio_deviation)\n  " << rerun_hint("ContextLength");
-    EXPECT_GE(agree_upper, min_agree) << "L=" << len << ": top-1 agreement " << s.same_top1 << " +- "
-                                      << s.same_top1_unc << " (keys /model/context_length/min_top1_agreement and "
-                                      << "top1_agreement_z)\n  " << rerun_hint("ContextLength");
+    expect_gates(r, fmt::format("L={}: NLL {} vs {}, top-1 agreement {} +- {}", len, s.nll_cand_mean, s.nll_base_mean,
+                                s.same_top1, s.same_top1_unc),
+                 rerun_hint("ContextLength"));
   }
 }
 

@@ -64,11 +64,10 @@ TEST_P(LogitsDiff, LogitsStayAligned) {
   r.figures["logits_max_abs"] = json_number(l.max_abs);
   r.figures["logits_mse"] = json_number(l.mse);
   r.figures["logits_cosine"] = json_number(l.cosine);
-  r.gates.push_back({fmt::format("logit cosine >= {}", min_cos), l.cosine, min_cos, l.cosine >= min_cos});
+  r.gates.push_back(Gate::at_least("/model/logits_diff/min_logit_cosine: logit cosine", l.cosine, min_cos));
   add_run_context(r, *model, "wikitext2-test");
   append_record(r);
-  EXPECT_GE(l.cosine, min_cos) << "key /model/logits_diff/min_logit_cosine in " << Thresholds::defaults().path()
-                               << "\n  " << rerun_hint(c.name());
+  expect_gates(r, c.name(), rerun_hint(c.name()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Suite, LogitsDiff,

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "sageval/attention.h"
+#include "sageval/thresholds.h"
 
 namespace sageval::testing {
 
@@ -50,6 +51,12 @@ std::string suite_skip_reason() {
 std::string rerun_hint(const std::string& case_regex) {
   return fmt::format("rerun: ctest -R '{}' -L {} (sizes: SAGEVAL_SUITE_* variables, model: SAGEVAL_MODEL, "
                      "candidate: SAGEVAL_ATTENTION_BACKEND)", case_regex, suites_on_gpu() ? "gpu" : "cpu");
+}
+
+void expect_gates(const Record& record, const std::string& context, const std::string& rerun) {
+  for (const Gate& g : record.gates)
+    EXPECT_TRUE(g.pass) << g.describe() << "\n  " << context << " (thresholds: " << Thresholds::defaults().path()
+                        << ")\n  " << rerun;
 }
 
 }  // namespace sageval::testing

@@ -38,6 +38,10 @@ std::string baseline_backend();
 // Why the suites cannot run here ("" when they can): no SAGEVAL_DATA_DIR, or a GPU executable without a GPU.
 std::string suite_skip_reason();
 
+// Asserts every gate of a record, from the same objects the record holds: each failed one with its key,
+// measured value and threshold, `context`, the thresholds file and `rerun`.
+void expect_gates(const Record& record, const std::string& context, const std::string& rerun);
+
 // How a reader reruns one case: the ctest regular expression, the executable and the size variables.
 std::string rerun_hint(const std::string& case_regex);
 

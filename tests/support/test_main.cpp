@@ -39,5 +39,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
   }
-  return RUN_ALL_TESTS();
+  const int rc = RUN_ALL_TESTS();
+  // Under ctest (which sets the variable) a run whose every selected case skipped exits with this code, so the
+  // entry shows as Skipped rather than Passed.
+  const ::testing::UnitTest& run = *::testing::UnitTest::GetInstance();
+  if (const char* code = std::getenv("SAGEVAL_ALL_SKIPPED_EXIT_CODE");
+      rc == 0 && code != nullptr && run.test_to_run_count() > 0 && run.skipped_test_count() == run.test_to_run_count())
+    return std::atoi(code);
+  return rc;
 }

@@ -1,8 +1,14 @@
-#include "support/attention_cases.h"
+#include "sageval/eval/attention_cases.h"
+
+#include <stdexcept>
 
 #include <fmt/format.h>
 
-namespace sageval::testing {
+#include "sageval/thresholds.h"
+
+namespace sageval::eval {
+
+const char* to_string(Reference reference) { return reference == Reference::kMath ? "math" : "emulation"; }
 
 const char* camel_name(InputFamily family) {
   switch (family) {
@@ -17,7 +23,7 @@ const char* camel_name(InputFamily family) {
 
 std::string AttentionCase::name() const {
   return fmt::format("D{}_Q{}_K{}{}_GQA{}_B{}_{}_{}_{}", head_dim, len_q, len_k, causal ? "_Causal" : "", gqa, batch,
-                     to_string(layout), dtype == at::kBFloat16 ? "Bf16" : "Fp16", camel_name(family));
+                     sageval::to_string(layout), dtype == at::kBFloat16 ? "Bf16" : "Fp16", camel_name(family));
 }
 
 AttentionShape AttentionCase::shape() const {
@@ -37,6 +43,41 @@ AttentionOptions AttentionCase::options() const {
   o.layout = layout;
   o.return_lse = true;
   return o;
+}
+
+namespace {
+double dtype_eps(at::ScalarType t) { return t == at::kBFloat16 ? 0x1p-7 : 0x1p-10; }  // machine epsilon
+}  // namespace
+
+Tolerance AttentionCase::tolerance(const std::string& backend, Reference reference) const {
+  const Thresholds& t = Thresholds::defaults();
+  Tolerance tol;
+  if (reference == Reference::kEmulation) {
+    if (backend != "sage_int8" && backend != "fp16")
+      throw std::invalid_argument(fmt::format("backend '{}' has no CPU emulation to compare with", backend));
+    tol.key = "/attention/kernel_vs_emulation";
+    tol.min_cosine = t.number(tol.key + "/min_cosine");
+    tol.max_rel_l1 = t.number(tol.key + "/max_rel_l1");
+    tol.max_lse_abs_error = t.number(tol.key + "/max_lse_abs_error_eps") * dtype_eps(dtype);
+    return tol;
+  }
+  if (backend == "sage_int8") {
+    tol.key = fmt::format("/attention/sage_int8/{}", sageval::to_string(family));
+    tol.min_cosine = t.find_number(tol.key + "/min_cosine");
+    tol.max_rel_l1 = t.find_number(tol.key + "/max_rel_l1");
+    tol.max_lse_abs_error = t.number(tol.key + "/max_lse_abs_error");
+    return tol;
+  }
+  if (backend == "fp16") {
+    tol.key = "/attention/fp16";
+    const double eps = dtype_eps(dtype);
+    tol.plain16_ratio = t.number(tol.key + "/max_error_ratio");
+    tol.abs_floor = t.number(tol.key + "/abs_floor_eps") * eps;
+    tol.max_lse_abs_error = t.number(tol.key + "/max_lse_abs_error_eps") * eps;
+    return tol;
+  }
+  // Other backends (math_fp32, sdpa) have no gates beyond finite output: their figures are shown, not judged.
+  return tol;
 }
 
 namespace {
@@ -123,4 +164,4 @@ std::vector<AttentionCase> long_sequence_cases() {
   return cases;
 }
 
-}  // namespace sageval::testing
+}  // namespace sageval::eval
