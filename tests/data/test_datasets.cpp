@@ -54,10 +54,10 @@ class DatasetRegistry : public ::testing::Test {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::temp_directory_path() /
            (std::string("sageval_datasets_") + info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
+    sageval::testing::remove_tree(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { sageval::testing::remove_tree(dir_); }
 
   void write(const std::string& relative, const std::string& bytes) {
     fs::path p = dir_ / relative;

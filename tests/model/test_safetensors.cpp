@@ -55,10 +55,10 @@ class SafetensorsTest : public ::testing::Test {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::path(::testing::TempDir()) /
            ("sageval_safetensors_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
+    sageval::testing::remove_tree(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { sageval::testing::remove_tree(dir_); }
   std::string file(const std::string& name) const { return (dir_ / name).string(); }
 
   fs::path dir_;

@@ -36,7 +36,7 @@ class RunDir : public ::testing::Test {
   std::string make(const std::string& name, const std::vector<json>& records, const json& run_info,
                    const json& model_bench = nullptr) {
     const fs::path dir = fs::path(::testing::TempDir()) / ("sageval_report_" + name);
-    fs::remove_all(dir);
+    remove_tree(dir);
     fs::create_directories(dir);
     std::ofstream f(dir / "perplexity.jsonl");
     for (const json& r : records) f << r.dump() << "\n";
