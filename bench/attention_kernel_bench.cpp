@@ -22,7 +22,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "bench_options.h"
+#include "bench_main.h"
 #include "sageval/perf/environment.h"
 #include "sageval/perf/timing.h"
 #include "sageval/torch_compat.h"
@@ -32,15 +32,15 @@
 #include <c10/core/InferenceMode.h>
 #include <cuda_runtime.h>
 
-#include "cuda_check.h"
+#include "sageval/kernels/cuda_check.h"
 #include "sageval/eval/attention_harness.h"
 #include "sageval/kernel_bridge.h"
 #endif
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: sageval_attention_bench [--quick] [--json FILE] [--warmup N] [--iters N] [--head-dim D,..] [--seq N,..]\n";
+constexpr const char* kDescription =
+    "sageval_attention_bench: attention kernels against libtorch's SDPA backends, timed in one run";
 constexpr int64_t kTokens = 32768;     // B * N
 constexpr int64_t kModelWidth = 2048;  // H * D
 
@@ -51,22 +51,31 @@ struct Options {
   std::string json_path;
 };
 
-Options parse_options(int argc, char** argv) {
-  sageval::bench::OptionReader r(argc, argv, {"quick", "json", "warmup", "iters", "head-dim", "seq"}, {"quick"});
-  Options opt;
-  if (r.has("quick")) opt.head_dims = {128}, opt.seqs = {1024, 4096, 16384};
-  opt.json_path = r.get("json", "");
-  opt.warmup = static_cast<int>(r.integer("warmup", opt.warmup));
-  opt.iters = static_cast<int>(r.integer("iters", opt.iters));
-  if (opt.warmup < 0 || opt.warmup > 100000) throw std::invalid_argument("--warmup: a count from 0");
-  if (opt.iters < 1 || opt.iters > 100000) throw std::invalid_argument("--iters: a count from 1");
-  if (r.has("head-dim")) opt.head_dims = r.ints("head-dim");
-  for (int64_t d : opt.head_dims)
-    if (d != 64 && d != 128) throw std::invalid_argument("--head-dim: the kernels support 64 and 128");
-  if (r.has("seq")) opt.seqs = r.ints("seq");
-  for (int64_t n : opt.seqs)  // B = 32768 / N must be a whole batch
-    if (n <= 0 || kTokens % n != 0) throw std::invalid_argument("--seq: each N must divide 32768");
-  return opt;
+void add_options(CLI::App& app, Options& o) {
+  app.add_flag("--quick", "head dim 128, N = 1K, 4K, 16K (unless --head-dim / --seq are given)");
+  app.add_option("--json", o.json_path, "write every figure there");
+  app.add_option("--warmup", o.warmup)->check(CLI::Range(0, 100000))->capture_default_str();
+  app.add_option("--iters", o.iters)->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--head-dim", o.head_dims, "comma-separated")->delimiter(',')->check(CLI::IsMember({64, 128}));
+  // B = 32768 / N must be a whole batch.
+  app.add_option("--seq", o.seqs, "comma-separated; each must divide 32768")
+      ->delimiter(',')
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            try {
+              const int64_t n = std::stoll(text);
+              if (n > 0 && kTokens % n == 0) return "";
+            } catch (const std::exception&) {
+            }
+            return text + " does not divide 32768";
+          },
+          "divides 32768"));
+}
+
+void finish_options(const CLI::App& app, Options& o) {
+  if (app.count("--quick") == 0) return;
+  if (app.count("--head-dim") == 0) o.head_dims = {128};
+  if (app.count("--seq") == 0) o.seqs = {1024, 4096, 16384};
 }
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
@@ -410,8 +419,8 @@ int run_benchmark(const Options& opt) {
 
 int main(int argc, char** argv) {
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
-  return sageval::bench::bench_main<Options>(argc, argv, kUsage, parse_options, run_benchmark);
+  return sageval::bench::bench_main<Options>(argc, argv, kDescription, add_options, finish_options, run_benchmark);
 #else
-  return sageval::bench::bench_main<Options>(argc, argv, kUsage, parse_options, nullptr);
+  return sageval::bench::bench_main<Options>(argc, argv, kDescription, add_options, finish_options, nullptr);
 #endif
 }

@@ -32,7 +32,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "bench_options.h"
+#include "bench_main.h"
 #include "sageval/attention.h"
 #include "sageval/model/llama_model.h"
 #include "sageval/perf/environment.h"
@@ -50,14 +50,12 @@ namespace {
 using nlohmann::json;
 namespace perf = sageval::perf;
 
-constexpr const char* kUsage =
-    "usage: sageval_model_bench [--quick] [--model DIR] [--backends a,b] [--lengths ..] [--batches ..]\n"
-    "       [--decode-lengths ..] [--decode-batches ..] [--memory-lengths ..] [--iters N] [--warmup N]\n"
-    "       [--json FILE] [--baseline FILE [--margin F]]\n";
+constexpr const char* kDescription =
+    "sageval_model_bench: prefill and decode throughput, time to first token and memory per attention backend";
 constexpr int kInputSets = 3;
 
 struct Options {
-  std::string model = SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama";
+  std::string model = sageval::model::default_model_dir();
   std::vector<std::string> backends{"fp16", "sage_int8", "sdpa"};
   std::vector<int64_t> lengths{128, 256, 512, 1024, 2048, 4096, 8192};
   std::vector<int64_t> batches{1, 2, 4, 8, 16, 32};
@@ -70,44 +68,36 @@ struct Options {
   double margin = 0.05;  // the floor of the regression noise margin
 };
 
-Options parse_options(int argc, char** argv) {
-  sageval::bench::OptionReader r(argc, argv,
-                                 {"quick", "model", "backends", "lengths", "batches", "decode-lengths", "decode-batches",
-                                  "memory-lengths", "iters", "warmup", "json", "baseline", "margin"},
-                                 {"quick"});
-  Options o;
-  if (r.has("quick")) {
-    o.lengths = o.decode_lengths = o.memory_lengths = {512, 2048};
-    o.batches = o.decode_batches = {1, 8};
+void add_options(CLI::App& app, Options& o) {
+  app.add_flag("--quick", "lengths 512 and 2048, batches 1 and 8 (unless given)");
+  app.add_option("--model", o.model, "model folder")->check(CLI::ExistingDirectory)->capture_default_str();
+  app.add_option("--backends", o.backends, "comma-separated (default: fp16, sage_int8 and sdpa where present)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(sageval::list_backends()));
+  for (auto [name, list] : {std::pair{"--lengths", &o.lengths}, {"--batches", &o.batches},
+                            {"--decode-lengths", &o.decode_lengths}, {"--decode-batches", &o.decode_batches},
+                            {"--memory-lengths", &o.memory_lengths}})
+    app.add_option(name, *list, "comma-separated")->delimiter(',')->check(CLI::PositiveNumber);
+  app.add_option("--iters", o.iters, "timed runs (medians of fewer than 10 are not reported)")
+      ->check(CLI::Range(10, 100000))
+      ->capture_default_str();
+  app.add_option("--warmup", o.warmup)->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--json", o.json_path)->capture_default_str();
+  app.add_option("--baseline", o.baseline_path, "an earlier run's JSON: exit 3 on a regression beyond the noise");
+  app.add_option("--margin", o.margin, "the floor of the regression noise margin (0.05 = 5%)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
+
+void finish_options(const CLI::App& app, Options& o) {
+  if (app.count("--quick") != 0) {
+    for (auto [name, list] : {std::pair{"--lengths", &o.lengths}, {"--decode-lengths", &o.decode_lengths},
+                              {"--memory-lengths", &o.memory_lengths}})
+      if (app.count(name) == 0) *list = {512, 2048};
+    for (auto [name, list] : {std::pair{"--batches", &o.batches}, {"--decode-batches", &o.decode_batches}})
+      if (app.count(name) == 0) *list = {1, 8};
   }
-  o.model = r.get("model", o.model);
-  if (r.has("backends")) o.backends = r.strings("backends");
-  if (r.has("lengths")) o.lengths = r.positive_ints("lengths");
-  if (r.has("batches")) o.batches = r.positive_ints("batches");
-  if (r.has("decode-lengths")) o.decode_lengths = r.positive_ints("decode-lengths");
-  if (r.has("decode-batches")) o.decode_batches = r.positive_ints("decode-batches");
-  if (r.has("memory-lengths")) o.memory_lengths = r.positive_ints("memory-lengths");
-  o.iters = static_cast<int>(r.integer("iters", o.iters));
-  o.warmup = static_cast<int>(r.integer("warmup", o.warmup));
-  if (o.iters < 10) throw std::invalid_argument("--iters: at least 10 timed runs (medians of fewer are not reported)");
-  if (o.warmup < 1) throw std::invalid_argument("--warmup: at least 1");
-  o.json_path = r.get("json", o.json_path);
-  o.baseline_path = r.get("baseline", "");
-  if (r.has("margin")) {
-    size_t used = 0;
-    const std::string text = r.get("margin", "");
-    try {
-      o.margin = std::stod(text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != text.size() || o.margin < 0)
-      throw std::invalid_argument(fmt::format("--margin expects a fraction >= 0 (0.05 = 5%), got '{}'", text));
-  }
-  if (r.has("backends")) {
-    for (const std::string& b : o.backends)
-      if (!sageval::has_backend(b)) throw std::invalid_argument(fmt::format("--backends: no backend '{}'", b));
-  } else {  // the default list, less what this build lacks (sdpa needs libtorch >= 2.1); said, not hidden
+  if (app.count("--backends") == 0) {  // the default list, less what this build lacks (sdpa: libtorch >= 2.1), said
     std::vector<std::string> present;
     for (const std::string& b : o.backends) {
       if (sageval::has_backend(b)) present.push_back(b);
@@ -115,7 +105,6 @@ Options parse_options(int argc, char** argv) {
     }
     o.backends = present;
   }
-  return o;
 }
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
@@ -432,8 +421,8 @@ int run(const Options& opt) {
 
 int main(int argc, char** argv) {
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
-  return sageval::bench::bench_main<Options>(argc, argv, kUsage, parse_options, run);
+  return sageval::bench::bench_main<Options>(argc, argv, kDescription, add_options, finish_options, run);
 #else
-  return sageval::bench::bench_main<Options>(argc, argv, kUsage, parse_options, nullptr);
+  return sageval::bench::bench_main<Options>(argc, argv, kDescription, add_options, finish_options, nullptr);
 #endif
 }

@@ -21,8 +21,8 @@
 
 #include <cmath>
 
-#include "attention_kernels.h"
-#include "cuda_check.h"
+#include "sageval/kernels/attention_kernels.h"
+#include "sageval/kernels/cuda_check.h"
 #include "flash_tile.cuh"
 #include "kernel_tuning.h"
 #include "sage_int8_numerics.h"

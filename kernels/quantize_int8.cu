@@ -26,8 +26,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "attention_kernels.h"
-#include "cuda_check.h"
+#include "sageval/kernels/attention_kernels.h"
+#include "sageval/kernels/cuda_check.h"
 #include "sage_int8_numerics.h"
 
 namespace sageval::kernels {

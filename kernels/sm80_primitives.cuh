@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "attention_kernels.h"
+#include "sageval/kernels/attention_kernels.h"
 
 namespace sageval::kernels::sm80 {
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what sageval needs to build and test, where it is missing.
-#   Debian/Ubuntu: cmake, ninja, g++, GoogleTest, nlohmann_json, fmt and (when no libtorch is found otherwise)
+#   Debian/Ubuntu: cmake, ninja, g++, GoogleTest, nlohmann_json, fmt, CLI11 and (when no libtorch is found otherwise)
 #   Debian's CPU libtorch (libtorch-dev, 1.13) through apt.
 #   Elsewhere: prints what to install.
 # --plots: also python3-matplotlib (the report's figures) where python3 cannot import matplotlib yet.
@@ -23,7 +23,7 @@ torch_from_pip() {
 }
 
 if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
-  wanted=(cmake ninja-build g++ libgtest-dev nlohmann-json3-dev libfmt-dev)
+  wanted=(cmake ninja-build g++ libgtest-dev nlohmann-json3-dev libfmt-dev libcli11-dev)
   # Debian's libtorch calls the system BLAS; without OpenBLAS that is the reference BLAS, about 15x slower on
   # the model tests (measured: 62 s against 4.4 s for the default model's CI slice).
   torch_from_pip || wanted+=(libtorch-dev libopenblas0-pthread)
@@ -49,7 +49,7 @@ else
 setup: this is not a Debian/Ubuntu system, so nothing was installed. sageval needs:
   - CMake >= 3.24, a C++17 compiler, Ninja (optional)
   - libtorch (pip install torch; then TORCH_CMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)'))
-  - GoogleTest, nlohmann_json >= 3.10, fmt, all findable by CMake's find_package
+  - GoogleTest, nlohmann_json >= 3.10, fmt, CLI11 >= 2.1, all findable by CMake's find_package
   - optional: the CUDA Toolkit (nvcc) to build the kernels
 TXT
   exit 1

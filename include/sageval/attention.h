@@ -83,9 +83,4 @@ std::unique_ptr<AttentionBackend> make_backend(const std::string& name);
 std::vector<std::string> list_backends();
 bool has_backend(const std::string& name);
 
-// The backend name chosen at run time: `--attention-backend NAME` (or `--attention-backend=NAME`) on the
-// command line, else the environment variable SAGEVAL_ATTENTION_BACKEND, else `fallback`. Throws if the
-// chosen name is not in the registry.
-std::string select_backend_name(int argc, const char* const* argv, const std::string& fallback);
-
 }  // namespace sageval

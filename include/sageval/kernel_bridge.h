@@ -14,7 +14,7 @@
 
 #include <ATen/ATen.h>
 
-#include "attention_problem.h"
+#include "sageval/kernels/attention_problem.h"
 #include "sageval/attention_inputs.h"
 
 namespace sageval {
@@ -45,7 +45,7 @@ kernels::AttentionProblem make_kernel_problem(const AttentionShape& shape, bool 
 }  // namespace sageval
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
-#include "attention_kernels.h"
+#include "sageval/kernels/attention_kernels.h"
 
 namespace sageval {
 

@@ -1,5 +1,5 @@
 // The fp16 and sage_int8 backends' CUDA paths: tensors through the bridge (sageval/kernel_bridge.h), then the
-// raw-pointer kernels of kernels/attention_kernels.h on the current stream. Compiled only where the kernels
+// raw-pointer kernels of sageval/kernels/attention_kernels.h on the current stream. Compiled only where the kernels
 // are built and libtorch has CUDA (SAGEVAL_WITH_CUDA_KERNELS).
 #pragma once
 

@@ -1,5 +1,3 @@
-#include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -44,34 +42,6 @@ std::unique_ptr<AttentionBackend> make_backend(const std::string& name) {
     throw std::invalid_argument(
         fmt::format("unknown attention backend '{}' (available: {})", name, fmt::join(list_backends(), ", ")));
   return it->second();
-}
-
-std::string select_backend_name(int argc, const char* const* argv, const std::string& fallback) {
-  static const char* kFlag = "--attention-backend";
-  std::string chosen;
-  std::string source;
-  for (int i = 1; i < argc; ++i) {
-    const char* arg = argv[i];
-    if (std::strcmp(arg, kFlag) == 0) {
-      if (i + 1 >= argc) throw std::invalid_argument("--attention-backend needs a backend name");
-      chosen = argv[++i];
-      source = "--attention-backend";
-    } else if (std::strncmp(arg, kFlag, std::strlen(kFlag)) == 0 && arg[std::strlen(kFlag)] == '=') {
-      chosen = arg + std::strlen(kFlag) + 1;
-      source = "--attention-backend";
-    }
-  }
-  if (chosen.empty()) {
-    if (const char* env = std::getenv("SAGEVAL_ATTENTION_BACKEND"); env != nullptr && *env != '\0') {
-      chosen = env;
-      source = "SAGEVAL_ATTENTION_BACKEND";
-    }
-  }
-  if (chosen.empty()) return fallback;
-  if (!has_backend(chosen))
-    throw std::invalid_argument(fmt::format("{} names unknown attention backend '{}' (available: {})", source,
-                                            chosen, fmt::join(list_backends(), ", ")));
-  return chosen;
 }
 
 }  // namespace sageval

@@ -1,4 +1,4 @@
-// `sageval generate` and `sageval logits`: the model runner from the command line.
+// `sageval generate | logits | prefill-speed | nll`: the model runner from the command line.
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -8,7 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/args.h"
+#include "cli/commands.h"
+#include "sageval/app/options.h"
 #include "sageval/data/datasets.h"
 #include "sageval/eval/perplexity.h"
 #include "sageval/model/generation.h"
@@ -18,52 +19,67 @@
 namespace sageval::cli {
 namespace {
 
-const std::vector<std::string> kModelOptions = {"model", "attention-backend", "device", "dtype"};
+// The options every model command takes.
+struct ModelOptions {
+  std::string model, backend = "fp16", device = "cpu", dtype;
+};
 
-std::unique_ptr<model::LlamaModel> load_model(const Args& args, int argc, const char* const* argv) {
+void add_model_options(CLI::App& sub, ModelOptions& o) {
+  sub.add_option("--model", o.model, "Hugging Face checkpoint folder (config.json, safetensors)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  app::add_backend_option(sub, o.backend, "attention backend of every layer");
+  sub.add_option("--device", o.device, "cpu, cuda or cuda:N")->capture_default_str();
+  sub.add_option("--dtype", o.dtype, "weights and activations (default: as saved, float32 on the CPU)")
+      ->check(CLI::IsMember(app::dtype_names()));
+}
+
+std::unique_ptr<model::LlamaModel> load_model(const ModelOptions& o) {
   model::LoadOptions opt;
-  opt.device = at::Device(args.get("device", "cpu"));
-  if (args.flag("dtype")) opt.dtype = parse_dtype(args.get("dtype", ""));
-  auto m = model::LlamaModel::load(args.required("model"), opt);
-  m->set_attention({select_backend_name(argc, argv, "fp16"), {}});
+  opt.device = at::Device(o.device);
+  if (!o.dtype.empty()) opt.dtype = app::parse_dtype(o.dtype);
+  auto m = model::LlamaModel::load(o.model, opt);
+  m->set_attention({o.backend, {}});
   return m;
 }
 
-std::vector<std::string> with(std::vector<std::string> base, std::initializer_list<std::string> more) {
-  base.insert(base.end(), more);
-  return base;
-}
+struct GenerateOptions : ModelOptions {
+  std::string prompt;
+  int64_t max_new_tokens = 64;
+  double temperature = 0.0;
+  uint64_t seed = 0;
+};
 
-}  // namespace
-
-int cmd_generate(int argc, const char* const* argv) {
-  Args args = parse_args(argc, argv, 2, with(kModelOptions, {"prompt", "max-new-tokens", "temperature", "seed"}), {});
-  auto m = load_model(args, argc, argv);
+int run_generate(const GenerateOptions& o) {
+  auto m = load_model(o);
   auto tokenizer = model::make_tokenizer(m->config(), m->folder());
   model::SamplingOptions s;
-  s.max_new_tokens = args.integer("max-new-tokens", 64);
-  s.temperature = args.real("temperature", 0.0);
-  s.seed = static_cast<uint64_t>(args.integer("seed", 0));
+  s.max_new_tokens = o.max_new_tokens;
+  s.temperature = o.temperature;
+  s.seed = o.seed;
   s.eos = tokenizer->eos();
-  const auto result = model::generate(*m, {tokenizer->encode(args.required("prompt"), true)}, s)[0];
+  const auto result = model::generate(*m, {tokenizer->encode(o.prompt, true)}, s)[0];
   fmt::print("{}\n", tokenizer->decode(result.tokens));
   fmt::print(stderr, "[{} tokens, {}, attention backend {}]\n", result.tokens.size(),
              result.stopped_at_eos ? "stopped at EOS" : "length limit", m->attention().backend);
   return 0;
 }
 
-int cmd_logits(int argc, const char* const* argv) {
-  Args args = parse_args(argc, argv, 2, with(kModelOptions, {"tokens-file", "prompt", "out"}), {});
-  auto m = load_model(args, argc, argv);
+struct LogitsOptions : ModelOptions {
+  std::string tokens_file, prompt, out;
+};
+
+int run_logits(const LogitsOptions& o) {
+  auto m = load_model(o);
   std::vector<int64_t> ids;
-  if (args.flag("tokens-file")) {
-    ids = model::read_token_ids(args.get("tokens-file", ""));
+  if (!o.tokens_file.empty()) {
+    ids = model::read_token_ids(o.tokens_file);
   } else {
-    ids = model::make_tokenizer(m->config(), m->folder())->encode(args.required("prompt"), true);
+    ids = model::make_tokenizer(m->config(), m->folder())->encode(o.prompt, true);
   }
   at::Tensor tokens = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).view({1, -1});
   at::Tensor logits = m->forward(tokens)[0].contiguous().to(at::kCPU);
-  const std::string out = args.required("out");
+  const std::string& out = o.out;
   std::ofstream f(out, std::ios::binary);
   f.write(reinterpret_cast<const char*>(logits.data_ptr<float>()), static_cast<std::streamsize>(logits.numel() * 4));
   if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", out));
@@ -75,17 +91,15 @@ int cmd_logits(int argc, const char* const* argv) {
   return 0;
 }
 
-}  // namespace sageval::cli
-
-namespace sageval::cli {
+struct PrefillOptions : ModelOptions {
+  int64_t batch = 1, tokens = 512, iters = 10;
+};
 
 // Prefill throughput of a model: median wall time of `--iters` forward passes over random tokens after a
 // warm-up, each ended by reading a value of the logits back (which waits for the device).
-int cmd_prefill_speed(int argc, const char* const* argv) {
-  Args args = parse_args(argc, argv, 2, with(kModelOptions, {"batch", "tokens", "iters"}), {});
-  auto m = load_model(args, argc, argv);
-  const int64_t b = args.integer("batch", 1), t = args.integer("tokens", 512), iters = args.integer("iters", 10);
-  if (b <= 0 || t <= 0 || iters <= 0) throw std::invalid_argument("--batch, --tokens and --iters must be positive");
+int run_prefill_speed(const PrefillOptions& o) {
+  auto m = load_model(o);
+  const int64_t b = o.batch, t = o.tokens, iters = o.iters;
   at::Generator gen = at::detail::createCPUGenerator(1);
   at::Tensor tokens = at::randint(0, std::min<int64_t>(m->config().vocab_size, 256), {b, t}, gen,
                                   at::TensorOptions().dtype(at::kLong));
@@ -107,32 +121,30 @@ int cmd_prefill_speed(int argc, const char* const* argv) {
   return 0;
 }
 
-}  // namespace sageval::cli
+struct NllOptions : ModelOptions {
+  std::string data, tokens_file, json;
+  int64_t context = 1024, stride = 0, max_bytes = -1, batch = 1;
+};
 
-namespace sageval::cli {
-
-// Bits per byte of a byte-level model on a text file, by disjoint windows (sageval/eval/perplexity.h).
-int cmd_nll(int argc, const char* const* argv) {
-  Args args = parse_args(argc, argv, 2,
-                         with(kModelOptions, {"data", "tokens-file", "context", "stride", "max-bytes", "batch", "json"}), {});
-  auto m = load_model(args, argc, argv);
+// Bits per byte of a byte-level model on a text file, by disjoint or sliding windows (sageval/eval/perplexity.h).
+int run_nll(const NllOptions& o) {
+  auto m = load_model(o);
   // Raw text (through the model's tokenizer, BOS first) or a file of token ids, used exactly as given.
   std::vector<int64_t> tokens;
   std::string path, text;
-  if (args.flag("tokens-file")) {
-    path = args.get("tokens-file", "");
+  if (!o.tokens_file.empty()) {
+    path = o.tokens_file;
     tokens = model::read_token_ids(path);
   } else {
-    path = data::resolve_user_data(args.required("data"));
+    path = data::resolve_user_data(o.data);
     text = data::read_text_file(path);
-    const int64_t max_bytes = args.integer("max-bytes", -1);
-    if (max_bytes >= 0 && static_cast<int64_t>(text.size()) > max_bytes) text.resize(static_cast<size_t>(max_bytes));
+    if (o.max_bytes >= 0 && static_cast<int64_t>(text.size()) > o.max_bytes) text.resize(static_cast<size_t>(o.max_bytes));
     tokens = model::make_tokenizer(m->config(), m->folder())->encode(text, true);
   }
-  const int64_t context = args.integer("context", 1024);
-  const eval::WindowProtocol protocol{context, args.integer("stride", 0)};
+  const int64_t context = o.context;
+  const eval::WindowProtocol protocol{context, o.stride};
   const auto start = std::chrono::steady_clock::now();
-  const eval::NllResult r = eval::score_windows(*m, tokens, protocol, args.integer("batch", 1));
+  const eval::NllResult r = eval::score_windows(*m, tokens, protocol, o.batch);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json j = {{"model", m->folder()},          {"data", path},
                       {"bytes", text.size()},          {"tokens", tokens.size()}, {"context", context},
@@ -142,8 +154,66 @@ int cmd_nll(int argc, const char* const* argv) {
                       {"tokens_scored", r.tokens_scored},   {"nats_per_token", r.nats_per_token()},
                       {"bits_per_token", r.bits_per_token()}, {"seconds", secs}};
   fmt::print("{}\n", j.dump());
-  if (args.flag("json")) std::ofstream(args.get("json", "")) << j.dump(2) << "\n";
+  if (!o.json.empty()) {
+    std::ofstream f(o.json);
+    f << j.dump(2) << "\n";
+    if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", o.json));
+  }
   return 0;
+}
+
+}  // namespace
+
+void add_model_commands(CLI::App& app, Run& run) {
+  {
+    auto o = std::make_shared<GenerateOptions>();
+    CLI::App* sub = app.add_subcommand("generate", "greedy or sampled continuation of a prompt");
+    add_model_options(*sub, *o);
+    sub->add_option("--prompt", o->prompt)->required();
+    sub->add_option("--max-new-tokens", o->max_new_tokens)->check(CLI::PositiveNumber)->capture_default_str();
+    sub->add_option("--temperature", o->temperature, "0: greedy")->check(CLI::NonNegativeNumber)->capture_default_str();
+    sub->add_option("--seed", o->seed)->capture_default_str();
+    sub->callback([o, &run] { run = [o] { return run_generate(*o); }; });
+  }
+  {
+    auto o = std::make_shared<LogitsOptions>();
+    CLI::App* sub = app.add_subcommand("logits", "float32 logits [T, vocab] as raw little-endian bytes, shape in FILE.json");
+    add_model_options(*sub, *o);
+    auto* tokens = sub->add_option("--tokens-file", o->tokens_file, "token ids, whitespace-separated")->check(CLI::ExistingFile);
+    auto* prompt = sub->add_option("--prompt", o->prompt, "text, through the model's tokenizer");
+    tokens->excludes(prompt);
+    sub->add_option("--out", o->out)->required();
+    sub->callback([o, &run, tokens, prompt] {
+      if (tokens->count() + prompt->count() == 0) throw CLI::RequiredError("--tokens-file or --prompt");
+      run = [o] { return run_logits(*o); };
+    });
+  }
+  {
+    auto o = std::make_shared<PrefillOptions>();
+    CLI::App* sub = app.add_subcommand("prefill-speed", "median prefill time and tokens/s");
+    add_model_options(*sub, *o);
+    sub->add_option("--batch", o->batch)->check(CLI::PositiveNumber)->capture_default_str();
+    sub->add_option("--tokens", o->tokens)->check(CLI::PositiveNumber)->capture_default_str();
+    sub->add_option("--iters", o->iters)->check(CLI::PositiveNumber)->capture_default_str();
+    sub->callback([o, &run] { run = [o] { return run_prefill_speed(*o); }; });
+  }
+  {
+    auto o = std::make_shared<NllOptions>();
+    CLI::App* sub = app.add_subcommand("nll", "NLL per token (per byte for byte-level models), disjoint or sliding windows");
+    add_model_options(*sub, *o);
+    auto* data = sub->add_option("--data", o->data, "a text file, or a registered data set name");
+    auto* tokens = sub->add_option("--tokens-file", o->tokens_file, "token ids, used as given")->check(CLI::ExistingFile);
+    data->excludes(tokens);
+    sub->add_option("--context", o->context)->check(CLI::PositiveNumber)->capture_default_str();
+    sub->add_option("--stride", o->stride, "0: disjoint windows")->check(CLI::NonNegativeNumber)->capture_default_str();
+    sub->add_option("--max-bytes", o->max_bytes, "read at most this much text");
+    sub->add_option("--batch", o->batch, "windows per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
+    sub->add_option("--json", o->json, "also write the result there");
+    sub->callback([o, &run, data, tokens] {
+      if (data->count() + tokens->count() == 0) throw CLI::RequiredError("--data or --tokens-file");
+      run = [o] { return run_nll(*o); };
+    });
+  }
 }
 
 }  // namespace sageval::cli

@@ -1,60 +1,66 @@
-// `sageval report`: REPORT.md (and figures) from a run's records; `--compare OLD NEW`: what changed.
-#include <cstring>
+// `sageval report`: REPORT.md (and figures) from a run's records, exiting with the verdict; `--compare OLD NEW`:
+// what changed between two runs.
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
-#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/plot_figures.h"
+#include "sageval/app/options.h"
 #include "sageval/record.h"
 #include "sageval/report/report.h"
 
 namespace sageval::cli {
-
 namespace {
+
+struct ReportOptions {
+  std::string dir = report_dir(), out;
+  std::vector<std::string> compare;
+  bool no_figures = false;
+};
+
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream f(path);
   f << text;
   if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", path));
 }
-}  // namespace
 
-int cmd_report(int argc, const char* const* argv) {
-  // --compare takes two directories, which the one-value parser cannot express: take them out first.
-  std::vector<const char*> rest = {argv[0], argv[1]};
-  std::string old_dir, new_dir;
-  for (int i = 2; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--compare") == 0) {
-      if (i + 2 >= argc) throw std::invalid_argument("--compare needs two report directories: OLD NEW");
-      old_dir = argv[i + 1];
-      new_dir = argv[i + 2];
-      i += 2;
-    } else {
-      rest.push_back(argv[i]);
-    }
-  }
-  Args args = parse_args(static_cast<int>(rest.size()), rest.data(), 2, {"dir", "out"}, {"no-figures"});
-  if (!old_dir.empty()) {
-    const std::string text = report::render_comparison(report::load_run(old_dir), report::load_run(new_dir));
-    if (args.flag("out")) {
-      write_text(args.get("out", ""), text);
-      fmt::print("comparison: {}\n", args.get("out", ""));
-    } else {
+int run_report(const ReportOptions& o) {
+  if (!o.compare.empty()) {
+    const std::string text = report::render_comparison(report::load_run(o.compare[0]), report::load_run(o.compare[1]));
+    if (o.out.empty()) {
       fmt::print("{}", text);
+    } else {
+      write_text(o.out, text);
+      fmt::print("comparison: {}\n", o.out);
     }
     return 0;
   }
-  const std::string dir = args.get("dir", report_dir());
-  if (!args.flag("no-figures")) {
-    const std::string why = report::render_figures(dir);
+  if (!o.no_figures) {
+    const std::string why = render_figures(o.dir);
     if (!why.empty()) fmt::print("figures: none ({})\n", why);
   }
-  const report::RunData run = report::load_run(dir);  // after plotting, so the figures are found
-  const std::string out = args.get("out", dir + "/REPORT.md");
+  const report::RunData run = report::load_run(o.dir);  // after plotting, so the figures are found
+  const std::string out = o.out.empty() ? o.dir + "/REPORT.md" : o.out;
   write_text(out, report::render_report(run));
   const bool pass = report::run_passes(run);
   fmt::print("report: {}\nverdict: {}\n", out, pass ? "PASS" : "FAIL");
-  return pass ? 0 : 1;  // errors throw and exit 2 from main
+  return pass ? 0 : app::kExitFail;
+}
+
+}  // namespace
+
+void add_report_command(CLI::App& app, Run& run) {
+  auto o = std::make_shared<ReportOptions>();
+  CLI::App* sub = app.add_subcommand("report", "REPORT.md and figures from a run's records; exits 0 on PASS, 1 on "
+                                               "FAIL; or, with --compare, what changed between two runs");
+  sub->add_option("--dir", o->dir, "the run's report directory")->check(CLI::ExistingDirectory)->capture_default_str();
+  sub->add_option("--out", o->out, "default: DIR/REPORT.md (--compare: standard output)");
+  sub->add_flag("--no-figures", o->no_figures, "do not run the plotting script");
+  sub->add_option("--compare", o->compare, "OLD_DIR NEW_DIR")->expected(2)->check(CLI::ExistingDirectory);
+  sub->callback([o, &run] { run = [o] { return run_report(*o); }; });
 }
 
 }  // namespace sageval::cli

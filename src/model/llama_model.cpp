@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "sageval/model/safetensors.h"
+#include "sageval/build_paths.h"
 
 namespace sageval::model {
 namespace {
@@ -34,6 +35,8 @@ at::Tensor rotate_half(const at::Tensor& x) {
 }
 
 }  // namespace
+
+std::string default_model_dir() { return SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama"; }
 
 std::unique_ptr<LlamaModel> LlamaModel::load(const std::string& folder, const LoadOptions& opt) {
   std::unique_ptr<LlamaModel> m(new LlamaModel());

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include "sageval/build_paths.h"
 #include "sageval/torch_compat.h"
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS

@@ -10,7 +10,7 @@
 #include <c10/cuda/CUDAFunctions.h>
 #include <cuda_runtime.h>
 
-#include "cuda_check.h"
+#include "sageval/kernels/cuda_check.h"
 #include "sageval/kernel_bridge.h"
 #endif
 

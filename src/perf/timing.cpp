@@ -9,7 +9,7 @@
 #include <ATen/cuda/CUDAEvent.h>
 #include <cuda_runtime.h>
 
-#include "cuda_check.h"
+#include "sageval/kernels/cuda_check.h"
 #endif
 
 namespace sageval::perf {

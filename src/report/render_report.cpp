@@ -322,6 +322,7 @@ std::string environment_section(const RunData& run) {
   json env = json::object();
   if (run.model_bench.is_object()) env = run.model_bench.value("environment", json::object());
   const json& info = run.run_info.is_object() ? run.run_info : json::object();
+  if (env.empty()) env = info.value("environment", json::object());  // run.json of `sageval validate`
   MarkdownTable t({"item", "value"});
   auto add = [&](const std::string& k, const json& v) {
     if (!v.is_null()) t.row({k, v.is_string() ? v.get<std::string>() : v.dump()});

@@ -19,7 +19,7 @@
 namespace sageval::testing {
 namespace {
 
-const std::string kModel = SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama";
+const std::string kModel = model::default_model_dir();
 
 nlohmann::json model_card_figures() {
   std::ifstream in(kModel + "/eval.json");

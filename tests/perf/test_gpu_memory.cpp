@@ -65,7 +65,7 @@ TEST(NoGrowth, ModelPrefillAndDecode) {
   SAGEVAL_REQUIRE_CUDA_BACKEND(candidate_backend());
   model::LoadOptions lo;
   lo.device = at::kCUDA;
-  auto model = model::LlamaModel::load(SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama", lo);
+  auto model = model::LlamaModel::load(model::default_model_dir(), lo);
   model->set_attention({candidate_backend(), {}});
   at::Tensor tokens = at::randint(0, 256, {2, 512}, at::TensorOptions().dtype(at::kLong).device(at::kCUDA));
   model->forward(tokens);
@@ -86,7 +86,7 @@ TEST(OutOfMemory, IsASkipNamingTheSize) {
   SAGEVAL_REQUIRE_CUDA_BACKEND(candidate_backend());
   model::LoadOptions lo;
   lo.device = at::kCUDA;
-  auto model = model::LlamaModel::load(SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama", lo);
+  auto model = model::LlamaModel::load(model::default_model_dir(), lo);
   model->set_attention({candidate_backend(), {}});
   const int64_t batch = 4096, length = 8192;
   at::Tensor tokens = at::zeros({batch, length}, at::TensorOptions().dtype(at::kLong).device(at::kCUDA));

@@ -4,7 +4,9 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "sageval/app/options.h"
 #include "sageval/attention.h"
+#include "sageval/model/llama_model.h"
 #include "support/test_options.h"
 
 namespace sageval::testing {
@@ -18,7 +20,7 @@ std::string env_or(const char* name, const std::string& fallback) {
   return v != nullptr && *v != '\0' ? std::string(v) : fallback;
 }
 
-std::string suite_model_dir() { return env_or("SAGEVAL_MODEL", SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama"); }
+std::string suite_model_dir() { return env_or("SAGEVAL_MODEL", model::default_model_dir()); }
 
 int64_t env_int_or(const char* name, int64_t fallback) {
   const std::string v = env_or(name, "");
@@ -32,13 +34,10 @@ int64_t env_int_or(const char* name, int64_t fallback) {
 }  // namespace sageval::testing
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  try {
-    sageval::testing::g_candidate = sageval::select_backend_name(argc, argv, "sage_int8");
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  }
+  ::testing::InitGoogleTest(&argc, argv);  // takes its own --gtest_* flags out of argv
+  CLI::App app{"sageval test executable (GoogleTest flags: --help)"};
+  sageval::app::add_backend_option(app, sageval::testing::g_candidate, "the candidate the suites compare");
+  if (const int rc = sageval::app::parse(app, argc, argv); rc >= 0) return rc;
   const int rc = RUN_ALL_TESTS();
   // Under ctest (which sets the variable) a run whose every selected case skipped exits with this code, so the
   // entry shows as Skipped rather than Passed.

@@ -46,6 +46,10 @@ class KVCache {
   int64_t length_ = 0, capacity_ = 0, batch_ = 0;
 };
 
+// The bundled default model (data/models/sageval-byte-llama of the source tree): the one place its path is
+// written. Users pass their own with --model.
+std::string default_model_dir();
+
 class LlamaModel {
  public:
   // Reads config.json and the safetensors weights of a Hugging Face folder; checks every tensor's presence,

@@ -36,8 +36,4 @@ bool run_passes(const RunData& run);
 std::string render_report(const RunData& run);
 std::string render_comparison(const RunData& old_run, const RunData& new_run);
 
-// Runs the plotting script (scripts/plot_report.py, or $SAGEVAL_PLOTTER) over the directory. Returns "" when
-// it ran, otherwise why there are no figures (no python3, no matplotlib, or the script's failure).
-std::string render_figures(const std::string& dir);
-
 }  // namespace sageval::report

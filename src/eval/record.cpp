@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "sageval/build_paths.h"
+
 namespace sageval {
 
 std::string report_dir() {

@@ -1,6 +1,6 @@
-// Host-side entry points of the CUDA attention kernels. Plain pointers, sizes and strides only: this header
-// and everything under kernels/ is independent of libtorch, so the kernels compile (and CI catches their
-// build breaks) on machines whose libtorch has no CUDA.
+// Host-side entry points of the CUDA attention kernels (implemented in kernels/). Plain pointers, sizes and
+// strides only: this header and everything under kernels/ is independent of libtorch, so the kernels compile
+// (and CI catches their build breaks) on machines whose libtorch has no CUDA.
 //
 // Conventions shared by every entry point:
 //  - Tensors are addressed as [batch, head, token, dim] through element strides (`Strides4`); the dim stride is
@@ -17,7 +17,7 @@
 
 #include <cuda_runtime.h>
 
-#include "attention_problem.h"
+#include "sageval/kernels/attention_problem.h"
 
 namespace sageval::kernels {
 

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "sageval/build_paths.h"
+
 namespace sageval {
 
 struct Thresholds::Json {

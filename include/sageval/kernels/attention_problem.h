@@ -2,7 +2,7 @@
 // pointers with element strides. No CUDA and no libtorch here, so the bridge that fills it
 // (include/sageval/kernel_bridge.h) compiles and is tested on machines without either.
 //
-// Conventions (kernels/attention_kernels.h repeats them for the entry points):
+// Conventions (attention_kernels.h beside this repeats them for the entry points):
 //  - Tensors are addressed as [batch, head, token, dim] through element strides (`Strides4`); the dim stride is
 //    1. Every pointer and every batch/head/token stride in bytes is a multiple of kKernelAlignment: the kernels
 //    load rows with 16-byte vector and cp.async accesses. The bridge copies (or rejects) inputs that are not.

@@ -1,0 +1,48 @@
+// The shared main of the benchmarks: options through CLI11 (sageval/app/options.h; a usage error exits 2,
+// --help prints them), then "no GPU" as exit 77 (ctest shows it as Skipped) where no GPU can be used, then the
+// run (an exception exits 1 with its message).
+#pragma once
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
+
+#include "sageval/app/options.h"
+
+namespace sageval::bench {
+
+// `add_options` declares the options on the app, bound to an Options; `finish` applies what depends on several
+// of them (--quick's sizes unless given) and throws std::invalid_argument naming a bad value. `run` is null in
+// builds without the CUDA kernels.
+template <typename Options>
+int bench_main(int argc, char** argv, const char* description, void (*add_options)(CLI::App&, Options&),
+               void (*finish)(const CLI::App&, Options&), int (*run)(const Options&)) {
+  CLI::App app{description};
+  Options opt;
+  add_options(app, opt);
+  if (const int rc = app::parse(app, argc, argv); rc >= 0) return rc;
+  try {
+    finish(app, opt);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\nRun with --help for the options.\n", e.what());
+    return app::kExitError;
+  }
+  if (run == nullptr) {
+    fmt::print("no GPU: this build has no CUDA kernels (libtorch without CUDA); nothing measured, nothing written\n");
+    return app::kExitNoGpu;
+  }
+  if (!at::hasCUDA()) {
+    fmt::print("no GPU: libtorch sees no CUDA device; nothing measured, nothing written\n");
+    return app::kExitNoGpu;
+  }
+  try {
+    return run(opt);
+  } catch (const c10::Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+  }
+  return app::kExitFail;
+}
+
+}  // namespace sageval::bench

@@ -1,0 +1,59 @@
+// The command-line conventions every sageval program shares (the CLI, the benchmarks, the test executables),
+// on CLI11: one option library, one definition of each shared option. Header-only; needs CLI11 (Debian:
+// libcli11-dev).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <ATen/ATen.h>
+
+#include "sageval/attention.h"
+
+namespace sageval::app {
+
+// Exit codes of every sageval program: 0 success (or PASS), 1 a verdict of FAIL, 2 bad input or any error,
+// 77 nothing measured because no GPU is usable (ctest shows it as Skipped).
+constexpr int kExitFail = 1;
+constexpr int kExitError = 2;
+constexpr int kExitNoGpu = 77;
+
+// --attention-backend NAME, else the environment variable SAGEVAL_ATTENTION_BACKEND, else the value `name`
+// holds when this is called. The name must be in this build's registry.
+inline CLI::Option* add_backend_option(CLI::App& app, std::string& name, const std::string& what) {
+  return app.add_option("--attention-backend", name, what)
+      ->envname("SAGEVAL_ATTENTION_BACKEND")
+      ->check(CLI::IsMember(list_backends()))
+      ->capture_default_str();
+}
+
+// fp16 | bf16 | fp32 (or float16, bfloat16, float32).
+inline at::ScalarType parse_dtype(const std::string& s) {
+  if (s == "fp16" || s == "float16") return at::kHalf;
+  if (s == "bf16" || s == "bfloat16") return at::kBFloat16;
+  if (s == "fp32" || s == "float32") return at::kFloat;
+  throw std::invalid_argument("dtype '" + s + "' is not one of fp16, bf16, fp32");
+}
+inline const std::vector<std::string>& dtype_names() {
+  static const std::vector<std::string> names = {"fp16", "float16", "bf16", "bfloat16", "fp32", "float32"};
+  return names;
+}
+
+// Parses; on --help prints it and returns 0, on a usage error prints it and returns kExitError; -1 when the
+// program should go on.
+inline int parse(CLI::App& app, int argc, const char* const* argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitError;
+  }
+  return -1;
+}
+
+}  // namespace sageval::app

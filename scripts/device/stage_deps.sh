@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Run here (not on the GPU machine): copies the header-only dependencies the GPU machine's image may lack (CLI11,
+# from Debian's libcli11-dev) into .device-deps/ (git-ignored), which the device scripts add to CMake's prefix
+# path. Name .device-deps in the device call's `carry`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ -d /usr/include/CLI ] || bash scripts/setup.sh
+rm -rf .device-deps/cli11
+mkdir -p .device-deps/cli11/include .device-deps/cli11/share/cmake
+cp -r /usr/include/CLI .device-deps/cli11/include/
+cp -r /usr/share/cmake/CLI11 .device-deps/cli11/share/cmake/
+echo "staged: $(du -sh .device-deps | cut -f1) in .device-deps"

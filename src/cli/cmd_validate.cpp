@@ -1,0 +1,270 @@
+// `sageval validate`: the main job. Runs every suite this machine can run, each as its own process with its log
+// (kernel accuracy, kernel speed, the five model suites, memory, model throughput on a GPU; kernel accuracy on
+// the CPU emulations and the model suites at CPU sizes without one), records the run in run.json, renders
+// REPORT.md and exits with the verdict: 0 PASS, 1 FAIL, 2 when the job could not run.
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/plot_figures.h"
+#include "sageval/app/options.h"
+#include "sageval/build_paths.h"
+#include "sageval/model/llama_model.h"
+#include "sageval/perf/environment.h"
+#include "sageval/record.h"
+#include "sageval/report/report.h"
+
+namespace sageval::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct ValidateOptions {
+  std::string model, data, backend = "sage_int8", report_dir = sageval::report_dir();
+  bool quick = false;
+};
+
+std::string quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// What a command prints, or "" when it fails.
+std::string output_of(const std::string& command) {
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
+  if (!pipe) return "";
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, pipe.get()) != nullptr) out += buf;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// The commit before anything runs, so that the run's own output cannot make a clean checkout look changed.
+// SAGEVAL_COMMIT names it where git cannot (a copied working tree).
+std::string source_commit() {
+  if (const char* c = std::getenv("SAGEVAL_COMMIT"); c != nullptr && *c != '\0') return c;
+  const std::string git = "git -C " + quoted(SAGEVAL_SOURCE_DIR);
+  const std::string commit = output_of(git + " rev-parse --short HEAD 2>/dev/null");
+  if (commit.empty()) return "unknown";
+  return std::system((git + " diff --quiet HEAD 2>/dev/null").c_str()) == 0 ? commit : commit + " (with local changes)";
+}
+
+std::string host() {
+  utsname u{};
+  ::uname(&u);
+  return fmt::format("{} {} {}, {} cores", u.sysname, u.release, u.machine, std::thread::hardware_concurrency());
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", std::gmtime(&t));
+  return buf;
+}
+
+// The gtest summary lines of a log ("[  PASSED  ] 40 tests."), joined.
+std::string test_summary(const std::string& log) {
+  std::ifstream in(log);
+  static const std::regex summary(R"(^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?)");
+  std::string line, out;
+  while (std::getline(in, line))
+    if (std::smatch m; std::regex_search(line, m, summary)) out += (out.empty() ? "" : " ") + m.str();
+  return out;
+}
+
+class Job {
+ public:
+  explicit Job(std::string report_dir) : dir_(std::move(report_dir)) {}
+
+  // Runs one step (an executable and its arguments), its output in logs/<log>; prints one line.
+  void step(const std::string& name, const std::string& log, const std::string& exe, const std::vector<std::string>& args) {
+    std::string command = quoted(exe);
+    for (const std::string& a : args) command += " " + quoted(a);
+    commands_.push_back(command);
+    const std::string log_path = dir_ + "/logs/" + log;
+    fmt::print("== {:<34} ", name);
+    std::fflush(stdout);
+    const auto start = std::chrono::steady_clock::now();
+    const int status = std::system((command + " > " + quoted(log_path) + " 2>&1").c_str());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const std::string verdict = rc == 0 ? "passed" : rc == app::kExitNoGpu ? "skipped" : "failed";
+    const std::string summary = test_summary(log_path);
+    fmt::print("{} in {:.0f} s {}(log: logs/{})\n", verdict, seconds, summary.empty() ? "" : summary + " ", log);
+    steps_.push_back({{"name", name}, {"status", verdict}, {"exit_code", rc}, {"seconds", seconds}, {"log", "logs/" + log}});
+  }
+
+  void skip(const std::string& section, const std::string& reason) {
+    skipped_.push_back({{"section", section}, {"reason", reason}});
+    fmt::print("== {}: skipped ({})\n", section, reason);
+  }
+
+  json record() const { return {{"commands", commands_}, {"suites", steps_}, {"skipped", skipped_}}; }
+
+ private:
+  std::string dir_;
+  json commands_ = json::array(), steps_ = json::array(), skipped_ = json::array();
+};
+
+std::string absolute(const std::string& path) { return fs::weakly_canonical(fs::absolute(path)).string(); }
+
+void set_env(const char* name, const std::string& value) { ::setenv(name, value.c_str(), 1); }
+void default_env(const char* name, const std::string& value) { ::setenv(name, value.c_str(), 0); }
+
+int run_validate(const ValidateOptions& o) {
+  // Inputs first: every problem is named before anything runs.
+  std::string data = o.data;
+  if (data.empty()) {
+    if (const char* env = std::getenv("SAGEVAL_DATA_DIR"); env != nullptr && *env != '\0') data = env;
+  }
+  if (data.empty() || !fs::is_directory(data))
+    throw std::invalid_argument(fmt::format("no data folder ({}): pass --data DIR or set SAGEVAL_DATA_DIR; "
+                                            "scripts/fetch_data.sh downloads WikiText-2 and PTB",
+                                            data.empty() ? "none given" : "'" + data + "' is not a folder"));
+  const std::string model = o.model.empty() ? model::default_model_dir() : o.model;
+  if (!fs::exists(fs::path(model) / "config.json"))
+    throw std::invalid_argument(fmt::format("--model '{}' is not a model folder (no config.json)", model));
+  std::error_code ec;
+  fs::create_directories(o.report_dir, ec);
+  const std::string dir = absolute(o.report_dir);
+  if (ec || ::access(dir.c_str(), W_OK) != 0)
+    throw std::invalid_argument(fmt::format("cannot write to the report directory '{}'", o.report_dir));
+  const fs::path bin = SAGEVAL_BINARY_DIR;
+  const std::string tests = (bin / "tests").string(), bench = (bin / "bench").string();
+  if (!fs::exists(bin / "tests" / "sageval_accuracy_tests"))
+    throw std::invalid_argument(fmt::format("the suites of this build are not under {} (build with scripts/build.sh "
+                                            "and SAGEVAL_BUILD_TESTS=ON)", tests));
+  const std::string commit = source_commit();
+
+  // The suites read their settings from the environment (tests/support/suite_settings.h).
+  set_env("SAGEVAL_DATA_DIR", absolute(data));
+  set_env("SAGEVAL_MODEL", absolute(model));
+  set_env("SAGEVAL_ATTENTION_BACKEND", o.backend);
+  set_env("SAGEVAL_REPORT_DIR", dir);
+  default_env("OPENBLAS_NUM_THREADS", "1");
+  // A fresh run: records of earlier runs would mix into this report. Only what a run writes is removed.
+  for (const char* f : {"attention_kernel_bench.json", "model_bench.json", "model_bench_quick.json", "run.json",
+                        "REPORT.md", "figures.log"})
+    fs::remove(fs::path(dir) / f);
+  for (const char* d : {"figures", "logs"}) fs::remove_all(fs::path(dir) / d);
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().extension() == ".jsonl") fs::remove(entry.path());
+  fs::create_directories(fs::path(dir) / "logs");
+
+  std::string why_no_gpu;
+  if (!at::hasCUDA())
+    why_no_gpu = "no NVIDIA GPU visible to libtorch (no GPU or driver on this machine, or a CPU-only libtorch)";
+  else if (!make_backend(o.backend)->capabilities().cuda)
+    why_no_gpu = fmt::format("this build has no CUDA path for {}", o.backend);
+  const bool gpu = why_no_gpu.empty();
+  const std::string baseline = std::getenv("SAGEVAL_BASELINE") ? std::getenv("SAGEVAL_BASELINE") : "fp16";
+  fmt::print("== device: {}{}; candidate {}, baseline {}; quick={}\n", gpu ? "cuda" : "cpu",
+             gpu ? "" : " (" + why_no_gpu + ")", o.backend, baseline, o.quick ? 1 : 0);
+
+  Job job(dir);
+  const std::string model_suites = "Suite/Perplexity.*:Suite/ContextLength.*:Suite/ActivationDrift.*:Suite/LogitsDiff.*:Generation.*";
+  const std::string kernel_filter = o.quick ? "*D128*" : "*";
+  if (gpu) {
+    if (o.quick) {
+      default_env("SAGEVAL_SUITE_MAX_BYTES", "262144");
+      default_env("SAGEVAL_SUITE_TOKENS", "16384");
+      default_env("SAGEVAL_SUITE_PROMPTS", "4");
+    }
+    std::vector<std::string> quick;
+    if (o.quick) quick.push_back("--quick");
+    job.step("kernel accuracy (CUDA)", "kernel_accuracy.log", tests + "/sageval_gpu_tests", {"--gtest_filter=" + kernel_filter});
+    auto kernel_bench = quick;
+    kernel_bench.insert(kernel_bench.end(), {"--json", dir + "/attention_kernel_bench.json"});
+    job.step("kernel speed", "kernel_speed.log", bench + "/sageval_attention_bench", kernel_bench);
+    job.step("model suites (GPU sizes)", "model_suites.log", tests + "/sageval_model_gpu_tests", {"--gtest_filter=" + model_suites});
+    job.step("memory and leak checks", "memory.log", tests + "/sageval_perf_tests", {});
+    // fp16, the candidate and libtorch's SDPA where this libtorch has it, each once.
+    std::vector<std::string> backends = {"fp16"};
+    if (o.backend != "fp16") backends.push_back(o.backend);
+    if (has_backend("sdpa") && o.backend != "sdpa") backends.push_back("sdpa");
+    auto model_bench = quick;
+    model_bench.insert(model_bench.end(), {"--backends", fmt::format("{}", fmt::join(backends, ",")), "--model",
+                                           absolute(model), "--json", dir + "/model_bench.json"});
+    job.step("model throughput and memory", "model_bench.log", bench + "/sageval_model_bench", model_bench);
+  } else {
+    if (o.quick) {
+      default_env("SAGEVAL_SUITE_MAX_BYTES", "2048");
+      default_env("SAGEVAL_SUITE_CONTEXT", "512");
+      default_env("SAGEVAL_SUITE_LENGTHS", "128,512");
+      default_env("SAGEVAL_SUITE_TOKENS", "1024");
+      default_env("SAGEVAL_SUITE_LONG_TOKENS", "1024");
+      default_env("SAGEVAL_SUITE_NEW_TOKENS", "32");
+    }
+    job.step("kernel accuracy (CPU emulation)", "kernel_accuracy.log", tests + "/sageval_accuracy_tests",
+             {"--gtest_filter=" + kernel_filter});
+    job.step("model suites (CPU sizes)", "model_suites.log", tests + "/sageval_model_tests", {"--gtest_filter=" + model_suites});
+    for (const char* section : {"kernel speed", "memory", "throughput"}) job.skip(section, why_no_gpu);
+  }
+
+  json run = job.record();
+  const json env = perf::environment_info();
+  run.update(json{{"commit", commit},
+                  {"date", utc_now()},
+                  {"host", host()},
+                  {"device", gpu && env.value("gpu", json()).is_object()
+                                 ? fmt::format("cuda ({})", env["gpu"].value("name", "?")) : std::string(gpu ? "cuda" : "cpu")},
+                  {"candidate", o.backend},
+                  {"baseline", baseline},
+                  {"quick", o.quick},
+                  {"model", absolute(model)},
+                  {"data", absolute(data)},
+                  {"environment", env}});
+  run["commands"].insert(run["commands"].begin(),
+                         fmt::format("sageval validate{} --attention-backend {}", o.quick ? " --quick" : "", o.backend));
+  {
+    std::ofstream f(dir + "/run.json");
+    f << run.dump(2) << "\n";
+    if (!f) throw std::runtime_error(fmt::format("cannot write '{}/run.json'", dir));
+  }
+  const std::string why_no_figures = render_figures(dir);
+  if (!why_no_figures.empty()) fmt::print("figures: none ({})\n", why_no_figures);
+  const report::RunData data_of_run = report::load_run(dir);
+  {
+    std::ofstream f(dir + "/REPORT.md");
+    f << report::render_report(data_of_run);
+    if (!f) throw std::runtime_error(fmt::format("cannot write '{}/REPORT.md'", dir));
+  }
+  const bool pass = report::run_passes(data_of_run);
+  fmt::print("report: {}/REPORT.md\nverdict: {}\n", dir, pass ? "PASS" : "FAIL");
+  return pass ? 0 : app::kExitFail;
+}
+
+}  // namespace
+
+void add_validate_command(CLI::App& app, Run& run) {
+  auto o = std::make_shared<ValidateOptions>();
+  CLI::App* sub = app.add_subcommand("validate", "the main job: every suite this machine can run, then REPORT.md; "
+                                                 "exits 0 on PASS, 1 on FAIL, 2 when it could not run");
+  sub->add_option("--model", o->model, "model folder (default: the bundled sageval-byte-llama)")->check(CLI::ExistingDirectory);
+  sub->add_option("--data", o->data, "folder with wikitext-2-raw/ and ptb/ (default: $SAGEVAL_DATA_DIR)");
+  app::add_backend_option(*sub, o->backend, "the candidate; the baseline is fp16 (SAGEVAL_BASELINE)");
+  sub->add_flag("--quick", o->quick, "smaller sizes everywhere (minutes instead of tens of minutes)");
+  sub->add_option("--report-dir", o->report_dir, "where records, logs, figures and REPORT.md go")->capture_default_str();
+  sub->callback([o, &run] { run = [o] { return run_validate(*o); }; });
+}
+
+}  // namespace sageval::cli

@@ -1,0 +1,36 @@
+#include "cli/plot_figures.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "sageval/build_paths.h"
+
+namespace sageval::cli {
+
+namespace fs = std::filesystem;
+
+std::string render_figures(const std::string& dir) {
+  std::string script = SAGEVAL_SOURCE_DIR "/scripts/plot_report.py";
+  if (const char* env = std::getenv("SAGEVAL_PLOTTER"); env != nullptr && *env != '\0') script = env;
+  if (!fs::exists(script)) return fmt::format("plotting script '{}' not found", script);
+  // The first Python that can import matplotlib: $SAGEVAL_PYTHON, python3 on the PATH (which may be a pyenv or
+  // venv interpreter without it), the system's.
+  std::vector<std::string> pythons = {"python3", "/usr/bin/python3"};
+  if (const char* env = std::getenv("SAGEVAL_PYTHON"); env != nullptr && *env != '\0') pythons.insert(pythons.begin(), env);
+  std::string python;
+  for (const std::string& p : pythons)
+    if (std::system(fmt::format("'{}' -c 'import matplotlib' > /dev/null 2>&1", p).c_str()) == 0) {
+      python = p;
+      break;
+    }
+  if (python.empty()) return "no python3 with matplotlib is installed (Debian: apt install python3-matplotlib)";
+  const std::string log = (fs::path(dir) / "figures.log").string();
+  const std::string cmd = fmt::format("'{}' '{}' '{}' > '{}' 2>&1", python, script, dir, log);
+  if (std::system(cmd.c_str()) != 0) return fmt::format("the plotting script failed; see {}", log);
+  return "";
+}
+
+}  // namespace sageval::cli
