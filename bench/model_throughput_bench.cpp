@@ -261,9 +261,9 @@ struct Bench {
           e["attention_call"]["inputs_bytes"] = (q.numel() + k.numel() + v.numel()) * 2;
           e["attention_call"]["output_bytes"] = q.numel() * 2;
           e["sage_int8_workspace_bytes"] =
-              backend == "sage_int8" ? perf::sage_int8_workspace_bytes(batch, c.num_heads, c.num_kv_heads,
-                                                                       length, length, c.head_dim, false)
-                                     : 0;
+              backend == "sage_int8"
+                  ? perf::sage_int8_workspace_bytes({batch, c.num_heads, c.num_kv_heads, length, length, c.head_dim}, false)
+                  : 0;
           at::Tensor tokens = random_tokens(batch, length);
           e["prefill"] = measure_memory([&] { return model->forward(tokens); });
           auto cache = model->make_cache(batch, length + 1);

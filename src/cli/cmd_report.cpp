@@ -38,16 +38,7 @@ int run_report(const ReportOptions& o) {
     }
     return 0;
   }
-  if (!o.no_figures) {
-    const std::string why = render_figures(o.dir);
-    if (!why.empty()) fmt::print("figures: none ({})\n", why);
-  }
-  const report::RunData run = report::load_run(o.dir);  // after plotting, so the figures are found
-  const std::string out = o.out.empty() ? o.dir + "/REPORT.md" : o.out;
-  write_text(out, report::render_report(run));
-  const bool pass = report::run_passes(run);
-  fmt::print("report: {}\nverdict: {}\n", out, pass ? "PASS" : "FAIL");
-  return pass ? 0 : app::kExitFail;
+  return write_report(o.dir, o.out.empty() ? o.dir + "/REPORT.md" : o.out, !o.no_figures);
 }
 
 }  // namespace

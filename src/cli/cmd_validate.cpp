@@ -28,7 +28,6 @@
 #include "sageval/model/llama_model.h"
 #include "sageval/perf/environment.h"
 #include "sageval/record.h"
-#include "sageval/report/report.h"
 
 namespace sageval::cli {
 namespace {
@@ -162,8 +161,8 @@ int run_validate(const ValidateOptions& o) {
   set_env("SAGEVAL_REPORT_DIR", dir);
   default_env("OPENBLAS_NUM_THREADS", "1");
   // A fresh run: records of earlier runs would mix into this report. Only what a run writes is removed.
-  for (const char* f : {"attention_kernel_bench.json", "model_bench.json", "model_bench_quick.json", "run.json",
-                        "REPORT.md", "figures.log"})
+  for (const char* f : {"attention_kernel_bench.json", "model_bench.json", "sageval_attention_bench_quick.json",
+                        "sageval_model_bench_quick.json", "run.json", "REPORT.md", "figures.log"})
     fs::remove(fs::path(dir) / f);
   for (const char* d : {"figures", "logs"}) fs::remove_all(fs::path(dir) / d);
   for (const auto& entry : fs::directory_iterator(dir))
@@ -240,17 +239,7 @@ int run_validate(const ValidateOptions& o) {
     f << run.dump(2) << "\n";
     if (!f) throw std::runtime_error(fmt::format("cannot write '{}/run.json'", dir));
   }
-  const std::string why_no_figures = render_figures(dir);
-  if (!why_no_figures.empty()) fmt::print("figures: none ({})\n", why_no_figures);
-  const report::RunData data_of_run = report::load_run(dir);
-  {
-    std::ofstream f(dir + "/REPORT.md");
-    f << report::render_report(data_of_run);
-    if (!f) throw std::runtime_error(fmt::format("cannot write '{}/REPORT.md'", dir));
-  }
-  const bool pass = report::run_passes(data_of_run);
-  fmt::print("report: {}/REPORT.md\nverdict: {}\n", dir, pass ? "PASS" : "FAIL");
-  return pass ? 0 : app::kExitFail;
+  return write_report(dir, dir + "/REPORT.md", /*figures=*/true);
 }
 
 }  // namespace

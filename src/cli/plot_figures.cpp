@@ -2,11 +2,15 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <stdexcept>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "sageval/app/options.h"
 #include "sageval/build_paths.h"
+#include "sageval/report/report.h"
 
 namespace sageval::cli {
 
@@ -31,6 +35,20 @@ std::string render_figures(const std::string& dir) {
   const std::string cmd = fmt::format("'{}' '{}' '{}' > '{}' 2>&1", python, script, dir, log);
   if (std::system(cmd.c_str()) != 0) return fmt::format("the plotting script failed; see {}", log);
   return "";
+}
+
+int write_report(const std::string& dir, const std::string& out, bool figures) {
+  if (figures) {
+    const std::string why = render_figures(dir);
+    if (!why.empty()) fmt::print("figures: none ({})\n", why);
+  }
+  const report::RunData run = report::load_run(dir);  // after plotting, so the figures are found
+  std::ofstream f(out);
+  f << report::render_report(run);
+  if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", out));
+  const bool pass = report::run_passes(run);
+  fmt::print("report: {}\nverdict: {}\n", out, pass ? "PASS" : "FAIL");
+  return pass ? 0 : app::kExitFail;
 }
 
 }  // namespace sageval::cli

@@ -1,5 +1,5 @@
-// The report's figures come from a Python script (matplotlib): the apps run it, the libraries never start a
-// process.
+// Writing the report: the figures come from a Python script (matplotlib), which the apps run (the libraries
+// never start a process), then REPORT.md from the library. Used by `sageval report` and `sageval validate`.
 #pragma once
 
 #include <string>
@@ -9,5 +9,9 @@ namespace sageval::cli {
 // Runs the plotting script (scripts/plot_report.py, or $SAGEVAL_PLOTTER) over a report directory. Returns ""
 // when it ran, otherwise why there are no figures (no python3, no matplotlib, or the script's failure).
 std::string render_figures(const std::string& dir);
+
+// Figures (unless `figures` is false), then REPORT.md at `out` from the records in `dir`; prints the report's
+// path and the verdict and returns the exit code of it: 0 PASS, 1 FAIL.
+int write_report(const std::string& dir, const std::string& out, bool figures);
 
 }  // namespace sageval::cli

@@ -51,15 +51,7 @@ void release_cached_gpu_memory() {
   c10::cuda::CUDACachingAllocator::emptyCache();
 }
 
-int64_t sage_int8_workspace_bytes(int64_t batch, int64_t heads_q, int64_t heads_kv, int64_t len_q, int64_t len_k,
-                                  int64_t head_dim, bool bf16) {
-  AttentionShape shape;
-  shape.batch = batch;
-  shape.heads_q = heads_q;
-  shape.heads_kv = heads_kv;
-  shape.len_q = len_q;
-  shape.len_k = len_k;
-  shape.head_dim = head_dim;
+int64_t sage_int8_workspace_bytes(const AttentionShape& shape, bool bf16) {
   const auto problem = make_kernel_problem(shape, false, 1.0, bf16 ? at::kBFloat16 : at::kHalf);
   return kernels::sage_int8_workspace_layout(problem).total_bytes;
 }
@@ -72,7 +64,7 @@ namespace {
 GpuMemory gpu_memory_now() { no_cuda("gpu_memory_now"); }
 void reset_gpu_peak() { no_cuda("reset_gpu_peak"); }
 void release_cached_gpu_memory() { no_cuda("release_cached_gpu_memory"); }
-int64_t sage_int8_workspace_bytes(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool) { return 0; }
+int64_t sage_int8_workspace_bytes(const AttentionShape&, bool) { return 0; }
 #endif
 
 bool is_out_of_memory(const std::exception& e) {

@@ -97,9 +97,14 @@ RunData load_run(const std::string& dir) {
     }
   }
   const fs::path base(dir);
-  if (fs::exists(base / "attention_kernel_bench.json")) run.kernel_bench = read_json_file(base / "attention_kernel_bench.json");
-  if (fs::exists(base / "model_bench.json")) run.model_bench = read_json_file(base / "model_bench.json");
-  else if (fs::exists(base / "model_bench_quick.json")) run.model_bench = read_json_file(base / "model_bench_quick.json");
+  // The main job's benchmark files, else those of ctest's --quick entries (bench/CMakeLists.txt).
+  auto first_of = [&](std::initializer_list<const char*> names) {
+    for (const char* n : names)
+      if (fs::exists(base / n)) return read_json_file(base / n);
+    return json();
+  };
+  run.kernel_bench = first_of({"attention_kernel_bench.json", "sageval_attention_bench_quick.json"});
+  run.model_bench = first_of({"model_bench.json", "sageval_model_bench_quick.json"});
   if (fs::exists(base / "run.json")) run.run_info = read_json_file(base / "run.json");
   if (fs::is_directory(base / "figures"))
     for (const auto& entry : fs::directory_iterator(base / "figures"))

@@ -13,16 +13,8 @@ namespace {
 
 const char* kBackends[] = {"math", "fp16", "sage_int8"};
 
-AttentionShape small_shape(int64_t nq, int64_t nk) {
-  AttentionShape s;
-  s.batch = 2;
-  s.heads_q = 4;
-  s.heads_kv = 2;
-  s.len_q = nq;
-  s.len_k = nk;
-  s.head_dim = 64;
-  return s;
-}
+// Batch 2, 4 query heads over 2 kv heads, head dim 64.
+AttentionShape small_shape(int64_t nq, int64_t nk) { return {2, 4, 2, nq, nk, 64}; }
 
 class PerBackend : public ::testing::TestWithParam<const char*> {};
 

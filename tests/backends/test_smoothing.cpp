@@ -14,16 +14,8 @@
 namespace sageval {
 namespace {
 
-AttentionShape shape_of(int64_t n, int64_t d) {
-  AttentionShape s;
-  s.batch = 1;
-  s.heads_q = 4;
-  s.heads_kv = 2;
-  s.len_q = n;
-  s.len_k = n;
-  s.head_dim = d;
-  return s;
-}
+// One sequence of n tokens, 4 query heads over 2 kv heads.
+AttentionShape shape_of(int64_t n, int64_t d) { return {1, 4, 2, n, n, d}; }
 
 TEST(SmoothK, LeavesExactOutputUnchangedAndShiftsLse) {
   auto in = make_attention_inputs(shape_of(300, 64), InputFamily::KBias, at::kDouble, Layout::HND, 3);

@@ -46,12 +46,7 @@ TEST_P(ActivationDrift, FinalLayerStaysAligned) {
   model->set_attention({cand, {}});
   model->forward(tokens, nullptr, &cand_cap);
 
-  Record r;
-  r.suite = "activation_drift";
-  r.case_name = against_math ? "BaselineVsMath" : "CandidateVsBaseline";
-  r.candidate = cand;
-  r.baseline = base;
-  r.device = model->device().str();
+  Record r = suite_record("activation_drift", against_math ? "BaselineVsMath" : "CandidateVsBaseline", cand, base, *model, "wikitext2-test");
   r.figures["tokens"] = ids.size();
   r.figures["layers"] = nlohmann::json::array();
   std::printf("[ figures  ] activation drift, %s vs %s, %zu tokens\n  layer  attn_cos    attn_relL2  hidden_cos  hidden_relL2\n",
@@ -68,7 +63,6 @@ TEST_P(ActivationDrift, FinalLayerStaysAligned) {
   const double min_cos = Thresholds::defaults().number("/model/activation_drift/min_final_layer_cosine");
   r.gates.push_back(
       Gate::at_least("/model/activation_drift/min_final_layer_cosine: final-layer hidden cosine", final_cos, min_cos));
-  add_run_context(r, *model, "wikitext2-test");
   append_record(r);
   expect_gates(r, "final-layer cosine of " + cand + " against " + base, rerun_hint("ActivationDrift"));
 }

@@ -91,13 +91,8 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
     std::printf("  %5lld  %7lld  %8.5f  %8.5f  %8.4f  %8.4f  %8.2e  %.4f\n", static_cast<long long>(len),
                 static_cast<long long>(windows), s.nll_base_mean, s.nll_cand_mean, acc_base, acc_cand, s.kld_mean,
                 s.same_top1);
-    Record r;
-    r.suite = "context_length";
-    r.case_name = fmt::format("L{}_{}", len, against_math ? "BaselineVsMath" : "CandidateVsBaseline");
-    r.candidate = cand;
-    r.baseline = base;
-    r.device = model->device().str();
-    r.figures = eval::to_json(s);
+    Record r = suite_record("context_length", fmt::format("L{}_{}", len, against_math ? "BaselineVsMath" : "CandidateVsBaseline"), cand, base, *model, "wikitext2-test");
+    r.figures.update(eval::to_json(s));
     r.figures["length"] = len;
     r.figures["against_math"] = against_math;
     r.figures["windows"] = windows;
@@ -130,7 +125,6 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
     r.gates.push_back(Gate::at_least(
         fmt::format("/model/context_length/min_top1_agreement: top-1 agreement + {} SE (top1_agreement_z)", agree_z),
         agree_upper, min_agree));
-    add_run_context(r, *model, "wikitext2-test");
     append_record(r);
     expect_gates(r, fmt::format("L={}: NLL {} vs {}, top-1 agreement {} +- {}", len, s.nll_cand_mean, s.nll_base_mean,
                                 s.same_top1, s.same_top1_unc),

@@ -64,20 +64,14 @@ TEST(Generation, EveryBackendGeneratesAndContinuationsAreCompared) {
       prefix_sum += static_cast<double>(k);
       divergence.push_back(same ? nlohmann::json(nullptr) : nlohmann::json(k));
     }
-    Record r;
-    r.suite = "generation";
-    r.case_name = c == cand ? "CandidateVsBaseline" : "BaselineVsMath";
-    r.candidate = c;
-    r.baseline = b;
-    r.device = model->device().str();
-    r.figures = {{"prompts", prompts.size()},
+    Record r = suite_record("generation", c == cand ? "CandidateVsBaseline" : "BaselineVsMath", c, b, *model, "wikitext2-test");
+    r.figures.update(nlohmann::json{{"prompts", prompts.size()},
                  {"max_new_tokens", greedy.max_new_tokens},
                  {"identical_fraction", static_cast<double>(identical) / static_cast<double>(prompts.size())},
                  {"mean_common_prefix_tokens", prefix_sum / static_cast<double>(prompts.size())},
                  {"first_divergence", divergence},
                  {"example_baseline", tokenizer->decode(outputs[b][0].tokens)},
-                 {"example_candidate", tokenizer->decode(outputs[c][0].tokens)}};
-    add_run_context(r, *model, "wikitext2-test");
+                 {"example_candidate", tokenizer->decode(outputs[c][0].tokens)}});
     append_record(r);
     std::printf("[ figures  ] generation %s vs %s: %d/%zu identical, mean common prefix %.1f tokens\n", c.c_str(),
                 b.c_str(), identical, prompts.size(), prefix_sum / static_cast<double>(prompts.size()));

@@ -52,20 +52,14 @@ TEST_P(LogitsDiff, LogitsStayAligned) {
               "same top-1 %.4f\n", c.name().c_str(), pair.candidate.c_str(), pair.baseline.c_str(),
               static_cast<long long>(s.n), l.max_abs, l.mse, l.cosine, s.kld_mean, s.same_top1);
   const double min_cos = Thresholds::defaults().number("/model/logits_diff/min_logit_cosine");
-  Record r;
-  r.suite = "logits_diff";
-  r.case_name = c.name();
-  r.candidate = pair.candidate;
-  r.baseline = pair.baseline;
-  r.device = model->device().str();
-  r.figures = eval::to_json(s);
+  Record r = suite_record("logits_diff", c.name(), pair.candidate, pair.baseline, *model, "wikitext2-test");
+  r.figures.update(eval::to_json(s));
   r.figures["prompts"] = prompts;
   r.figures["prompt_tokens"] = len;
   r.figures["logits_max_abs"] = json_number(l.max_abs);
   r.figures["logits_mse"] = json_number(l.mse);
   r.figures["logits_cosine"] = json_number(l.cosine);
   r.gates.push_back(Gate::at_least("/model/logits_diff/min_logit_cosine: logit cosine", l.cosine, min_cos));
-  add_run_context(r, *model, "wikitext2-test");
   append_record(r);
   expect_gates(r, c.name(), rerun_hint(c.name()));
 }

@@ -62,13 +62,8 @@ TEST_P(Perplexity, CandidateWithinGateOfBaseline) {
 
   const double max_dev = Thresholds::defaults().number("/model/perplexity/max_ppl_ratio_deviation");
   const double dev = std::abs(s.ppl_ratio - 1.0);
-  Record r;
-  r.suite = "perplexity";
-  r.case_name = c.name();
-  r.candidate = pair.candidate;
-  r.baseline = pair.baseline;
-  r.device = model->device().str();
-  r.figures = eval::to_json(s);
+  Record r = suite_record("perplexity", c.name(), pair.candidate, pair.baseline, *model, c.dataset);
+  r.figures.update(eval::to_json(s));
   r.figures["protocol"] = fmt::format("{}; first {} bytes of {}", protocol.describe(), text.size(), c.dataset);
   r.figures["sliding"] = c.sliding;
   r.figures["context"] = context;
@@ -83,7 +78,6 @@ TEST_P(Perplexity, CandidateWithinGateOfBaseline) {
   r.figures["logits_mse"] = json_number(logits.mse);
   r.figures["logits_cosine"] = json_number(logits.cosine);
   r.gates.push_back(Gate::at_most("/model/perplexity/max_ppl_ratio_deviation: |ppl_cand / ppl_base - 1|", dev, max_dev));
-  add_run_context(r, *model, c.dataset);
   append_record(r);
   expect_gates(r, fmt::format("perplexity ratio {} +- {}", s.ppl_ratio, s.ppl_ratio_unc), rerun_hint(c.name()));
   EXPECT_EQ(s.n, static_cast<int64_t>(tokenizer->encode(text, false).size())) << "every token scored once";

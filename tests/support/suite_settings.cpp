@@ -25,10 +25,18 @@ std::unique_ptr<model::LlamaModel> load_suite_model() {
   return model::LlamaModel::load(suite_model_dir(), options);
 }
 
-void add_run_context(Record& record, const model::LlamaModel& model, const std::string& dataset) {
+Record suite_record(const std::string& suite, const std::string& case_name, const std::string& candidate,
+                    const std::string& baseline, const model::LlamaModel& model, const std::string& dataset) {
+  Record record;
+  record.suite = suite;
+  record.case_name = case_name;
+  record.candidate = candidate;
+  record.baseline = baseline;
+  record.device = model.device().str();
   record.figures["model"] = model.folder();
   record.figures["model_dtype"] = c10::toString(model.dtype());
   record.figures["dataset"] = dataset;
+  return record;
 }
 
 std::string baseline_backend() { return env_or("SAGEVAL_BASELINE", "fp16"); }

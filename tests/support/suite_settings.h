@@ -27,8 +27,10 @@ std::string suite_setting(const char* env, const std::string& cpu_default, const
 // The suite model (SAGEVAL_MODEL or the bundled one) on suite_device(): float32 on CPU, float16 on CUDA.
 std::unique_ptr<model::LlamaModel> load_suite_model();
 
-// Adds what every model-suite record names besides its figures: the model folder, its dtype and the data set.
-void add_run_context(Record& record, const model::LlamaModel& model, const std::string& dataset);
+// A model-suite record with what every one names besides its figures: the backends, the device, the model
+// folder, its dtype and the data set. Suites add their figures with figures.update / figures[...].
+Record suite_record(const std::string& suite, const std::string& case_name, const std::string& candidate,
+                    const std::string& baseline, const model::LlamaModel& model, const std::string& dataset);
 
 // What a case compares: the baseline (SAGEVAL_BASELINE, default fp16) against the candidate, or, against_math,
 // math against the baseline (the FP16 noise floor every difference is read against).

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sageval/attention_inputs.h"
+
 namespace sageval::perf {
 
 struct GpuMemory {
@@ -29,7 +31,6 @@ bool is_out_of_memory(const std::exception& e);
 
 // Bytes of the sage_int8 quantization workspace (INT8 Q and K, scales, K mean, fp16 V where V is bf16) for
 // one attention call of this shape; 0 where this build has no CUDA kernels.
-int64_t sage_int8_workspace_bytes(int64_t batch, int64_t heads_q, int64_t heads_kv, int64_t len_q, int64_t len_k,
-                                  int64_t head_dim, bool bf16);
+int64_t sage_int8_workspace_bytes(const AttentionShape& shape, bool bf16);
 
 }  // namespace sageval::perf

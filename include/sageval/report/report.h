@@ -15,8 +15,8 @@ struct RunData {
   std::string dir;
   // suite -> records in file order; a case recorded twice (a rerun) keeps its last record only.
   std::map<std::string, std::vector<nlohmann::json>> records;
-  nlohmann::json kernel_bench;  // attention_kernel_bench.json, or null
-  nlohmann::json model_bench;   // model_bench.json (else model_bench_quick.json), or null
+  nlohmann::json kernel_bench;  // attention_kernel_bench.json (else sageval_attention_bench_quick.json), or null
+  nlohmann::json model_bench;   // model_bench.json (else sageval_model_bench_quick.json), or null
   nlohmann::json run_info;      // run.json (main job: commit, date, commands, suites run or skipped), or null
   std::vector<std::string> figures;  // PNG files under dir/figures, relative to dir
 };
