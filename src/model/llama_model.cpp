@@ -1,6 +1,7 @@
 #include "sageval/model/llama_model.h"
 
 #include <algorithm>
+#include <set>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -29,6 +30,28 @@ at::Tensor load_weight(const SafetensorsCheckpoint& ckpt, const std::string& nam
   return t.to(opt.device, dtype, /*non_blocking=*/false, /*copy=*/true);
 }
 
+// Tensors a checkpoint may hold that the runner does not need: rotary inverse frequencies saved by old
+// transformers versions (recomputed from the config, as transformers itself does).
+bool harmless_extra(const std::string& name) {
+  static const std::string suffixes[] = {"rotary_emb.inv_freq", "rotary_emb.original_inv_freq"};
+  for (const std::string& s : suffixes)
+    if (name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) return true;
+  return false;
+}
+
+// libtorch builds differ in which dtypes their CPU matmul takes (1.13 has no float16 one); find out at load,
+// before the first forward fails deep inside a layer.
+void check_dtype_runs(at::ScalarType dtype, const at::Device& device) {
+  try {
+    const auto opts = at::TensorOptions().dtype(dtype).device(device);
+    at::linear(at::ones({2, 4}, opts), at::ones({3, 4}, opts), at::ones({3}, opts));
+  } catch (const std::exception&) {
+    throw std::runtime_error(fmt::format("dtype {} on {} is not supported by this libtorch: its matrix products "
+                                         "fail there; pass --dtype fp32 (or bf16), or run on a GPU",
+                                         c10::toString(dtype), device.str()));
+  }
+}
+
 at::Tensor rotate_half(const at::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
   return at::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
@@ -45,13 +68,25 @@ std::unique_ptr<LlamaModel> LlamaModel::load(const std::string& folder, const Lo
   m->device_ = opt.device;
   m->dtype_ = opt.dtype.value_or(opt.device.is_cuda() ? at::kHalf : at::kFloat);
   const ModelConfig& c = m->config_;
+  check_dtype_runs(m->dtype_, opt.device);
   const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open(folder);
-  auto w = [&](const std::string& name, at::IntArrayRef shape) { return load_weight(ckpt, name, shape, opt, m->dtype_); };
+  std::set<std::string> used;
+  auto w = [&](const std::string& name, at::IntArrayRef shape) {
+    used.insert(name);
+    return load_weight(ckpt, name, shape, opt, m->dtype_);
+  };
   const int64_t h = c.hidden_size, qd = c.num_heads * c.head_dim, kvd = c.num_kv_heads * c.head_dim;
   m->embed_ = w("model.embed_tokens.weight", {c.vocab_size, h});
   m->final_norm_ = w("model.norm.weight", {h});
   if (c.tie_word_embeddings) {
     m->lm_head_ = m->embed_;
+    // transformers 4.x ties over a saved lm_head, 5.x keeps it apart: only an identical one is unambiguous.
+    if (ckpt.contains("lm_head.weight")) {
+      if (!at::equal(w("lm_head.weight", {c.vocab_size, h}), m->embed_))
+        throw std::runtime_error(fmt::format(
+            "checkpoint '{}': tie_word_embeddings is true but lm_head.weight differs from model.embed_tokens.weight "
+            "(transformers 4.x would use the embeddings, 5.x the saved head)", folder));
+    }
   } else {
     m->lm_head_ = w("lm_head.weight", {c.vocab_size, h});
   }
@@ -69,10 +104,30 @@ std::unique_ptr<LlamaModel> LlamaModel::load(const std::string& folder, const Lo
       l.k_b = w(p + "self_attn.k_proj.bias", {kvd});
       l.v_b = w(p + "self_attn.v_proj.bias", {kvd});
     }
+    if (c.o_bias) l.o_b = w(p + "self_attn.o_proj.bias", {h});
     l.gate_w = w(p + "mlp.gate_proj.weight", {c.intermediate_size, h});
     l.up_w = w(p + "mlp.up_proj.weight", {c.intermediate_size, h});
     l.down_w = w(p + "mlp.down_proj.weight", {h, c.intermediate_size});
+    if (c.mlp_bias) {
+      l.gate_b = w(p + "mlp.gate_proj.bias", {c.intermediate_size});
+      l.up_b = w(p + "mlp.up_proj.bias", {c.intermediate_size});
+      l.down_b = w(p + "mlp.down_proj.bias", {h});
+    }
     m->layers_.push_back(std::move(l));
+  }
+  // Every tensor is used or known to be harmless: one the config does not account for (a bias the config does
+  // not declare, a classification head, quantization scales) would otherwise be dropped in silence.
+  std::vector<std::string> unused;
+  for (const std::string& name : ckpt.names())
+    if (used.count(name) == 0 && !harmless_extra(name)) unused.push_back(name);
+  if (!unused.empty()) {
+    const size_t shown = std::min<size_t>(unused.size(), 8);
+    throw std::runtime_error(fmt::format(
+        "checkpoint '{}': {} tensor{} the {} config does not account for: {}{} (a bias, head or layer this config "
+        "does not declare; refusing to run the model without {})",
+        folder, unused.size(), unused.size() == 1 ? "" : "s", c.architecture,
+        fmt::join(unused.begin(), unused.begin() + static_cast<std::ptrdiff_t>(shown), ", "),
+        unused.size() > shown ? ", ..." : "", unused.size() == 1 ? "it" : "them"));
   }
   m->inv_freq_ = rope_inverse_frequencies(c).to(opt.device);
   m->set_attention({});
@@ -153,7 +208,18 @@ at::Tensor LlamaModel::attention_block(int64_t index, const Layer& l, const at::
     v = v.to(adt);
   }
   at::Tensor out = layer_backends_[index]->forward(q, k, v, opt).out.to(dtype_);
-  return at::linear(out.reshape({b, t, config_.num_heads * d}), l.o_w);
+  return at::linear(out.reshape({b, t, config_.num_heads * d}), l.o_w, l.o_b);
+}
+
+at::Tensor LlamaModel::mlp(const Layer& l, const at::Tensor& x) const {
+  at::Tensor gate = at::linear(x, l.gate_w, l.gate_b);
+  switch (config_.hidden_act) {
+    case Activation::kSilu: gate = at::silu(gate); break;
+    case Activation::kGelu: gate = at::gelu(gate); break;
+    case Activation::kGeluTanh: gate = at::gelu(gate, "tanh"); break;
+    case Activation::kRelu: gate = at::relu(gate); break;
+  }
+  return at::linear(gate * at::linear(x, l.up_w, l.up_b), l.down_w, l.down_b);
 }
 
 at::Tensor LlamaModel::forward(const at::Tensor& tokens, KVCache* cache, LayerCapture* capture) const {
@@ -175,13 +241,21 @@ at::Tensor LlamaModel::forward(const at::Tensor& tokens, KVCache* cache, LayerCa
       throw std::invalid_argument(fmt::format("cache capacity {} exceeded: {} cached + {} new tokens",
                                               cache->capacity_, past, t));
   }
+  // Sliding-window layers attend to the last W keys only. For sequences of at most W tokens that is plain causal
+  // attention; longer ones would need a windowed mask, which no attention backend implements yet.
+  if (config_.sliding_window && past + t > *config_.sliding_window)
+    throw std::invalid_argument(fmt::format(
+        "this model's sliding_window is {} tokens and this forward covers {} (past {} + new {}): attention over "
+        "a window is not implemented by the attention backends, so sequences longer than the window are refused",
+        *config_.sliding_window, past + t, past, t));
   at::Tensor x = at::embedding(embed_, tokens.to(device_));
   // RoPE angles in float32 for positions past..past+t-1, cast to the activation dtype as transformers does.
   at::Tensor pos = at::arange(past, past + t, at::TensorOptions().dtype(at::kLong).device(device_)).to(at::kFloat);
   at::Tensor freqs = at::outer(pos, inv_freq_);
   at::Tensor emb = at::cat({freqs, freqs}, -1);
-  at::Tensor cos = emb.cos().to(dtype_).view({1, t, 1, config_.head_dim});
-  at::Tensor sin = emb.sin().to(dtype_).view({1, t, 1, config_.head_dim});
+  const double scaling = rope_attention_scaling(config_);  // yarn scales cos and sin; 1 otherwise
+  at::Tensor cos = (emb.cos() * scaling).to(dtype_).view({1, t, 1, config_.head_dim});
+  at::Tensor sin = (emb.sin() * scaling).to(dtype_).view({1, t, 1, config_.head_dim});
   if (capture != nullptr) {
     capture->attention_out.clear();
     capture->hidden.clear();
@@ -191,7 +265,7 @@ at::Tensor LlamaModel::forward(const at::Tensor& tokens, KVCache* cache, LayerCa
     at::Tensor a = attention_block(i, l, rms_norm(x, l.input_norm), cos, sin, cache, past);
     x = x + a;
     at::Tensor h = rms_norm(x, l.post_norm);
-    x = x + at::linear(at::silu(at::linear(h, l.gate_w)) * at::linear(h, l.up_w), l.down_w);
+    x = x + mlp(l, h);
     if (capture != nullptr) {
       capture->attention_out.push_back(a);
       capture->hidden.push_back(x);

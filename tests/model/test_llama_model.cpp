@@ -203,7 +203,7 @@ TEST(ModelConfig, ReadsRopeFromEitherConfigGeneration) {
   EXPECT_EQ(plain.rope_theta, 1000.0);
   EXPECT_TRUE(plain.rope_scaling.type.empty());
   EXPECT_EQ(plain.head_dim, 32);
-  EXPECT_THROW(model::parse_config("{" + base + R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}})", "y"),
+  EXPECT_THROW(model::parse_config("{" + base + R"(, "rope_scaling": {"rope_type": "dynamic", "factor": 4.0}})", "y"),
                std::runtime_error);
 }
 

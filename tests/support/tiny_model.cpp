@@ -53,9 +53,15 @@ std::map<std::string, at::Tensor> tiny_weights(const model::ModelConfig& c, uint
       w[p + "self_attn.k_proj.bias"] = normal({kvd}, 0.1);
       w[p + "self_attn.v_proj.bias"] = normal({kvd}, 0.1);
     }
+    if (c.o_bias) w[p + "self_attn.o_proj.bias"] = normal({h}, 0.1);
     w[p + "mlp.gate_proj.weight"] = normal({c.intermediate_size, h}, 0.1);
     w[p + "mlp.up_proj.weight"] = normal({c.intermediate_size, h}, 0.1);
     w[p + "mlp.down_proj.weight"] = normal({h, c.intermediate_size}, 0.1);
+    if (c.mlp_bias) {
+      w[p + "mlp.gate_proj.bias"] = normal({c.intermediate_size}, 0.1);
+      w[p + "mlp.up_proj.bias"] = normal({c.intermediate_size}, 0.1);
+      w[p + "mlp.down_proj.bias"] = normal({h}, 0.1);
+    }
   }
   return w;
 }

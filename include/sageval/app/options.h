@@ -3,6 +3,7 @@
 // libcli11-dev).
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -40,8 +41,8 @@ inline const std::vector<std::string>& dtype_names() {
   return names;
 }
 
-// Parses; on --help prints it and returns 0, on a usage error prints it and returns kExitError; -1 when the
-// program should go on.
+// Parses; on --help prints it and returns 0, on a usage error prints one line naming it and returns
+// kExitError; -1 when the program should go on.
 inline int parse(CLI::App& app, int argc, const char* const* argv) {
   try {
     app.parse(argc, argv);
@@ -50,7 +51,9 @@ inline int parse(CLI::App& app, int argc, const char* const* argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    std::string program = argc > 0 ? argv[0] : "sageval";
+    program = program.substr(program.find_last_of('/') + 1);
+    std::fprintf(stderr, "%s: error: %s (--help lists the options)\n", program.c_str(), e.what());
     return kExitError;
   }
   return -1;

@@ -53,7 +53,8 @@ std::string default_model_dir();
 class LlamaModel {
  public:
   // Reads config.json and the safetensors weights of a Hugging Face folder; checks every tensor's presence,
-  // dtype and shape against the config; errors name the file and the tensor.
+  // dtype and shape against the config, and that every tensor in the files is used (rotary inv_freq buffers
+  // of old checkpoints excepted); errors name the file (or folder) and the tensor.
   static std::unique_ptr<LlamaModel> load(const std::string& folder, const LoadOptions& options = {});
 
   const ModelConfig& config() const { return config_; }
@@ -77,11 +78,12 @@ class LlamaModel {
  private:
   struct Layer {
     at::Tensor input_norm, post_norm;
-    at::Tensor q_w, k_w, v_w, o_w, q_b, k_b, v_b;
-    at::Tensor gate_w, up_w, down_w;
+    at::Tensor q_w, k_w, v_w, o_w, q_b, k_b, v_b, o_b;        // biases undefined where the config has none
+    at::Tensor gate_w, up_w, down_w, gate_b, up_b, down_b;
   };
   LlamaModel() = default;
   at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
+  at::Tensor mlp(const Layer& layer, const at::Tensor& x) const;
   at::Tensor attention_block(int64_t index, const Layer& layer, const at::Tensor& x, const at::Tensor& cos,
                              const at::Tensor& sin, KVCache* cache, int64_t past) const;
 
