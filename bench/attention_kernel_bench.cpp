@@ -3,7 +3,7 @@
 // Shapes as in FlashAttention's benchmark: B*N = 32768 tokens, H*D = 2048 (H = 2048/D), Hq = Hkv, fp16, HND.
 // Variants: sage_int8_kernel (attention over a workspace quantized beforehand), sage_int8_with_quant (quantize
 // + attention: what a user gets), sage_int8_quant_only, fp16_kernel, and SDPA restricted to one backend at a
-// time (flash, cudnn, efficient). Method (/work/.library/device/METHOD.md): CUDA events around each call, warm-up
+// time (flash, cudnn, efficient). Method (the device notes of our workplace; FlashAttention's benchmarks): CUDA events around each call, warm-up
 // first, median/min/max of --iters, 3 input sets rotated so the L2 does not flatter small shapes.
 //
 // Usage: sageval_attention_bench [--quick] [--json FILE] [--warmup N] [--iters N] [--head-dim D,..] [--seq N,..]

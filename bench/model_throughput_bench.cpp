@@ -6,7 +6,7 @@
 // of one attention call, a prefill and a decode step (caching allocator and cudaMemGetInfo), with the
 // sage_int8 quantization workspace shown separately. Every backend runs in the same process on the same inputs,
 // so the ratios sage_int8/fp16 and sage_int8/sdpa compare like with like.
-// Method (/work/.library/device/METHOD.md): warm-up, CUDA events, median/min/max of --iters (>= 10) runs, three
+// Method (as FlashAttention's benchmarks): warm-up, CUDA events, median/min/max of --iters (>= 10) runs, three
 // rotating input sets. Configurations that do not fit are recorded as out_of_memory with the size, not dropped.
 // --baseline FILE compares against a stored run (noise margin from the runs' spread; exit 3 on a regression).
 //

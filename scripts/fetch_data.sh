@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Downloads the evaluation data sets into DIR and verifies them against the checksums that the registry
-# (src/data/datasets.cpp) holds:
+# Downloads the evaluation data sets into DIR and verifies them against the checksums of the registry
+# (data/datasets.tsv, which the library compiles in too):
 #   DIR/wikitext-2-raw/wiki.{test,valid}.raw   WikiText-2 raw (wikitext-2-raw-v1), CC BY-SA 3.0
 #   DIR/ptb/ptb.{test,valid}.txt               Penn Treebank, Mikolov's preprocessing; LDC-licensed text,
 #                                              for evaluation only: never redistribute it
@@ -29,14 +29,15 @@ PTB_BASES=(
   "https://raw.githubusercontent.com/tomsercu/lstm/master/data"
 )
 
-# path under DIR -> SHA-256 (the same values as SHA256SUMS of the shared data and the registry)
-declare -A SHA256=(
-  ["wikitext-2-raw/wiki.test.raw"]="173c87a53759e0201f33e0ccf978e510c2042d7f2cb78229d9a50d79b9e7dd08"
-  ["wikitext-2-raw/wiki.valid.raw"]="4cd0f6876d07a413aa911261ff6d363c72d757d47f0fdd6015702014c89cb9c7"
-  ["ptb/ptb.test.txt"]="dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0"
-  ["ptb/ptb.valid.txt"]="c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"
-)
+# path under DIR -> SHA-256, from the registry
 FILES=("wikitext-2-raw/wiki.test.raw" "wikitext-2-raw/wiki.valid.raw" "ptb/ptb.test.txt" "ptb/ptb.valid.txt")
+REGISTRY="$(cd "$(dirname "$0")/.." && pwd)/data/datasets.tsv"
+declare -A SHA256=()
+while IFS=$'\t' read -r _name path sha _bytes _split _licence; do
+  case "$_name" in ''|'#'*) continue ;; esac
+  SHA256["$path"]=$sha
+done < "$REGISTRY"
+for rel in "${FILES[@]}"; do [ -n "${SHA256[$rel]:-}" ] || { echo "fetch_data: $REGISTRY has no entry for $rel" >&2; exit 1; }; done
 
 die() { echo "fetch_data: ERROR: $*" >&2; exit 1; }
 

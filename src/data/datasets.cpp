@@ -1,5 +1,5 @@
-// The data-set registry; see the header. Checksums and sizes are those of /work/shared/data/SHA256SUMS and its
-// README (the WikiText-2 and PTB files match the published hashes); scripts/fetch_data.sh checks the same values.
+// The data-set registry; see the header. The sets, checksums and sizes come from data/datasets.tsv (compiled in
+// by cmake/dataset_registry.cmake), the same file scripts/fetch_data.sh verifies downloads against.
 #include "sageval/data/datasets.h"
 
 #include <cerrno>
@@ -24,7 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kFetchScript = "scripts/fetch_data.sh";
-constexpr const char* kPtbLicence = "LDC-licensed text; evaluation only, never redistribute";
 
 std::string known_names() {
   std::string out;
@@ -60,20 +59,7 @@ std::string absolute_normal(const std::string& path) {
 
 const std::vector<DatasetInfo>& known_datasets() {
   static const std::vector<DatasetInfo> kDatasets = {
-      {"wikitext2-test", "wikitext-2-raw/wiki.test.raw",
-       "173c87a53759e0201f33e0ccf978e510c2042d7f2cb78229d9a50d79b9e7dd08", 1290590, "CC BY-SA 3.0", "test"},
-      {"wikitext2-valid", "wikitext-2-raw/wiki.valid.raw",
-       "4cd0f6876d07a413aa911261ff6d363c72d757d47f0fdd6015702014c89cb9c7", 1146846, "CC BY-SA 3.0", "valid"},
-      {"ptb-test", "ptb/ptb.test.txt", "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0", 449945,
-       kPtbLicence, "test"},
-      {"ptb-valid", "ptb/ptb.valid.txt", "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
-       399782, kPtbLicence, "valid"},
-      {"corpus-kjv", "corpus/kjv.txt", "82fa5f3788c6a9a010fb128a0f0bf588984b5888a82058520620eded59b033ea", 4298239,
-       "public domain", "train"},
-      {"corpus-shakespeare", "corpus/shakespeare.txt",
-       "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed", 1115394, "public domain", "train"},
-      {"corpus-jargon", "corpus/jargon.txt", "40dfb4b98191a670a09a183d5798d50f243d23fdbd1495dcc0aca2ce5895ba97",
-       1681817, "public domain", "train"},
+#include "sageval/dataset_registry.inc"
   };
   return kDatasets;
 }

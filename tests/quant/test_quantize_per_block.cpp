@@ -82,8 +82,9 @@ TEST(SmoothK, MeanIsDoubleAccumulatedAndSubtracted) {
 }
 
 TEST(SageInt8QK, QuantizesQWithSoftmaxScaleInBase2) {
-  at::Tensor q = at::randn({1, 4, 300, 128}).to(at::kHalf);
-  at::Tensor k = (at::randn({1, 2, 300, 128}) + 4.0).to(at::kHalf);
+  at::Generator gen = at::detail::createCPUGenerator(11);
+  at::Tensor q = at::randn({1, 4, 300, 128}, gen).to(at::kHalf);
+  at::Tensor k = (at::randn({1, 2, 300, 128}, gen) + 4.0).to(at::kHalf);
   const double sm_scale = 1.0 / std::sqrt(128.0);
   SageInt8QK qk = quantize_sage_int8_qk(q, k, sm_scale, /*smooth=*/true);
   EXPECT_EQ(qk.q.scales.size(2), 3);  // ceil(300 / 128)
@@ -92,8 +93,11 @@ TEST(SageInt8QK, QuantizesQWithSoftmaxScaleInBase2) {
                       qk.q.scales.repeat_interleave(numerics::kQBlockRows, 2).slice(2, 0, 300).unsqueeze(-1);
   at::Tensor q_scaled = q.to(at::kFloat) * static_cast<float>(sm_scale * 1.4426950408889634);
   EXPECT_LT((q_back - q_scaled).abs().max().item<float>(), qk.q.scales.max().item<float>() * 0.5001f);
-  // Smoothing removed the +4 shared by every token: K's steps are those of a unit Gaussian, not of 4 + N(0,1).
-  EXPECT_LT(qk.k.scales.max().item<float>(), 5.0f / 127.0f);
+  // Smoothing removed the +4 shared by every token: K's steps are those of the centred values (the per-channel
+  // mean of 300 tokens is within 0.25 of 4), not of 4 + N(0,1). A bound on the draw itself, not on a Gaussian
+  // tail: a fixed "5 sigma" bound failed on about one draw in twenty.
+  const float centred_max = (k.to(at::kFloat) - 4.0f).abs().max().item<float>();
+  EXPECT_LT(qk.k.scales.max().item<float>(), (centred_max + 0.25f) / 127.0f);
   SageInt8QK raw = quantize_sage_int8_qk(q, k, sm_scale, /*smooth=*/false);
   EXPECT_GT(raw.k.scales.min().item<float>(), 5.0f / 127.0f);
   EXPECT_EQ(raw.k_mean.abs().max().item<float>(), 0.0f);

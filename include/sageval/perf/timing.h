@@ -1,4 +1,4 @@
-// How every throughput figure is timed (method: /work/.library/device/METHOD.md, FlashAttention's benchmarks):
+// How every throughput figure is timed (as FlashAttention's benchmarks do):
 // warm-up calls first, then one measurement per call, summarized as median, min and max.
 #pragma once
 
