@@ -1,0 +1,16 @@
+// Self-tests of the Hopper building blocks of kernels/sm90_primitives.cuh, run by the GPU test suite: each
+// launches one warpgroup on operands in device memory, so a test can compare the result with the CPU bit for bit.
+// They throw std::runtime_error on a device other than compute capability 9.0 and on any CUDA error.
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+namespace sageval::kernels {
+
+// d[64 x 128] (int32, row-major) = a[64 x 32k] . b[128 x 32k]^T, both int8 row-major (K-major), computed by
+// `k_steps` chained wgmma m64n128k32 .s32.s8.s8 products (the first with scale-d = 0, the rest accumulating).
+void sm90_wgmma_s8_selftest(const int8_t* a, const int8_t* b, int32_t* d, int k_steps, cudaStream_t stream);
+
+}  // namespace sageval::kernels

@@ -1,0 +1,79 @@
+// Thin wrappers over the Hopper (sm_90a) instructions the INT8 attention kernel for Hopper is built from, one
+// function per instruction, each citing its section of the PTX ISA (version 8.x, "Parallel Thread Execution
+// ISA"). No CUTLASS/CuTe: these machines do not package it, and the project vendors nothing.
+//
+// Status: the first building block of the sm_90a INT8 attention kernel (issue "Hopper INT8 attention"): the
+// warpgroup matrix product (wgmma) of INT8 operands from shared memory, its fences and its shared-memory
+// descriptors, checked bit for bit against the CPU by the GPU test Sm90Wgmma (tests/gpu/test_sm90_primitives.cpp,
+// through sm90_selftest.cu). TMA, mbarrier and setmaxnreg wrappers come with the kernel that uses them, each
+// with its test.
+//
+// Compiled only where __CUDA_ARCH_FEAT_SM90_ALL is defined (the sm_90a target); callers guard their kernels
+// the same way and their hosts check the compute capability before launching.
+#pragma once
+
+#include <cstdint>
+
+namespace sageval::kernels::sm90 {
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+// Shared-memory matrix descriptor (PTX ISA 9.7.15.5.1, "Matrix Descriptor Format"): start address, leading and
+// stride byte offsets, each in 16-byte units in 14 bits; bits 62-63 the swizzle mode (0: none). Without swizzle
+// the operand is made of "core matrices" of 8 rows x 16 bytes stored as 128 contiguous bytes; for a K-major
+// operand, `leading_bytes` is the distance between core matrices adjacent in K, `stride_bytes` between those
+// adjacent in M (or N).
+__device__ __forceinline__ uint64_t smem_descriptor(const void* smem, uint32_t leading_bytes, uint32_t stride_bytes) {
+  const uint32_t address = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  uint64_t d = 0;
+  d |= static_cast<uint64_t>((address >> 4) & 0x3FFF);
+  d |= static_cast<uint64_t>((leading_bytes >> 4) & 0x3FFF) << 16;
+  d |= static_cast<uint64_t>((stride_bytes >> 4) & 0x3FFF) << 32;
+  return d;  // base offset 0, no swizzle
+}
+
+// Makes the generic-proxy writes of this thread to shared memory (ordinary stores) visible to the async proxy
+// (wgmma operand reads, TMA) (PTX ISA 9.7.12.4 "membar/fence", fence.proxy.async). Each writing thread issues it
+// before the barrier that precedes the wgmma.
+__device__ __forceinline__ void fence_proxy_async_shared() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+// Orders register and shared-memory accesses before the wgmma that follows (PTX ISA 9.7.15.6.1 wgmma.fence).
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+// Commits the wgmma operations issued so far into one group (PTX ISA 9.7.15.6.2 wgmma.commit_group).
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+// Waits until at most N groups are pending (PTX ISA 9.7.15.6.3 wgmma.wait_group); accumulators are read only
+// after this.
+template <int N>
+__device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+
+#define SAGEVAL_R8(i) "+r"(d[i + 0]), "+r"(d[i + 1]), "+r"(d[i + 2]), "+r"(d[i + 3]), "+r"(d[i + 4]), "+r"(d[i + 5]), \
+                      "+r"(d[i + 6]), "+r"(d[i + 7])
+
+// D[64 x 128] (+)= A[64 x 32] . B[128 x 32]^T with INT8 operands from shared memory (both K-major) and INT32
+// accumulators in registers (PTX ISA 9.7.15.5 wgmma.mma_async, .s32.s8.s8, shape m64n128k32). Issued by one
+// warpgroup (128 threads). Accumulator layout (PTX ISA 9.7.15.5.1, "Register Fragments", the m64nNk32 .s32
+// case): warp w of the warpgroup holds rows 16w..16w+15; for n-block j (8 columns), thread lane holds
+// d[4j + 0..1] at row 16w + lane/4, columns 8j + 2*(lane%4) + {0, 1}, and d[4j + 2..3] eight rows further down.
+// `accumulate` false overwrites D (scale-d = 0), true adds to it.
+__device__ __forceinline__ void wgmma_m64n128k32_s8(int32_t (&d)[64], uint64_t desc_a, uint64_t desc_b, bool accumulate) {
+  asm volatile(
+      "{\n"
+      ".reg .pred p;\n"
+      "setp.ne.b32 p, %66, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+      "%64, %65, p;\n"
+      "}\n"
+      : SAGEVAL_R8(0), SAGEVAL_R8(8), SAGEVAL_R8(16), SAGEVAL_R8(24), SAGEVAL_R8(32), SAGEVAL_R8(40), SAGEVAL_R8(48),
+        SAGEVAL_R8(56)
+      : "l"(desc_a), "l"(desc_b), "r"(static_cast<int32_t>(accumulate)));
+}
+
+#undef SAGEVAL_R8
+
+#endif  // __CUDA_ARCH_FEAT_SM90_ALL
+
+}  // namespace sageval::kernels::sm90

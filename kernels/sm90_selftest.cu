@@ -1,0 +1,75 @@
+// One warpgroup runs chained INT8 wgmma products (kernels/sm90_primitives.cuh) on operands staged through shared
+// memory in the no-swizzle core-matrix layout, and writes the accumulators back through their register layout:
+// if the descriptors, the fragment layout or the accumulate flag were wrong, the product would not match the
+// CPU's. FLOPs: 2 * 64 * 128 * 32 per k-step; bytes: negligible (a test, not a kernel to time).
+#include <stdexcept>
+#include <string>
+
+#include "sageval/kernels/cuda_check.h"
+#include "sageval/kernels/sm90_selftest.h"
+#include "sm90_primitives.cuh"
+
+namespace sageval::kernels {
+namespace {
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// Byte offset of element (row, k) of a K-major operand with 32 columns (two 16-byte core matrices per 8-row
+// group): core matrix (row / 8, k / 16) at ((row / 8) * 2 + k / 16) * 128, then 16 bytes per row.
+__device__ __forceinline__ int core_offset(int row, int k) { return ((row / 8) * 2 + k / 16) * 128 + (row % 8) * 16 + k % 16; }
+// Adjacent core matrices: 128 bytes apart in K (the leading dimension), 256 bytes apart in rows (the stride).
+constexpr uint32_t kLeadingBytes = 128, kStrideBytes = 256;
+#endif
+
+__global__ void __launch_bounds__(128) wgmma_s8_selftest_kernel(const int8_t* a, const int8_t* b, int32_t* d, int k_steps) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  __shared__ alignas(128) int8_t sa[64 * 32];
+  __shared__ alignas(128) int8_t sb[128 * 32];
+  const int k_total = 32 * k_steps;
+  int32_t acc[64];
+#pragma unroll
+  for (int i = 0; i < 64; ++i) acc[i] = 0;
+  for (int step = 0; step < k_steps; ++step) {
+    for (int i = threadIdx.x; i < 64 * 32; i += 128) sa[core_offset(i / 32, i % 32)] = a[(i / 32) * k_total + step * 32 + i % 32];
+    for (int i = threadIdx.x; i < 128 * 32; i += 128) sb[core_offset(i / 32, i % 32)] = b[(i / 32) * k_total + step * 32 + i % 32];
+    sm90::fence_proxy_async_shared();  // ordinary stores, read next by the tensor cores
+    __syncthreads();
+    sm90::wgmma_fence();
+    sm90::wgmma_m64n128k32_s8(acc, sm90::smem_descriptor(sa, kLeadingBytes, kStrideBytes),
+                              sm90::smem_descriptor(sb, kLeadingBytes, kStrideBytes), step > 0);
+    sm90::wgmma_commit();
+    sm90::wgmma_wait<0>();
+    __syncthreads();  // the next step overwrites the operands
+  }
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int row = 16 * warp + lane / 4;
+#pragma unroll
+  for (int j = 0; j < 16; ++j) {
+    const int col = 8 * j + 2 * (lane % 4);
+    d[row * 128 + col] = acc[4 * j];
+    d[row * 128 + col + 1] = acc[4 * j + 1];
+    d[(row + 8) * 128 + col] = acc[4 * j + 2];
+    d[(row + 8) * 128 + col + 1] = acc[4 * j + 3];
+  }
+#endif
+}
+
+void require_sm90() {
+  int device = 0, major = 0, minor = 0;
+  SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
+  SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  if (major != 9 || minor != 0)
+    throw std::runtime_error("the sm_90a self-tests need a compute capability 9.0 device, this one is " +
+                             std::to_string(major) + "." + std::to_string(minor));
+}
+
+}  // namespace
+
+void sm90_wgmma_s8_selftest(const int8_t* a, const int8_t* b, int32_t* d, int k_steps, cudaStream_t stream) {
+  require_sm90();
+  if (k_steps < 1) throw std::invalid_argument("sm90_wgmma_s8_selftest: k_steps must be at least 1");
+  wgmma_s8_selftest_kernel<<<1, 128, 0, stream>>>(a, b, d, k_steps);
+  SAGEVAL_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace sageval::kernels

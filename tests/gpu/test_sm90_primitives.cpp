@@ -1,0 +1,50 @@
+// The Hopper building blocks (kernels/sm90_primitives.cuh) against the CPU, bit for bit: the INT8 warpgroup
+// product is exact in INT32 (|sum| < 2^21 here), so any error in a descriptor, the fragment layout or the
+// accumulate flag shows as a mismatch. Skips visibly off compute capability 9.0.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+#include <ATen/cuda/CUDAContext.h>
+
+#include "sageval/kernels/sm90_selftest.h"
+#endif
+
+namespace sageval::testing {
+namespace {
+
+class Sm90Wgmma : public ::testing::TestWithParam<int> {};
+
+TEST_P(Sm90Wgmma, Int8ProductsAreExact) {
+#ifndef SAGEVAL_WITH_CUDA_KERNELS
+  GTEST_SKIP() << "this build has no CUDA kernels (libtorch without CUDA)";
+#else
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device visible to libtorch";
+  const auto* props = at::cuda::getCurrentDeviceProperties();
+  if (props->major != 9 || props->minor != 0)
+    GTEST_SKIP() << "needs compute capability 9.0 (sm_90a), this device is " << props->major << "." << props->minor;
+  const int k_steps = GetParam();
+  at::Generator gen = at::detail::createCPUGenerator(100 + k_steps);
+  auto int8 = at::TensorOptions().dtype(at::kChar);
+  // Full INT8 range, including -128, which the quantizers never produce but the instruction must take.
+  const at::Tensor a = at::randint(-128, 128, {64, 32 * k_steps}, gen, int8);
+  const at::Tensor b = at::randint(-128, 128, {128, 32 * k_steps}, gen, int8);
+  const at::Tensor a_gpu = a.cuda(), b_gpu = b.cuda();
+  at::Tensor d = at::full({64, 128}, -7, at::TensorOptions().dtype(at::kInt).device(at::kCUDA));  // poison
+  kernels::sm90_wgmma_s8_selftest(a_gpu.data_ptr<int8_t>(), b_gpu.data_ptr<int8_t>(), d.data_ptr<int32_t>(), k_steps,
+                                  at::cuda::getCurrentCUDAStream().stream());
+  // float64 holds every product sum exactly (|sum| <= 96 * 128 * 128 < 2^21).
+  const at::Tensor expected = at::matmul(a.to(at::kDouble), b.to(at::kDouble).t());
+  const at::Tensor got = d.cpu().to(at::kDouble);
+  const int64_t wrong = (got != expected).sum().item<int64_t>();
+  EXPECT_EQ(wrong, 0) << wrong << " of 8192 elements differ; first row got " << got[0].slice(0, 0, 8) << " expected "
+                      << expected[0].slice(0, 0, 8);
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(KSteps, Sm90Wgmma, ::testing::Values(1, 3),
+                         [](const ::testing::TestParamInfo<int>& info) { return "K" + std::to_string(32 * info.param); });
+
+}  // namespace
+}  // namespace sageval::testing
