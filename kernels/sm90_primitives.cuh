@@ -2,10 +2,10 @@
 // function per instruction, each citing its section of the PTX ISA (version 8.x, "Parallel Thread Execution
 // ISA"). No CUTLASS/CuTe: these machines do not package it, and the project vendors nothing.
 //
-// Status: the first building block of the sm_90a INT8 attention kernel (issue "Hopper INT8 attention"): the
-// warpgroup matrix product (wgmma) of INT8 operands from shared memory, its fences and its shared-memory
-// descriptors, checked bit for bit against the CPU by the GPU test Sm90Wgmma (tests/gpu/test_sm90_primitives.cpp,
-// through sm90_selftest.cu). TMA, mbarrier and setmaxnreg wrappers come with the kernel that uses them, each
+// Status: the first building blocks of the sm_90a INT8 attention kernel (issue "Hopper INT8 attention"): the
+// warpgroup matrix products (wgmma) of INT8 operands from shared memory (Q.K^T) and of FP16 A from registers
+// with B from shared memory (P.V), their fences and shared-memory descriptors, each checked bit for bit against
+// the CPU by the GPU test Sm90Wgmma (tests/gpu/test_sm90_primitives.cpp, through sm90_selftest.cu). TMA, mbarrier and setmaxnreg wrappers come with the kernel that uses them, each
 // with its test.
 //
 // Compiled only where __CUDA_ARCH_FEAT_SM90_ALL is defined (the sm_90a target); callers guard their kernels
@@ -46,6 +46,8 @@ __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_grou
 template <int N>
 __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
 
+#define SAGEVAL_F8(i) "+f"(d[i + 0]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), \
+                      "+f"(d[i + 6]), "+f"(d[i + 7])
 #define SAGEVAL_R8(i) "+r"(d[i + 0]), "+r"(d[i + 1]), "+r"(d[i + 2]), "+r"(d[i + 3]), "+r"(d[i + 4]), "+r"(d[i + 5]), \
                       "+r"(d[i + 6]), "+r"(d[i + 7])
 
@@ -72,7 +74,32 @@ __device__ __forceinline__ void wgmma_m64n128k32_s8(int32_t (&d)[64], uint64_t d
       : "l"(desc_a), "l"(desc_b), "r"(static_cast<int32_t>(accumulate)));
 }
 
+// D[64 x 128] (+)= A[64 x 16] . B[128 x 16]^T with FP16 A in registers, FP16 B from shared memory (K-major) and
+// FP32 accumulators (PTX ISA 9.7.15.5 wgmma.mma_async, .f32.f16.f16, shape m64n128k16, A from registers: the
+// P.V product of attention, P never leaving registers). A fragment (PTX ISA 9.7.15.5.1, "Register Fragments",
+// .f16 A of m64nNk16): warp w holds rows 16w..16w+15; with g = lane / 4 and t = lane % 4, a[0] packs (row g,
+// columns 2t, 2t+1), a[1] (row g + 8, same columns), a[2] (row g, columns 2t+8, 2t+9), a[3] (row g + 8, those).
+// Accumulators as for the INT8 product. imm-scale-a/b = 1 (no negation), imm-trans-b = 0 (B K-major).
+__device__ __forceinline__ void wgmma_m64n128k16_f16_rs(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b,
+                                                        bool accumulate) {
+  asm volatile(
+      "{\n"
+      ".reg .pred p;\n"
+      "setp.ne.b32 p, %69, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+      "{%64, %65, %66, %67}, %68, p, 1, 1, 0;\n"
+      "}\n"
+      : SAGEVAL_F8(0), SAGEVAL_F8(8), SAGEVAL_F8(16), SAGEVAL_F8(24), SAGEVAL_F8(32), SAGEVAL_F8(40), SAGEVAL_F8(48),
+        SAGEVAL_F8(56)
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(static_cast<int32_t>(accumulate)));
+}
+
 #undef SAGEVAL_R8
+#undef SAGEVAL_F8
 
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 

@@ -1,9 +1,12 @@
 // One warpgroup runs chained INT8 wgmma products (kernels/sm90_primitives.cuh) on operands staged through shared
 // memory in the no-swizzle core-matrix layout, and writes the accumulators back through their register layout:
 // if the descriptors, the fragment layout or the accumulate flag were wrong, the product would not match the
-// CPU's. FLOPs: 2 * 64 * 128 * 32 per k-step; bytes: negligible (a test, not a kernel to time).
+// CPU's. FLOPs: 2 * 64 * 128 * 32 (INT8) or 2 * 64 * 128 * 16 (FP16) per k-step; bytes: negligible (a test,
+// not a kernel to time).
 #include <stdexcept>
 #include <string>
+
+#include <cuda_fp16.h>
 
 #include "sageval/kernels/cuda_check.h"
 #include "sageval/kernels/sm90_selftest.h"
@@ -53,6 +56,47 @@ __global__ void __launch_bounds__(128) wgmma_s8_selftest_kernel(const int8_t* a,
 #endif
 }
 
+// The FP16 product: A (64 x 16 per step) goes from global memory straight into the register fragment; B
+// (128 x 16 halves per step, K-major) through shared memory in the same core-matrix geometry as the INT8 case
+// (16 halves = 32 bytes per row).
+__global__ void __launch_bounds__(128) wgmma_f16_rs_selftest_kernel(const __half* a, const __half* b, float* d, int k_steps) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  __shared__ alignas(128) __half sb[128 * 16];
+  const int k_total = 16 * k_steps;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  float acc[64];
+#pragma unroll
+  for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+  for (int step = 0; step < k_steps; ++step) {
+    for (int i = threadIdx.x; i < 128 * 16; i += 128)
+      sb[core_offset(i / 16, 2 * (i % 16)) / 2] = b[(i / 16) * k_total + step * 16 + i % 16];
+    const __half* arow = a + (16 * warp + g) * k_total + step * 16;
+    auto pack = [&](const __half* p) {
+      const __half2 h = __halves2half2(p[0], p[1]);
+      return *reinterpret_cast<const uint32_t*>(&h);
+    };
+    const uint32_t frag[4] = {pack(arow + 2 * t), pack(arow + 8 * k_total + 2 * t), pack(arow + 2 * t + 8),
+                              pack(arow + 8 * k_total + 2 * t + 8)};
+    sm90::fence_proxy_async_shared();
+    __syncthreads();
+    sm90::wgmma_fence();
+    sm90::wgmma_m64n128k16_f16_rs(acc, frag, sm90::smem_descriptor(sb, kLeadingBytes, kStrideBytes), step > 0);
+    sm90::wgmma_commit();
+    sm90::wgmma_wait<0>();
+    __syncthreads();
+  }
+  const int row = 16 * warp + g;
+#pragma unroll
+  for (int j = 0; j < 16; ++j) {
+    const int col = 8 * j + 2 * t;
+    d[row * 128 + col] = acc[4 * j];
+    d[row * 128 + col + 1] = acc[4 * j + 1];
+    d[(row + 8) * 128 + col] = acc[4 * j + 2];
+    d[(row + 8) * 128 + col + 1] = acc[4 * j + 3];
+  }
+#endif
+}
+
 void require_sm90() {
   int device = 0, major = 0, minor = 0;
   SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
@@ -69,6 +113,14 @@ void sm90_wgmma_s8_selftest(const int8_t* a, const int8_t* b, int32_t* d, int k_
   require_sm90();
   if (k_steps < 1) throw std::invalid_argument("sm90_wgmma_s8_selftest: k_steps must be at least 1");
   wgmma_s8_selftest_kernel<<<1, 128, 0, stream>>>(a, b, d, k_steps);
+  SAGEVAL_CUDA_CHECK_LAUNCH();
+}
+
+void sm90_wgmma_f16_rs_selftest(const void* a, const void* b, float* d, int k_steps, cudaStream_t stream) {
+  require_sm90();
+  if (k_steps < 1) throw std::invalid_argument("sm90_wgmma_f16_rs_selftest: k_steps must be at least 1");
+  wgmma_f16_rs_selftest_kernel<<<1, 128, 0, stream>>>(static_cast<const __half*>(a), static_cast<const __half*>(b), d,
+                                                      k_steps);
   SAGEVAL_CUDA_CHECK_LAUNCH();
 }
 

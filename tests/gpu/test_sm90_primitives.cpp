@@ -3,6 +3,8 @@
 // accumulate flag shows as a mismatch. Skips visibly off compute capability 9.0.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <ATen/ATen.h>
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
@@ -43,8 +45,33 @@ TEST_P(Sm90Wgmma, Int8ProductsAreExact) {
 #endif
 }
 
+TEST_P(Sm90Wgmma, Fp16ProductsFromRegistersAreExact) {
+#ifndef SAGEVAL_WITH_CUDA_KERNELS
+  GTEST_SKIP() << "this build has no CUDA kernels (libtorch without CUDA)";
+#else
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device visible to libtorch";
+  const auto* props = at::cuda::getCurrentDeviceProperties();
+  if (props->major != 9 || props->minor != 0)
+    GTEST_SKIP() << "needs compute capability 9.0 (sm_90a), this device is " << props->major << "." << props->minor;
+  const int k_steps = GetParam();
+  at::Generator gen = at::detail::createCPUGenerator(200 + k_steps);
+  // Small integers, so every product and every FP32 partial sum is exact whatever the summation order.
+  const at::Tensor a = at::randint(-8, 9, {64, 16 * k_steps}, gen, at::TensorOptions().dtype(at::kFloat)).to(at::kHalf);
+  const at::Tensor b = at::randint(-8, 9, {128, 16 * k_steps}, gen, at::TensorOptions().dtype(at::kFloat)).to(at::kHalf);
+  const at::Tensor a_gpu = a.cuda(), b_gpu = b.cuda();
+  at::Tensor d = at::full({64, 128}, std::nanf(""), at::TensorOptions().dtype(at::kFloat).device(at::kCUDA));
+  kernels::sm90_wgmma_f16_rs_selftest(a_gpu.data_ptr(), b_gpu.data_ptr(), d.data_ptr<float>(), k_steps,
+                                      at::cuda::getCurrentCUDAStream().stream());
+  const at::Tensor expected = at::matmul(a.to(at::kDouble), b.to(at::kDouble).t());
+  const at::Tensor got = d.cpu().to(at::kDouble);
+  const int64_t wrong = (got != expected).sum().item<int64_t>();
+  EXPECT_EQ(wrong, 0) << wrong << " of 8192 elements differ; first row got " << got[0].slice(0, 0, 8) << " expected "
+                      << expected[0].slice(0, 0, 8);
+#endif
+}
+
 INSTANTIATE_TEST_SUITE_P(KSteps, Sm90Wgmma, ::testing::Values(1, 3),
-                         [](const ::testing::TestParamInfo<int>& info) { return "K" + std::to_string(32 * info.param); });
+                         [](const ::testing::TestParamInfo<int>& info) { return "Steps" + std::to_string(info.param); });
 
 }  // namespace
 }  // namespace sageval::testing

@@ -13,4 +13,8 @@ namespace sageval::kernels {
 // `k_steps` chained wgmma m64n128k32 .s32.s8.s8 products (the first with scale-d = 0, the rest accumulating).
 void sm90_wgmma_s8_selftest(const int8_t* a, const int8_t* b, int32_t* d, int k_steps, cudaStream_t stream);
 
+// d[64 x 128] (float32, row-major) = a[64 x 16k] . b[128 x 16k]^T, both fp16 row-major (K-major) given as raw
+// pointers, by `k_steps` chained wgmma m64n128k16 .f32.f16.f16 products with A from registers.
+void sm90_wgmma_f16_rs_selftest(const void* a, const void* b, float* d, int k_steps, cudaStream_t stream);
+
 }  // namespace sageval::kernels
