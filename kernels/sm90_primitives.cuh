@@ -5,8 +5,8 @@
 // Status: the first building blocks of the sm_90a INT8 attention kernel (issue "Hopper INT8 attention"): the
 // warpgroup matrix products (wgmma) of INT8 operands from shared memory (Q.K^T) and of FP16 A from registers
 // with B from shared memory (P.V), their fences and shared-memory descriptors, each checked bit for bit against
-// the CPU by the GPU test Sm90Wgmma (tests/gpu/test_sm90_primitives.cpp, through sm90_selftest.cu). TMA, mbarrier and setmaxnreg wrappers come with the kernel that uses them, each
-// with its test.
+// the CPU by the GPU test Sm90Wgmma (tests/gpu/test_sm90_primitives.cpp, through sm90_selftest.cu); and the
+// TMA 2-D load completing on an mbarrier (test Sm90Tma). setmaxnreg comes with the kernel that uses it.
 //
 // Compiled only where __CUDA_ARCH_FEAT_SM90_ALL is defined (the sm_90a target); callers guard their kernels
 // the same way and their hosts check the compute capability before launching.
@@ -100,6 +100,42 @@ __device__ __forceinline__ void wgmma_m64n128k16_f16_rs(float (&d)[64], const ui
 
 #undef SAGEVAL_R8
 #undef SAGEVAL_F8
+
+// mbarrier (PTX ISA 9.7.13.15): initialised with an arrival count; a TMA copy completes on it by bytes
+// (complete_tx) after one thread has announced them (arrive.expect_tx); waiters spin on try_wait.parity of the
+// phase they expect (0, 1, 0, ... as the barrier is reused).
+__device__ __forceinline__ uint32_t smem_address(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
+__device__ __forceinline__ void mbarrier_init(uint64_t* bar, uint32_t arrivals) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_address(bar)), "r"(arrivals) : "memory");
+}
+// Makes an initialised mbarrier visible to the async proxy (the TMA unit) (PTX ISA 9.7.13.4, fence.mbarrier_init).
+__device__ __forceinline__ void fence_mbarrier_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
+__device__ __forceinline__ void mbarrier_arrive_expect_tx(uint64_t* bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_address(bar)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbarrier_wait(uint64_t* bar, uint32_t phase) {
+  asm volatile(
+      "{\n"
+      ".reg .pred done;\n"
+      "WAIT_%=:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT_%=;\n"
+      "}\n" ::"r"(smem_address(bar)),
+      "r"(phase)
+      : "memory");
+}
+
+// TMA: a 2-D box from global memory, described by a tensor map (made on the host with cuTensorMapEncodeTiled and
+// passed as a __grid_constant__ kernel parameter), into shared memory, completing on an mbarrier; coordinates are
+// elements, innermost first; a box reaching past the tensor is filled with zeros (PTX ISA 9.7.9.25.5.1,
+// cp.async.bulk.tensor).
+__device__ __forceinline__ void tma_load_2d(void* smem, const void* tensor_map, uint64_t* bar, int32_t inner, int32_t outer) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n" ::"r"(
+          smem_address(smem)),
+      "l"(tensor_map), "r"(smem_address(bar)), "r"(inner), "r"(outer)
+      : "memory");
+}
 
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <cuda.h>
+#include <cudaTypedefs.h>
 #include <cuda_fp16.h>
 
 #include "sageval/kernels/cuda_check.h"
@@ -97,6 +99,49 @@ __global__ void __launch_bounds__(128) wgmma_f16_rs_selftest_kernel(const __half
 #endif
 }
 
+// The TMA load: one thread arms the mbarrier with the box's bytes and issues the copy, every thread waits on
+// the barrier's first phase, then the box goes back to global memory as it landed in shared memory.
+constexpr int kBoxRows = 64, kBoxCols = 32;
+
+__global__ void __launch_bounds__(128) tma_load_selftest_kernel(const __grid_constant__ CUtensorMap map, int x, int y,
+                                                                int8_t* out) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  __shared__ alignas(128) int8_t box[kBoxRows * kBoxCols];
+  __shared__ alignas(8) uint64_t bar;
+  if (threadIdx.x == 0) {
+    sm90::mbarrier_init(&bar, 1);
+    sm90::fence_mbarrier_init();
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    sm90::mbarrier_arrive_expect_tx(&bar, kBoxRows * kBoxCols);
+    sm90::tma_load_2d(box, &map, &bar, x, y);
+  }
+  sm90::mbarrier_wait(&bar, 0);
+  for (int i = threadIdx.x; i < kBoxRows * kBoxCols; i += 128) out[i] = box[i];
+#endif
+}
+
+// cuTensorMapEncodeTiled through the runtime's driver entry point, so nothing links libcuda directly.
+CUtensorMap tensor_map_2d_int8(const void* base, uint64_t rows, uint64_t cols, uint32_t box_rows, uint32_t box_cols) {
+  void* fn = nullptr;
+  cudaDriverEntryPointQueryResult found{};
+  SAGEVAL_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found));
+  if (fn == nullptr || found != cudaDriverEntryPointSuccess)
+    throw std::runtime_error("cuTensorMapEncodeTiled is not available from this driver");
+  CUtensorMap map{};
+  const cuuint64_t dims[2] = {cols, rows};          // innermost first
+  const cuuint64_t strides[1] = {cols};             // bytes between rows (the innermost stride is implied)
+  const cuuint32_t box[2] = {box_cols, box_rows};
+  const cuuint32_t element_strides[2] = {1, 1};
+  const CUresult r = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn)(
+      &map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(base), dims, strides, box, element_strides,
+      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_NONE,
+      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS) throw std::runtime_error("cuTensorMapEncodeTiled failed with CUresult " + std::to_string(r));
+  return map;
+}
+
 void require_sm90() {
   int device = 0, major = 0, minor = 0;
   SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
@@ -121,6 +166,15 @@ void sm90_wgmma_f16_rs_selftest(const void* a, const void* b, float* d, int k_st
   if (k_steps < 1) throw std::invalid_argument("sm90_wgmma_f16_rs_selftest: k_steps must be at least 1");
   wgmma_f16_rs_selftest_kernel<<<1, 128, 0, stream>>>(static_cast<const __half*>(a), static_cast<const __half*>(b), d,
                                                       k_steps);
+  SAGEVAL_CUDA_CHECK_LAUNCH();
+}
+
+void sm90_tma_load_selftest(const int8_t* src, int rows, int cols, int x, int y, int8_t* out, cudaStream_t stream) {
+  require_sm90();
+  if (cols % 16 != 0 || reinterpret_cast<uintptr_t>(src) % 16 != 0)
+    throw std::invalid_argument("sm90_tma_load_selftest: rows must be 16-byte aligned (cols a multiple of 16)");
+  const CUtensorMap map = tensor_map_2d_int8(src, static_cast<uint64_t>(rows), static_cast<uint64_t>(cols), kBoxRows, kBoxCols);
+  tma_load_selftest_kernel<<<1, 128, 0, stream>>>(map, x, y, out);
   SAGEVAL_CUDA_CHECK_LAUNCH();
 }
 

@@ -3,7 +3,9 @@
 // accumulate flag shows as a mismatch. Skips visibly off compute capability 9.0.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include <ATen/ATen.h>
 
@@ -69,6 +71,36 @@ TEST_P(Sm90Wgmma, Fp16ProductsFromRegistersAreExact) {
                       << expected[0].slice(0, 0, 8);
 #endif
 }
+
+// A TMA box inside the tensor, and one reaching past its last rows and columns (zero-filled there).
+class Sm90Tma : public ::testing::TestWithParam<std::pair<int, int>> {};
+
+TEST_P(Sm90Tma, LoadsTheBoxAndZeroFillsPastTheEdge) {
+#ifndef SAGEVAL_WITH_CUDA_KERNELS
+  GTEST_SKIP() << "this build has no CUDA kernels (libtorch without CUDA)";
+#else
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device visible to libtorch";
+  const auto* props = at::cuda::getCurrentDeviceProperties();
+  if (props->major != 9 || props->minor != 0)
+    GTEST_SKIP() << "needs compute capability 9.0 (sm_90a), this device is " << props->major << "." << props->minor;
+  const auto [x, y] = GetParam();
+  at::Generator gen = at::detail::createCPUGenerator(300);
+  const at::Tensor src = at::randint(-128, 128, {200, 112}, gen, at::TensorOptions().dtype(at::kChar));
+  const at::Tensor src_gpu = src.cuda();
+  at::Tensor out = at::full({64, 32}, 99, at::TensorOptions().dtype(at::kChar).device(at::kCUDA));  // poison
+  kernels::sm90_tma_load_selftest(src_gpu.data_ptr<int8_t>(), 200, 112, x, y, out.data_ptr<int8_t>(),
+                                  at::cuda::getCurrentCUDAStream().stream());
+  at::Tensor expected = at::zeros({64, 32}, at::kChar);
+  const int64_t rows = std::min<int64_t>(64, 200 - y), cols = std::min<int64_t>(32, 112 - x);
+  expected.slice(0, 0, rows).slice(1, 0, cols).copy_(src.slice(0, y, y + rows).slice(1, x, x + cols));
+  EXPECT_TRUE(at::equal(out.cpu(), expected)) << (out.cpu() != expected).sum().item<int64_t>() << " of 2048 bytes differ";
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(Boxes, Sm90Tma, ::testing::Values(std::pair{32, 64}, std::pair{96, 160}),
+                         [](const ::testing::TestParamInfo<std::pair<int, int>>& info) {
+                           return "X" + std::to_string(info.param.first) + "_Y" + std::to_string(info.param.second);
+                         });
 
 INSTANTIATE_TEST_SUITE_P(KSteps, Sm90Wgmma, ::testing::Values(1, 3),
                          [](const ::testing::TestParamInfo<int>& info) { return "Steps" + std::to_string(info.param); });

@@ -17,4 +17,8 @@ void sm90_wgmma_s8_selftest(const int8_t* a, const int8_t* b, int32_t* d, int k_
 // pointers, by `k_steps` chained wgmma m64n128k16 .f32.f16.f16 products with A from registers.
 void sm90_wgmma_f16_rs_selftest(const void* a, const void* b, float* d, int k_steps, cudaStream_t stream);
 
+// out[64 x 32] (int8, row-major) = the box of src[rows x cols] (int8, row-major) starting at column x, row y,
+// brought by one TMA 2-D load completing on an mbarrier; elements past the tensor come back as 0.
+void sm90_tma_load_selftest(const int8_t* src, int rows, int cols, int x, int y, int8_t* out, cudaStream_t stream);
+
 }  // namespace sageval::kernels
