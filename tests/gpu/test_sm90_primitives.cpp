@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <utility>
 
 #include <ATen/ATen.h>
@@ -18,16 +19,32 @@
 namespace sageval::testing {
 namespace {
 
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+// Empty on a compute capability 9.0 device, else why these tests cannot run here.
+std::string why_not_sm90() {
+  if (!at::hasCUDA()) return "no CUDA device visible to libtorch";
+  const auto* props = at::cuda::getCurrentDeviceProperties();
+  if (props->major == 9 && props->minor == 0) return {};
+  return "needs compute capability 9.0 (sm_90a), this device is " + std::to_string(props->major) + "." +
+         std::to_string(props->minor);
+}
+
+// The 64 x 128 product from the device equals the CPU's, element for element.
+void expect_exact(const at::Tensor& device_result, const at::Tensor& expected) {
+  const at::Tensor got = device_result.cpu().to(at::kDouble);
+  const int64_t wrong = (got != expected).sum().item<int64_t>();
+  EXPECT_EQ(wrong, 0) << wrong << " of " << got.numel() << " elements differ; first row got " << got[0].slice(0, 0, 8)
+                      << " expected " << expected[0].slice(0, 0, 8);
+}
+#endif
+
 class Sm90Wgmma : public ::testing::TestWithParam<int> {};
 
 TEST_P(Sm90Wgmma, Int8ProductsAreExact) {
 #ifndef SAGEVAL_WITH_CUDA_KERNELS
   GTEST_SKIP() << "this build has no CUDA kernels (libtorch without CUDA)";
 #else
-  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device visible to libtorch";
-  const auto* props = at::cuda::getCurrentDeviceProperties();
-  if (props->major != 9 || props->minor != 0)
-    GTEST_SKIP() << "needs compute capability 9.0 (sm_90a), this device is " << props->major << "." << props->minor;
+  if (const std::string why = why_not_sm90(); !why.empty()) GTEST_SKIP() << why;
   const int k_steps = GetParam();
   at::Generator gen = at::detail::createCPUGenerator(100 + k_steps);
   auto int8 = at::TensorOptions().dtype(at::kChar);
@@ -40,10 +57,7 @@ TEST_P(Sm90Wgmma, Int8ProductsAreExact) {
                                   at::cuda::getCurrentCUDAStream().stream());
   // float64 holds every product sum exactly (|sum| <= 96 * 128 * 128 < 2^21).
   const at::Tensor expected = at::matmul(a.to(at::kDouble), b.to(at::kDouble).t());
-  const at::Tensor got = d.cpu().to(at::kDouble);
-  const int64_t wrong = (got != expected).sum().item<int64_t>();
-  EXPECT_EQ(wrong, 0) << wrong << " of 8192 elements differ; first row got " << got[0].slice(0, 0, 8) << " expected "
-                      << expected[0].slice(0, 0, 8);
+  expect_exact(d, expected);
 #endif
 }
 
@@ -51,10 +65,7 @@ TEST_P(Sm90Wgmma, Fp16ProductsFromRegistersAreExact) {
 #ifndef SAGEVAL_WITH_CUDA_KERNELS
   GTEST_SKIP() << "this build has no CUDA kernels (libtorch without CUDA)";
 #else
-  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device visible to libtorch";
-  const auto* props = at::cuda::getCurrentDeviceProperties();
-  if (props->major != 9 || props->minor != 0)
-    GTEST_SKIP() << "needs compute capability 9.0 (sm_90a), this device is " << props->major << "." << props->minor;
+  if (const std::string why = why_not_sm90(); !why.empty()) GTEST_SKIP() << why;
   const int k_steps = GetParam();
   at::Generator gen = at::detail::createCPUGenerator(200 + k_steps);
   // Small integers, so every product and every FP32 partial sum is exact whatever the summation order.
@@ -65,10 +76,7 @@ TEST_P(Sm90Wgmma, Fp16ProductsFromRegistersAreExact) {
   kernels::sm90_wgmma_f16_rs_selftest(a_gpu.data_ptr(), b_gpu.data_ptr(), d.data_ptr<float>(), k_steps,
                                       at::cuda::getCurrentCUDAStream().stream());
   const at::Tensor expected = at::matmul(a.to(at::kDouble), b.to(at::kDouble).t());
-  const at::Tensor got = d.cpu().to(at::kDouble);
-  const int64_t wrong = (got != expected).sum().item<int64_t>();
-  EXPECT_EQ(wrong, 0) << wrong << " of 8192 elements differ; first row got " << got[0].slice(0, 0, 8) << " expected "
-                      << expected[0].slice(0, 0, 8);
+  expect_exact(d, expected);
 #endif
 }
 
@@ -79,10 +87,7 @@ TEST_P(Sm90Tma, LoadsTheBoxAndZeroFillsPastTheEdge) {
 #ifndef SAGEVAL_WITH_CUDA_KERNELS
   GTEST_SKIP() << "this build has no CUDA kernels (libtorch without CUDA)";
 #else
-  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device visible to libtorch";
-  const auto* props = at::cuda::getCurrentDeviceProperties();
-  if (props->major != 9 || props->minor != 0)
-    GTEST_SKIP() << "needs compute capability 9.0 (sm_90a), this device is " << props->major << "." << props->minor;
+  if (const std::string why = why_not_sm90(); !why.empty()) GTEST_SKIP() << why;
   const auto [x, y] = GetParam();
   at::Generator gen = at::detail::createCPUGenerator(300);
   const at::Tensor src = at::randint(-128, 128, {200, 112}, gen, at::TensorOptions().dtype(at::kChar));
