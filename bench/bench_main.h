@@ -42,7 +42,7 @@ int bench_main(int argc, char** argv, const char* description, void (*add_option
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());
   }
-  return app::kExitFail;
+  return app::kExitError;
 }
 
 }  // namespace sageval::bench

@@ -126,7 +126,11 @@ __global__ void __launch_bounds__(128) tma_load_selftest_kernel(const __grid_con
 CUtensorMap tensor_map_2d_int8(const void* base, uint64_t rows, uint64_t cols, uint32_t box_rows, uint32_t box_cols) {
   void* fn = nullptr;
   cudaDriverEntryPointQueryResult found{};
+#if CUDART_VERSION >= 12050
   SAGEVAL_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found));
+#else
+  SAGEVAL_CUDA_CHECK(cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &fn, cudaEnableDefault, &found));
+#endif
   if (fn == nullptr || found != cudaDriverEntryPointSuccess)
     throw std::runtime_error("cuTensorMapEncodeTiled is not available from this driver");
   CUtensorMap map{};
@@ -142,17 +146,30 @@ CUtensorMap tensor_map_2d_int8(const void* base, uint64_t rows, uint64_t cols, u
   return map;
 }
 
-void require_sm90() {
+std::string why_not_sm90() {
   int device = 0, major = 0, minor = 0;
   SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
   SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
   SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
   if (major != 9 || minor != 0)
-    throw std::runtime_error("the sm_90a self-tests need a compute capability 9.0 device, this one is " +
-                             std::to_string(major) + "." + std::to_string(minor));
+    return "the sm_90a self-tests need a compute capability 9.0 device, this one is " + std::to_string(major) + "." +
+           std::to_string(minor);
+  // Without a 90a image in the build the device would run another architecture's empty kernel body.
+  cudaFuncAttributes attributes{};
+  SAGEVAL_CUDA_CHECK(cudaFuncGetAttributes(&attributes, wgmma_s8_selftest_kernel));
+  if (attributes.binaryVersion != 90)
+    return "this build has no sm_90a code (CMAKE_CUDA_ARCHITECTURES lacks 90a; the device runs sm_" +
+           std::to_string(attributes.binaryVersion) + " code)";
+  return {};
+}
+
+void require_sm90() {
+  if (const std::string why = why_not_sm90(); !why.empty()) throw std::runtime_error(why);
 }
 
 }  // namespace
+
+std::string sm90_selftests_unavailable() { return why_not_sm90(); }
 
 void sm90_wgmma_s8_selftest(const int8_t* a, const int8_t* b, int32_t* d, int k_steps, cudaStream_t stream) {
   require_sm90();

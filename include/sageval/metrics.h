@@ -36,4 +36,8 @@ ErrorStats compare_tensors(const at::Tensor& actual, const at::Tensor& reference
 
 std::string format_error_stats(const ErrorStats& stats);
 
+// The cosine above from its three sums (sum(a*b), sum(a^2), sum(b^2)), for callers that accumulate them over
+// many tensors (logits over windows): the one scalar form of the definition, zero cases included.
+double cosine_from_sums(double dot, double sum_sq_a, double sum_sq_b);
+
 }  // namespace sageval

@@ -40,6 +40,10 @@ struct Record {
 };
 
 std::string report_dir();
+// Removes a directory tree, if present. Not std::filesystem::remove_all: pip's libtorch (2.11 on the GPU machine)
+// exports a remove_all of its own that the dynamic linker binds instead, and it jumps to address 0 (a cuda-gdb
+// backtrace there, 2026-11-29). Throws when something could not be removed.
+void remove_tree(const std::string& path);
 // Appends one line (a single write, so concurrent test processes do not interleave). Returns the file path.
 std::string append_record(const Record& record);
 nlohmann::json to_json(const Record& record);

@@ -71,6 +71,12 @@ KernelCall make_kernel_call(const at::Tensor& q, const at::Tensor& k, const at::
       fail(fmt::format("{} must have q's dtype and device", names[i]));
     if (t.stride(3) != 1) fail(fmt::format("{} must have a contiguous head dim (stride 1), got stride {}", names[i], t.stride(3)));
   }
+  // Shapes: the kernels index k and v with q's batch and head dim and map query head h to kv head h / group.
+  if (k.sizes() != v.sizes()) fail("k and v must have one shape");
+  if (k.size(0) != q.size(0) || k.size(3) != q.size(3))
+    fail("q, k and v must share batch size and head dim");
+  if (k.size(1) <= 0 || q.size(1) % k.size(1) != 0)
+    fail(fmt::format("query heads ({}) must be a multiple of key/value heads ({})", q.size(1), k.size(1)));
   AttentionShape shape;
   shape.batch = q.size(0);
   shape.heads_q = q.size(1);
@@ -88,7 +94,10 @@ KernelCall make_kernel_call(const at::Tensor& q, const at::Tensor& k, const at::
     if (misaligned == MisalignedInputs::kReject)
       fail(fmt::format("{} is not aligned for the kernels: {}; pass a contiguous tensor or allow the copy",
                        names[i], why));
-    *owned[i] = inputs[i]->contiguous();  // a fresh allocation: aligned, row stride D * 2 bytes
+    // clone, not contiguous(): a contiguous view at an odd offset would come back as itself.
+    *owned[i] = inputs[i]->clone(at::MemoryFormat::Contiguous);
+    if (const std::string still = kernel_misalignment(*owned[i]); !still.empty())
+      fail(fmt::format("{} is still misaligned after a copy: {}", names[i], still));
     call.input_copies.push_back(fmt::format("{} copied to an aligned buffer: {}", names[i], why));
   }
   call.out = empty_like_query(call.q);

@@ -30,7 +30,7 @@ void add_model_options(CLI::App& sub, ModelOptions& o) {
       ->check(CLI::ExistingDirectory);
   app::add_backend_option(sub, o.backend, "attention backend of every layer");
   sub.add_option("--device", o.device, "cpu, cuda or cuda:N")->capture_default_str();
-  sub.add_option("--dtype", o.dtype, "weights and activations (default: as saved, float32 on the CPU)")
+  sub.add_option("--dtype", o.dtype, "weights and activations (default: float32 on the CPU, float16 on CUDA)")
       ->check(CLI::IsMember(app::dtype_names()));
 }
 

@@ -106,6 +106,8 @@ class Job {
     const int status = std::system((command + " > " + quoted(log_path) + " 2>&1").c_str());
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (rc == 126 || rc == 127)  // the shell could not start it: the job cannot run, which is not a verdict
+      throw std::runtime_error(fmt::format("step '{}' could not start `{}` (exit {}; see {})", name, command, rc, log_path));
     const std::string verdict = rc == 0 ? "passed" : rc == app::kExitNoGpu ? "skipped" : "failed";
     const std::string summary = test_summary(log_path);
     fmt::print("{} in {:.0f} s {}(log: logs/{})\n", verdict, seconds, summary.empty() ? "" : summary + " ", log);
@@ -160,11 +162,13 @@ int run_validate(const ValidateOptions& o) {
   set_env("SAGEVAL_ATTENTION_BACKEND", o.backend);
   set_env("SAGEVAL_REPORT_DIR", dir);
   default_env("OPENBLAS_NUM_THREADS", "1");
+  // A step whose every case skipped exits 77 and counts as skipped, which fails the verdict: nothing was checked.
+  set_env("SAGEVAL_ALL_SKIPPED_EXIT_CODE", std::to_string(app::kExitNoGpu));
   // A fresh run: records of earlier runs would mix into this report. Only what a run writes is removed.
   for (const char* f : {"attention_kernel_bench.json", "model_bench.json", "sageval_attention_bench_quick.json",
                         "sageval_model_bench_quick.json", "run.json", "REPORT.md", "figures.log"})
     fs::remove(fs::path(dir) / f);
-  for (const char* d : {"figures", "logs"}) fs::remove_all(fs::path(dir) / d);
+  for (const char* d : {"figures", "logs"}) remove_tree((fs::path(dir) / d).string());
   for (const auto& entry : fs::directory_iterator(dir))
     if (entry.path().extension() == ".jsonl") fs::remove(entry.path());
   fs::create_directories(fs::path(dir) / "logs");
@@ -233,7 +237,19 @@ int run_validate(const ValidateOptions& o) {
                   {"data", absolute(data)},
                   {"environment", env}});
   run["commands"].insert(run["commands"].begin(),
-                         fmt::format("sageval validate{} --attention-backend {}", o.quick ? " --quick" : "", o.backend));
+                         fmt::format("sageval validate{} --attention-backend {} --model {} --data {} --report-dir {}",
+                                     o.quick ? " --quick" : "", o.backend, quoted(absolute(model)),
+                                     quoted(absolute(data)), quoted(dir)));
+  // Every setting that changes what the suites compute or how they are judged.
+  json settings = json::object();
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string kv = *e;
+    const size_t eq = kv.find('=');
+    const std::string key = kv.substr(0, eq);
+    if (key.rfind("SAGEVAL_", 0) == 0 || key == "OPENBLAS_NUM_THREADS" || key == "OMP_NUM_THREADS")
+      settings[key] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+  }
+  run["settings"] = settings;
   {
     std::ofstream f(dir + "/run.json");
     f << run.dump(2) << "\n";

@@ -1,6 +1,7 @@
 #include "sageval/eval/backend_comparison.h"
 
 #include "sageval/eval/perplexity.h"
+#include "sageval/metrics.h"
 
 #include <algorithm>
 #include <cctype>
@@ -33,9 +34,7 @@ LogitStats LogitAccumulator::stats() const {
   LogitStats s;
   s.max_abs = max_abs;
   s.mse = count ? sum_sq_diff / static_cast<double>(count) : 0.0;
-  if (sum_sq_a == 0.0 && sum_sq_b == 0.0) s.cosine = 1.0;
-  else if (sum_sq_a == 0.0 || sum_sq_b == 0.0) s.cosine = 0.0;
-  else s.cosine = dot / std::sqrt(sum_sq_a * sum_sq_b);
+  s.cosine = cosine_from_sums(dot, sum_sq_a, sum_sq_b);
   return s;
 }
 

@@ -1,6 +1,8 @@
 #include "sageval/record.h"
 
 #include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +17,13 @@
 #include "sageval/build_paths.h"
 
 namespace sageval {
+
+void remove_tree(const std::string& path) {
+  if (::access(path.c_str(), F_OK) != 0) return;
+  const int rc = ::nftw(path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+                        FTW_DEPTH | FTW_PHYS);
+  if (rc != 0) throw std::runtime_error(fmt::format("cannot remove '{}': {}", path, std::strerror(errno)));
+}
 
 std::string report_dir() {
   if (const char* env = std::getenv("SAGEVAL_REPORT_DIR"); env != nullptr && *env != '\0') return env;

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "sageval/metrics.h"
 #include "sageval/record.h"
 
 namespace sageval::eval {
@@ -211,9 +212,7 @@ LogitStats compare_logits(const at::Tensor& a, const at::Tensor& b) {
   const double dot = (x * y).sum().item<double>();
   const double nx = (x * x).sum().item<double>();
   const double ny = (y * y).sum().item<double>();
-  if (nx == 0 && ny == 0) s.cosine = 1.0;
-  else if (nx == 0 || ny == 0) s.cosine = 0.0;
-  else s.cosine = dot / std::sqrt(nx * ny);
+  s.cosine = cosine_from_sums(dot, nx, ny);
   return s;
 }
 

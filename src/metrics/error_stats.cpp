@@ -71,4 +71,10 @@ std::string format_error_stats(const ErrorStats& s) {
       s.worst_head_rel_l1, s.worst_row_cosine, s.worst_row_rel_l1);
 }
 
+double cosine_from_sums(double dot, double sum_sq_a, double sum_sq_b) {
+  if (sum_sq_a == 0.0 && sum_sq_b == 0.0) return 1.0;
+  if (sum_sq_a == 0.0 || sum_sq_b == 0.0) return 0.0;
+  return dot / std::sqrt(sum_sq_a * sum_sq_b);
+}
+
 }  // namespace sageval

@@ -158,8 +158,11 @@ void parse_rope(const json& j, ModelConfig& c, const std::string& source) {
         number_or(r, "original_max_position_embeddings", static_cast<double>(c.max_position_embeddings), source));
     if (s.original_max_position_embeddings <= 0)
       fail(source, "rope_type 'yarn' needs original_max_position_embeddings or max_position_embeddings");
+    // transformers reads these with `or`: 0 (or null) takes the default.
     s.beta_fast = number_or(r, "beta_fast", 32.0, source);
+    if (s.beta_fast == 0.0) s.beta_fast = 32.0;
     s.beta_slow = number_or(r, "beta_slow", 1.0, source);
+    if (s.beta_slow == 0.0) s.beta_slow = 1.0;
     if (present(r, "attention_factor")) s.attention_factor = number_or(r, "attention_factor", 1.0, source);
     if (present(r, "mscale")) s.mscale = number_or(r, "mscale", 1.0, source);
     if (present(r, "mscale_all_dim")) s.mscale_all_dim = number_or(r, "mscale_all_dim", 0.0, source);
@@ -171,13 +174,15 @@ void parse_rope(const json& j, ModelConfig& c, const std::string& source) {
 // that layer_types names (else those from max_window_layers up).
 void parse_sliding_window(const json& j, ModelConfig& c, const std::string& source) {
   if (c.architecture == kLlama) return;  // LlamaForCausalLM reads none of these fields
+  // A missing key takes the class default (4096); an explicit null means no window.
   if (c.architecture == kMistral) {
-    if (!present(j, "sliding_window")) return;
-    c.sliding_window = required_int(j, "sliding_window", source);
+    if (j.contains("sliding_window") && j.at("sliding_window").is_null()) return;
+    c.sliding_window = int_or(j, "sliding_window", 4096, source);
     c.sliding_layers.assign(static_cast<size_t>(c.num_layers), true);
   } else {
     const bool use = bool_or(j, "use_sliding_window", false, source);
-    if (use) c.sliding_window = int_or(j, "sliding_window", 4096, source);
+    if (use && !(j.contains("sliding_window") && j.at("sliding_window").is_null()))
+      c.sliding_window = int_or(j, "sliding_window", 4096, source);
     std::vector<bool> layers(static_cast<size_t>(c.num_layers), false);
     if (present(j, "layer_types")) {
       const json& types = j.at("layer_types");
@@ -244,7 +249,9 @@ ModelConfig parse_config(const std::string& text, const std::string& source) {
                                                                                               : c.num_heads;
   c.num_kv_heads = int_or(j, "num_key_value_heads", kv_default, source);
   c.head_dim = int_or(j, "head_dim", c.num_heads > 0 ? c.hidden_size / c.num_heads : 0, source);
-  c.max_position_embeddings = int_or(j, "max_position_embeddings", 0, source);
+  // Not a length limit; yarn's fallback for its original length. Class defaults: 2048, 4096 * 32, 32768.
+  c.max_position_embeddings = int_or(j, "max_position_embeddings",
+                                     c.architecture == kLlama ? 2048 : c.architecture == kMistral ? 131072 : 32768, source);
   c.rms_norm_eps = number_or(j, "rms_norm_eps", 1e-6, source);
   c.tie_word_embeddings = bool_or(j, "tie_word_embeddings", false, source);
   c.hidden_act = parse_activation(j, source, c.hidden_act_name);
@@ -313,6 +320,7 @@ std::string config_to_json(const ModelConfig& c) {
   }
   if (c.bos_token_id) j["bos_token_id"] = *c.bos_token_id;
   if (c.eos_token_id) j["eos_token_id"] = *c.eos_token_id;
+  if (c.architecture == kMistral && !c.sliding_window) j["sliding_window"] = nullptr;  // a missing key means 4096
   if (c.sliding_window) {
     j["sliding_window"] = *c.sliding_window;
     if (c.architecture == kQwen2) {
@@ -333,7 +341,10 @@ std::string config_to_json(const ModelConfig& c) {
       r["original_max_position_embeddings"] = s.original_max_position_embeddings;
       r["beta_fast"] = s.beta_fast;
       r["beta_slow"] = s.beta_slow;
+      r["truncate"] = s.truncate;
       if (s.attention_factor) r["attention_factor"] = *s.attention_factor;
+      if (s.mscale) r["mscale"] = *s.mscale;
+      if (s.mscale_all_dim) r["mscale_all_dim"] = *s.mscale_all_dim;
     }
     j["rope_scaling"] = r;
   }
@@ -351,7 +362,9 @@ double rope_attention_scaling(const ModelConfig& c) {
   const RopeScaling& s = c.rope_scaling;
   if (s.type != "yarn") return 1.0;
   if (s.attention_factor) return *s.attention_factor;
-  if (s.mscale && s.mscale_all_dim) return yarn_mscale(s.factor, *s.mscale) / yarn_mscale(s.factor, *s.mscale_all_dim);
+  // transformers tests `mscale and mscale_all_dim`: both present and non-zero.
+  if (s.mscale.value_or(0.0) != 0.0 && s.mscale_all_dim.value_or(0.0) != 0.0)
+    return yarn_mscale(s.factor, *s.mscale) / yarn_mscale(s.factor, *s.mscale_all_dim);
   return yarn_mscale(s.factor);
 }
 

@@ -178,11 +178,11 @@ std::vector<VerdictRow> verdict_rows(const RunData& run) {
   // A suite executable that failed without a failing gate (an exception, a failed EXPECT) fails the run too.
   if (run.run_info.is_object())
     for (const json& s : run.run_info.value("suites", json::array()))
-      if (s.value("status", "") == "failed") {
+      if (const std::string status = s.value("status", ""); status == "failed" || status == "skipped") {
         VerdictRow row;
         row.suite = s.value("name", "?");
         row.subject = "suite run";
-        row.gate = "exit status == 0";
+        row.gate = status == "skipped" ? "ran at least one case" : "exit status == 0";
         row.measured = fmt::format("{}", s.value("exit_code", -1));
         row.threshold = "0";
         row.cases = 1;

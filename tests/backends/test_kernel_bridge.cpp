@@ -69,6 +69,26 @@ TEST(KernelBridge, CopiesMisalignedInputsAndSaysSo) {
   EXPECT_EQ(call.tensors.k, k.data_ptr()) << "aligned inputs are used as they are";
 }
 
+TEST(KernelBridge, CopiesAContiguousViewAtAnOddOffsetToo) {
+  // Contiguous, but one element into its buffer: contiguous() would hand back the same misaligned view.
+  const at::Tensor buffer = at::randn({1 + 2 * 10 * 64}).to(at::kHalf);
+  const at::Tensor q = buffer.narrow(0, 1, 2 * 10 * 64).view({1, 2, 10, 64});
+  ASSERT_TRUE(q.is_contiguous());
+  const KernelCall call = make_kernel_call(q, hnd(1, 2, 10, 64), hnd(1, 2, 10, 64), false, 1.0, false);
+  ASSERT_EQ(call.input_copies.size(), 1u);
+  EXPECT_NE(call.tensors.q, q.data_ptr());
+  EXPECT_EQ(kernel_misalignment(call.q), "");
+  EXPECT_TRUE(at::equal(call.q, q));
+}
+
+TEST(KernelBridge, RejectsShapesTheKernelsWouldReadPastTheEndOf) {
+  const at::Tensor q = hnd(1, 4, 10, 64);
+  EXPECT_THROW(make_kernel_call(q, hnd(1, 2, 10, 64), hnd(1, 2, 11, 64), false, 1.0, false), std::invalid_argument);
+  EXPECT_THROW(make_kernel_call(q, hnd(2, 2, 10, 64), hnd(2, 2, 10, 64), false, 1.0, false), std::invalid_argument);
+  EXPECT_THROW(make_kernel_call(q, hnd(1, 3, 10, 64), hnd(1, 3, 10, 64), false, 1.0, false), std::invalid_argument);
+  EXPECT_THROW(make_kernel_call(q, hnd(1, 2, 10, 128), hnd(1, 2, 10, 128), false, 1.0, false), std::invalid_argument);
+}
+
 TEST(KernelBridge, RejectsMisalignedInputsWhenAsked) {
   const at::Tensor v = misaligned_view(1, 2, 10, 64), k = hnd(1, 2, 10, 64);
   try {

@@ -23,10 +23,7 @@ namespace {
 // Empty on a compute capability 9.0 device, else why these tests cannot run here.
 std::string why_not_sm90() {
   if (!at::hasCUDA()) return "no CUDA device visible to libtorch";
-  const auto* props = at::cuda::getCurrentDeviceProperties();
-  if (props->major == 9 && props->minor == 0) return {};
-  return "needs compute capability 9.0 (sm_90a), this device is " + std::to_string(props->major) + "." +
-         std::to_string(props->minor);
+  return kernels::sm90_selftests_unavailable();
 }
 
 // The 64 x 128 product from the device equals the CPU's, element for element.

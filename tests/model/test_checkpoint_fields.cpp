@@ -201,6 +201,9 @@ TEST(ImplementedFields, YarnRampsBetweenInterpolationAndExtrapolation) {
   const at::Tensor ratio = plain / yarn;
   EXPECT_TRUE(((ratio >= 1 - 1e-5) & (ratio <= 4 + 1e-4)).all().item<bool>());
   EXPECT_NEAR(model::rope_attention_scaling(c), 0.1 * std::log(4.0) + 1.0, 1e-12);
+  c.rope_scaling.mscale = 1.0;
+  c.rope_scaling.mscale_all_dim = 0.0;  // transformers: `mscale and mscale_all_dim` is false, the plain default
+  EXPECT_NEAR(model::rope_attention_scaling(c), 0.1 * std::log(4.0) + 1.0, 1e-12);
   c.rope_scaling.attention_factor = 1.25;
   EXPECT_EQ(model::rope_attention_scaling(c), 1.25);
   // Through a checkpoint, from a transformers 5 rope_parameters dict.
@@ -213,7 +216,23 @@ TEST(ImplementedFields, SlidingWindowsPickTheirLayersAndRefuseLongerSequences) {
   auto m = model::load_config(write_patched("mistral_window", "MistralForCausalLM", {{"sliding_window", 32}}));
   EXPECT_EQ(m.sliding_window.value_or(0), 32);
   EXPECT_TRUE(m.layer_slides(0) && m.layer_slides(1));
-  EXPECT_FALSE(model::load_config(write_patched("mistral_none", "MistralForCausalLM", {{"sliding_window", nullptr}})).sliding_window);
+  // (A merge-patch null removes a key, so explicit nulls are written into config.json directly.)
+  auto with_null_window = [](const std::string& folder) {
+    json config = json::parse(std::ifstream(folder + "/config.json"));
+    config["sliding_window"] = nullptr;
+    std::ofstream(folder + "/config.json") << config.dump(2);
+    return folder;
+  };
+  EXPECT_FALSE(model::load_config(with_null_window(write_patched("mistral_none", "MistralForCausalLM", json::object()))).sliding_window);
+  // A Mistral config without the key gets MistralConfig's default window, 4096, as transformers gives it.
+  const std::string no_key = write_patched("mistral_default", "MistralForCausalLM", json::object());
+  json config = json::parse(std::ifstream(no_key + "/config.json"));
+  config.erase("sliding_window");
+  EXPECT_EQ(model::parse_config(config.dump(), "test").sliding_window.value_or(0), 4096);
+  // Qwen2 with use_sliding_window but a null window: no window.
+  EXPECT_FALSE(model::load_config(with_null_window(write_patched("qwen_null", "Qwen2ForCausalLM",
+                                                                 {{"use_sliding_window", true}, {"max_window_layers", 0}})))
+                   .sliding_window);
   // Qwen2: a window only with use_sliding_window, on the layers from max_window_layers up (or as layer_types says).
   auto q = model::load_config(write_patched("qwen_window", "Qwen2ForCausalLM",
                                             {{"use_sliding_window", true}, {"sliding_window", 16}, {"max_window_layers", 1}}));
@@ -256,6 +275,8 @@ TEST(ImplementedFields, DefaultsFollowEachClass) {
   EXPECT_EQ(config_without("Qwen2ForCausalLM", "rms_norm_eps").rms_norm_eps, 1e-6);
   EXPECT_EQ(config_without("MistralForCausalLM", "rope_theta").rope_theta, 10000.0);
   EXPECT_EQ(config_without("LlamaForCausalLM", "head_dim").head_dim, 32) << "hidden_size / num_attention_heads";
+  EXPECT_EQ(config_without("MistralForCausalLM", "max_position_embeddings").max_position_embeddings, 131072);
+  EXPECT_EQ(config_without("Qwen2ForCausalLM", "max_position_embeddings").max_position_embeddings, 32768);
 }
 
 TEST(ImplementedFields, FieldsThatChangeNothingAreListedNotRejected) {

@@ -1,15 +1,14 @@
 // Small helpers shared by the test files.
 #pragma once
 
-#include <ftw.h>
-#include <stdio.h>
-
 #include <cstdlib>
 #include <functional>
 #include <stdexcept>
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include "sageval/record.h"
 
 namespace sageval::testing {
 
@@ -24,13 +23,7 @@ inline std::string error_of(const std::function<void()>& fn) {
   return "";
 }
 
-// Removes a directory tree (no error if absent). Not std::filesystem::remove_all: pip's libtorch (2.11 on the
-// GPU machine) exports a std::filesystem::remove_all of its own that the dynamic linker binds instead, and it
-// jumps to address 0 (a cuda-gdb backtrace of the unit tests there, 2026-11-29).
-inline void remove_tree(const std::string& path) {
-  ::nftw(path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-         FTW_DEPTH | FTW_PHYS);
-}
+using sageval::remove_tree;  // sageval/record.h: not std::filesystem::remove_all, which crashes with pip libtorch
 
 }  // namespace sageval::testing
 

@@ -4,10 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include <cuda_runtime.h>
 
 namespace sageval::kernels {
+
+// Empty when the self-tests can run here (a compute capability 9.0 device and sm_90a code in this build), else
+// why not.
+std::string sm90_selftests_unavailable();
 
 // d[64 x 128] (int32, row-major) = a[64 x 32k] . b[128 x 32k]^T, both int8 row-major (K-major), computed by
 // `k_steps` chained wgmma m64n128k32 .s32.s8.s8 products (the first with scale-d = 0, the rest accumulating).
