@@ -412,12 +412,14 @@ int run_benchmark(const Options& opt) {
   for (const ShapeResult& r : rows)
     for (const auto& [name, v] : r.variants) kernel_failed |= name.rfind("sdpa_", 0) != 0 && v.status != "ok";
   // The harness's accuracy check of each shape's kernels (same gates as the test suites) fails the run too.
-  for (const ShapeResult& r : rows)
-    for (const auto& [backend, check] : r.sanity.value("harness", json::object()).items())
+  for (const ShapeResult& r : rows) {
+    const json harness = r.sanity.value("harness", json::object());  // a named copy: items() of a temporary dangles
+    for (const auto& [backend, check] : harness.items())
       if (!check.value("pass", false)) {
         fmt::print(stderr, "accuracy check failed for {} on {}: {}\n", backend, check.value("case", "?"), check.dump());
         kernel_failed = true;
       }
+  }
   return kernel_failed ? 1 : 0;
 }
 #endif  // SAGEVAL_WITH_CUDA_KERNELS

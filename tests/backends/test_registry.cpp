@@ -54,11 +54,7 @@ std::string chosen(std::vector<const char*> args, const std::string& fallback) {
   std::string name = fallback;
   app::add_backend_option(app, name, "test");
   args.insert(args.begin(), "prog");
-  try {
-    app.parse(static_cast<int>(args.size()), args.data());
-  } catch (const CLI::ParseError& e) {
-    return "";
-  }
+  if (app::parse(app, static_cast<int>(args.size()), args.data()) >= 0) return "";  // a usage error (or --help)
   return name;
 }
 

@@ -20,13 +20,41 @@ constexpr int kExitFail = 1;
 constexpr int kExitError = 2;
 constexpr int kExitNoGpu = 77;
 
+namespace detail {
+// Options whose value falls back to an environment variable naming something unknown: an error when the
+// option's command runs without the option given. (CLI11's own envname() is not used: some versions drop an
+// environment value that fails a check without a word.)
+struct EnvironmentError {
+  const CLI::App* root;   // the program's top-level app, which parse() is called on
+  const CLI::App* owner;  // the command the option belongs to
+  const CLI::Option* option;
+  std::string message;
+};
+inline std::vector<EnvironmentError>& environment_errors() {
+  static std::vector<EnvironmentError> errors;
+  return errors;
+}
+}  // namespace detail
+
 // --attention-backend NAME, else the environment variable SAGEVAL_ATTENTION_BACKEND, else the value `name`
-// holds when this is called. The name must be in this build's registry.
+// holds when this is called. The name must be in this build's registry, wherever it comes from.
 inline CLI::Option* add_backend_option(CLI::App& app, std::string& name, const std::string& what) {
-  return app.add_option("--attention-backend", name, what)
-      ->envname("SAGEVAL_ATTENTION_BACKEND")
-      ->check(CLI::IsMember(list_backends()))
-      ->capture_default_str();
+  CLI::Option* option = app.add_option("--attention-backend", name, what + " (or SAGEVAL_ATTENTION_BACKEND)")
+                            ->check(CLI::IsMember(list_backends()));
+  if (const char* env = std::getenv("SAGEVAL_ATTENTION_BACKEND"); env != nullptr && *env != '\0') {
+    if (has_backend(env)) {
+      name = env;
+    } else {
+      std::string known;
+      for (const std::string& b : list_backends()) known += (known.empty() ? "" : ", ") + b;
+      const CLI::App* root = &app;
+      while (root->get_parent() != nullptr) root = root->get_parent();
+      detail::environment_errors().push_back(
+          {root, &app, option, "SAGEVAL_ATTENTION_BACKEND names unknown attention backend '" + std::string(env) + "' (available: " +
+                       known + ")"});
+    }
+  }
+  return option->capture_default_str();
 }
 
 // fp16 | bf16 | fp32 (or float16, bfloat16, float32).
@@ -55,6 +83,26 @@ inline int parse(CLI::App& app, int argc, const char* const* argv) {
     program = program.substr(program.find_last_of('/') + 1);
     std::fprintf(stderr, "%s: error: %s (--help lists the options)\n", program.c_str(), e.what());
     return kExitError;
+  }
+  // This program's pending environment errors, taken out of the list (parse() runs once per program).
+  std::vector<detail::EnvironmentError> mine;
+  auto& all = detail::environment_errors();
+  for (auto it = all.begin(); it != all.end();) {
+    if (it->root == &app) {
+      mine.push_back(*it);
+      it = all.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const detail::EnvironmentError& e : mine) {
+    const bool runs = e.owner == &app || e.owner->parsed();
+    if (runs && e.option->count() == 0) {
+      std::string program = argc > 0 ? argv[0] : "sageval";
+      program = program.substr(program.find_last_of('/') + 1);
+      std::fprintf(stderr, "%s: error: %s\n", program.c_str(), e.message.c_str());
+      return kExitError;
+    }
   }
   return -1;
 }
