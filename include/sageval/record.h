@@ -44,6 +44,9 @@ std::string report_dir();
 // exports a remove_all of its own that the dynamic linker binds instead, and it jumps to address 0 (a cuda-gdb
 // backtrace there, 2026-11-29). Throws when something could not be removed.
 void remove_tree(const std::string& path);
+// Writes `text` to a temporary file beside `path`, then renames it over `path`: a reader (or a run cut short)
+// sees the old file or the new one, never half of one. Throws naming the path on failure.
+void write_file_atomically(const std::string& path, const std::string& text);
 // Appends one line (a single write, so concurrent test processes do not interleave). Returns the file path.
 std::string append_record(const Record& record);
 nlohmann::json to_json(const Record& record);

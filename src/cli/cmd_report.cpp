@@ -21,11 +21,6 @@ struct ReportOptions {
   bool no_figures = false;
 };
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-  if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", path));
-}
 
 int run_report(const ReportOptions& o) {
   if (!o.compare.empty()) {
@@ -33,7 +28,7 @@ int run_report(const ReportOptions& o) {
     if (o.out.empty()) {
       fmt::print("{}", text);
     } else {
-      write_text(o.out, text);
+      write_file_atomically(o.out, text);
       fmt::print("comparison: {}\n", o.out);
     }
     return 0;

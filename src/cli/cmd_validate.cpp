@@ -250,11 +250,7 @@ int run_validate(const ValidateOptions& o) {
       settings[key] = eq == std::string::npos ? "" : kv.substr(eq + 1);
   }
   run["settings"] = settings;
-  {
-    std::ofstream f(dir + "/run.json");
-    f << run.dump(2) << "\n";
-    if (!f) throw std::runtime_error(fmt::format("cannot write '{}/run.json'", dir));
-  }
+  write_file_atomically(dir + "/run.json", run.dump(2) + "\n");
   return write_report(dir, dir + "/REPORT.md", /*figures=*/true);
 }
 

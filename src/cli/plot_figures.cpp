@@ -10,6 +10,7 @@
 
 #include "sageval/app/options.h"
 #include "sageval/build_paths.h"
+#include "sageval/record.h"
 #include "sageval/report/report.h"
 
 namespace sageval::cli {
@@ -43,9 +44,7 @@ int write_report(const std::string& dir, const std::string& out, bool figures) {
     if (!why.empty()) fmt::print("figures: none ({})\n", why);
   }
   const report::RunData run = report::load_run(dir);  // after plotting, so the figures are found
-  std::ofstream f(out);
-  f << report::render_report(run);
-  if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", out));
+  write_file_atomically(out, report::render_report(run));  // an interrupted run leaves the previous report whole
   const bool pass = report::run_passes(run);
   fmt::print("report: {}\nverdict: {}\n", out, pass ? "PASS" : "FAIL");
   return pass ? 0 : app::kExitFail;

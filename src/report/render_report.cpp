@@ -374,6 +374,12 @@ std::string render_report(const RunData& run) {
   if (info.contains("commit"))
     out += fmt::format("Commit `{}`, {} (UTC){}.\n\n", info.value("commit", "?"), info.value("date", "?"),
                        info.value("quick", false) ? ", quick sizes" : "");
+  if (!run.unreadable.empty()) {
+    out += fmt::format("**Incomplete:** {} record line(s) could not be read (a run cut short, or a damaged file); "
+                       "the report shows the rest, and the verdict cannot pass:\n\n", run.unreadable.size());
+    for (const std::string& what : run.unreadable) out += "- `" + what + "`\n";
+    out += "\n";
+  }
   out += verdict_section(run);
   out += kernel_accuracy_section(run);
   out += kernel_speed_section(run);

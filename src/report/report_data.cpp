@@ -29,7 +29,7 @@ json read_json_file(const fs::path& path) {
   }
 }
 
-std::vector<json> read_records(const fs::path& path) {
+std::vector<json> read_records(const fs::path& path, std::vector<std::string>& unreadable) {
   std::ifstream f(path);
   if (!f) throw std::runtime_error(fmt::format("cannot read '{}'", path.string()));
   std::vector<json> out;
@@ -41,10 +41,16 @@ std::vector<json> read_records(const fs::path& path) {
     try {
       r = json::parse(line);
     } catch (const json::exception& e) {
-      throw std::runtime_error(fmt::format("{}:{}: not a JSON record: {}", path.string(), n, e.what()));
+      unreadable.push_back(fmt::format("{}:{}: not a JSON record ({})", path.filename().string(), n, e.what()));
+      continue;
     }
+    std::string missing;
     for (const char* key : {"suite", "case", "gates", "figures"})
-      if (!r.contains(key)) throw std::runtime_error(fmt::format("{}:{}: record has no \"{}\"", path.string(), n, key));
+      if (!r.is_object() || !r.contains(key)) missing = key;
+    if (!missing.empty()) {
+      unreadable.push_back(fmt::format("{}:{}: record has no \"{}\"", path.filename().string(), n, missing));
+      continue;
+    }
     const std::string key = r["case"].get<std::string>() + "|" + r.value("candidate", "") + "|" + r.value("baseline", "");
     if (auto it = index.find(key); it != index.end()) {
       out[it->second] = r;
@@ -92,7 +98,7 @@ RunData load_run(const std::string& dir) {
   std::sort(files.begin(), files.end());
   for (const fs::path& p : files) {
     if (p.extension() == ".jsonl") {
-      std::vector<json> recs = read_records(p);
+      std::vector<json> recs = read_records(p, run.unreadable);
       if (!recs.empty()) run.records[recs.front()["suite"].get<std::string>()] = std::move(recs);
     }
   }
@@ -174,6 +180,19 @@ std::vector<VerdictRow> verdict_rows(const RunData& run) {
           rows.push_back(row);
         }
     }
+  }
+  // Records that could not be read: what they held is unknown, so the run cannot pass.
+  for (const std::string& what : run.unreadable) {
+    VerdictRow row;
+    row.suite = "records";
+    row.subject = what.substr(0, what.find(':', what.find(':') + 1));
+    row.gate = "record readable";
+    row.measured = "no";
+    row.threshold = "yes";
+    row.cases = 1;
+    row.failed = 1;
+    row.pass = false;
+    rows.push_back(row);
   }
   // A suite executable that failed without a failing gate (an exception, a failed EXPECT) fails the run too.
   if (run.run_info.is_object())

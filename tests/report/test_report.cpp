@@ -81,11 +81,18 @@ TEST_F(RunDir, EmptyRunIsNotAPass) {
   EXPECT_HAS(report::render_report(run), "No gates were evaluated");
 }
 
-TEST_F(RunDir, MalformedRecordIsNamedWithFileAndLine) {
-  const std::string dir = make("bad", {perplexity_record("A", 1.0, true)}, nullptr);
-  std::ofstream(fs::path(dir) / "perplexity.jsonl", std::ios::app) << "{not json\n";
-  const std::string msg = error_of([&] { report::load_run(dir); });
-  EXPECT_HAS(msg, "perplexity.jsonl:2");
+TEST_F(RunDir, TruncatedRecordIsNamedTheRestKeptAndTheRunIncomplete) {
+  // A run killed while writing: its last line is cut off mid-record, a later suite's records are whole.
+  const std::string dir = make("bad", {perplexity_record("A", 1.0, true), perplexity_record("B", 1.0, true)}, nullptr);
+  std::ofstream(fs::path(dir) / "perplexity.jsonl", std::ios::app) << "{\"suite\": \"perplexity\", \"case\": \"C\", \"fig";
+  const auto run = report::load_run(dir);
+  ASSERT_EQ(run.unreadable.size(), 1u);
+  EXPECT_HAS(run.unreadable[0], "perplexity.jsonl:3");
+  EXPECT_EQ(run.records.at("perplexity").size(), 2u) << "the readable records are kept";
+  EXPECT_FALSE(report::run_passes(run)) << "what the lost record held is unknown";
+  const std::string md = report::render_report(run);
+  EXPECT_HAS(md, "**Incomplete:** 1 record line(s) could not be read");
+  EXPECT_HAS(md, "perplexity.jsonl:3");
   EXPECT_HAS(error_of([] { report::load_run("/nonexistent/sageval/report"); }), "does not exist");
 }
 

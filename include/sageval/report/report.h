@@ -19,9 +19,13 @@ struct RunData {
   nlohmann::json model_bench;   // model_bench.json (else sageval_model_bench_quick.json), or null
   nlohmann::json run_info;      // run.json (main job: commit, date, commands, suites run or skipped), or null
   std::vector<std::string> figures;  // PNG files under dir/figures, relative to dir
+  // Record lines that could not be read ("perplexity.jsonl:7: ..."), e.g. the last line of a run cut short:
+  // the rest is read, the report says it is incomplete, and the verdict cannot pass.
+  std::vector<std::string> unreadable;
 };
 
-// Throws std::runtime_error naming the file and line of anything malformed; a missing directory is an error.
+// A missing directory or an unreadable run.json/benchmark file throws, naming it; a malformed record line is
+// listed in `unreadable` and the rest of its file is read.
 RunData load_run(const std::string& dir);
 
 // One row of the verdict table: a gate aggregated over the cases of a suite that share its name pattern.
