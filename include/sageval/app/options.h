@@ -72,6 +72,8 @@ inline const std::vector<std::string>& dtype_names() {
 // Parses; on --help prints it and returns 0, on a usage error prints one line naming it and returns
 // kExitError; -1 when the program should go on.
 inline int parse(CLI::App& app, int argc, const char* const* argv) {
+  std::string program = argc > 0 ? argv[0] : "sageval";  // for the error line: the executable's name
+  program = program.substr(program.find_last_of('/') + 1);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -79,8 +81,6 @@ inline int parse(CLI::App& app, int argc, const char* const* argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::string program = argc > 0 ? argv[0] : "sageval";
-    program = program.substr(program.find_last_of('/') + 1);
     std::fprintf(stderr, "%s: error: %s (--help lists the options)\n", program.c_str(), e.what());
     return kExitError;
   }
@@ -98,8 +98,6 @@ inline int parse(CLI::App& app, int argc, const char* const* argv) {
   for (const detail::EnvironmentError& e : mine) {
     const bool runs = e.owner == &app || e.owner->parsed();
     if (runs && e.option->count() == 0) {
-      std::string program = argc > 0 ? argv[0] : "sageval";
-      program = program.substr(program.find_last_of('/') + 1);
       std::fprintf(stderr, "%s: error: %s\n", program.c_str(), e.message.c_str());
       return kExitError;
     }
