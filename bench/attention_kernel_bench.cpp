@@ -1,8 +1,9 @@
 // sageval_attention_bench: throughput of the attention kernels against libtorch's SDPA, all timed in one run.
 //
 // Shapes as in FlashAttention's benchmark: B*N = 32768 tokens, H*D = 2048 (H = 2048/D), Hq = Hkv, fp16, HND.
-// Variants: sage_int8_kernel (attention over a workspace quantized beforehand), sage_int8_with_quant (quantize
-// + attention: what a user gets), sage_int8_quant_only, fp16_kernel, and SDPA restricted to one backend at a
+// Variants: sage_int8_kernel (attention over a workspace quantized beforehand, on the path the device picks:
+// sm90 on Hopper), sage_int8_with_quant (quantize + attention: what a user gets), sage_int8_kernel_sm80 (the
+// mma.sync path forced, for comparison), sage_int8_quant_only, fp16_kernel, and SDPA restricted to one backend at a
 // time (flash, cudnn, efficient). Method (the device notes of our workplace; FlashAttention's benchmarks): CUDA events around each call, warm-up
 // first, median/min/max of --iters, 3 input sets rotated so the L2 does not flatter small shapes.
 //
@@ -99,15 +100,16 @@ struct ShapeResult {
   json sanity = json::object();
 };
 
-const std::vector<std::string> kVariants = {"sage_int8_kernel", "sage_int8_with_quant", "fp16_kernel",
-                                            "sdpa_flash",       "sdpa_cudnn",           "sdpa_efficient",
-                                            "sage_int8_quant_only"};  // last: it is not attention
+const std::vector<std::string> kVariants = {"sage_int8_kernel", "sage_int8_with_quant", "sage_int8_kernel_sm80",
+                                            "fp16_kernel",      "sdpa_flash",           "sdpa_cudnn",
+                                            "sdpa_efficient",   "sage_int8_quant_only"};  // last: it is not attention
 const std::vector<std::array<std::string, 3>> kRatios = {  // label, numerator, denominator (TOPS)
     {"kernel/flash", "sage_int8_kernel", "sdpa_flash"},
     {"with_quant/flash", "sage_int8_with_quant", "sdpa_flash"},
     {"with_quant/cudnn", "sage_int8_with_quant", "sdpa_cudnn"},
     {"fp16/flash", "fp16_kernel", "sdpa_flash"},
-    {"with_quant/kernel", "sage_int8_with_quant", "sage_int8_kernel"}};
+    {"with_quant/kernel", "sage_int8_with_quant", "sage_int8_kernel"},
+    {"kernel/sm80_kernel", "sage_int8_kernel", "sage_int8_kernel_sm80"}};
 
 // FlashAttention's convention: two N x N x D matrix products per head, 4*B*H*N^2*D operations, halved for causal.
 double attention_tops(const Shape& s, double ms) {
@@ -262,6 +264,9 @@ ShapeResult bench_shape(const Shape& s, const Options& opt) {
   r.variants["sage_int8_kernel"] = measure(attention, opt, "error");
   r.variants["sage_int8_with_quant"] = measure(with_quant, opt, "error");
   r.variants["sage_int8_quant_only"] = measure(quantize, opt, "error");
+  kernels::set_sage_int8_path(kernels::SageInt8Path::kSm80);
+  r.variants["sage_int8_kernel_sm80"] = measure(attention, opt, "error");
+  kernels::set_sage_int8_path(kernels::SageInt8Path::kAuto);
   r.variants["fp16_kernel"] = measure(fp16, opt, "error");
   r.sanity["harness"] = harness_check(s);
 #if SAGEVAL_TORCH_HAS_SDPA
@@ -354,8 +359,8 @@ void print_failures(const std::vector<ShapeResult>& rows) {
 void print_table(const std::vector<ShapeResult>& rows, const json& copy) {
   fmt::print("\nTOPS at the median time (4*B*H*N^2*D/t, halved for causal); quant: GB/s of its minimum bytes");
   if (copy["status"] == "ok") fmt::print(" (D2D copy: {:.0f} GB/s)", copy["gb_per_s_median"].get<double>());
-  fmt::print("\n{:>4} {:>6} {:>3} | {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} | {:>6} |", "D", "N", "cau", "int8_k",
-             "int8+q", "fp16_k", "flash", "cudnn", "effic", "quant");
+  fmt::print("\n{:>4} {:>6} {:>3} | {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} | {:>6} |", "D", "N", "cau", "int8_k",
+             "int8+q", "i8sm80", "fp16_k", "flash", "cudnn", "effic", "quant");
   for (const auto& ratio_def : kRatios) fmt::print(" {:>17}", ratio_def[0]);
   for (const ShapeResult& r : rows) {
     fmt::print("\n{:>4} {:>6} {:>3} |", r.shape.head_dim, r.shape.seq, r.shape.causal ? "yes" : "no");
@@ -389,6 +394,9 @@ int run_benchmark(const Options& opt) {
              dev["name"].get<std::string>(), dev["compute_capability"].get<std::string>(), dev["sm_count"].get<int>(),
              dev["sm_clock_peak_mhz"].get<int>(), dev["memory_clock_peak_mhz"].get<int>(),
              dev["l2_bytes"].get<int64_t>() >> 20, SAGEVAL_TORCH_VERSION_STRING);
+  doc["sage_int8_path"] = kernels::sage_int8_path_name(kernels::sage_int8_path());
+  fmt::print("sage_int8 kernel path: {} (int8_k, int8+q); i8sm80: the sm80 path forced\n",
+             doc["sage_int8_path"].get<std::string>());
   doc["copy_bandwidth"] = copy_bandwidth_json(opt);
   std::vector<ShapeResult> rows;
   for (int64_t d : opt.head_dims)

@@ -27,6 +27,7 @@
 #include "flash_tile.cuh"
 #include "kernel_tuning.h"
 #include "sage_int8_numerics.h"
+#include "sage_int8_paths.h"
 #include "sm80_primitives.cuh"
 
 namespace sageval::kernels {
@@ -284,10 +285,8 @@ void dispatch(const AttentionProblem& pr, const AttentionTensors& t, const SageI
 
 }  // namespace
 
-void sage_int8_attention(const AttentionProblem& problem, const AttentionTensors& tensors,
-                         const SageInt8Workspace& workspace, cudaStream_t stream) {
-  validate_problem(problem, tensors, "sage_int8_attention");
-  if (problem.batch == 0 || problem.len_q == 0) return;
+void sage_int8_attention_sm80(const AttentionProblem& problem, const AttentionTensors& tensors,
+                              const SageInt8Workspace& workspace, cudaStream_t stream) {
   if (problem.head_dim == 64) {
     dispatch<64>(problem, tensors, workspace, stream);
   } else {

@@ -18,18 +18,29 @@ namespace sageval::kernels::sm90 {
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-// Shared-memory matrix descriptor (PTX ISA 9.7.15.5.1, "Matrix Descriptor Format"): start address, leading and
-// stride byte offsets, each in 16-byte units in 14 bits; bits 62-63 the swizzle mode (0: none). Without swizzle
-// the operand is made of "core matrices" of 8 rows x 16 bytes stored as 128 contiguous bytes; for a K-major
-// operand, `leading_bytes` is the distance between core matrices adjacent in K, `stride_bytes` between those
-// adjacent in M (or N).
-__device__ __forceinline__ uint64_t smem_descriptor(const void* smem, uint32_t leading_bytes, uint32_t stride_bytes) {
-  const uint32_t address = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+// Shared-memory matrix descriptor (PTX ISA 9.7.15.5.1.2.2, "Matrix Descriptor Format"): start address, leading
+// and stride byte offsets, each in 16-byte units in 14 bits; bits 62-63 the swizzle mode. Canonical layouts
+// (PTX ISA 9.7.15.5.1.2, table "canonical layouts"), T = 16 bytes of elements:
+//  - no swizzle: "core matrices" of 8 rows x 16 bytes stored as 128 contiguous bytes; K-major: `leading_bytes`
+//    between core matrices adjacent in K, `stride_bytes` between those adjacent in M (or N).
+//  - K-major, 128/64-byte swizzle: rows of 128/64 bytes, 8-row atoms of 1024/512 bytes; `stride_bytes` between
+//    8-row groups, `leading_bytes` unused (encoded 1). A k-step inside the atom advances the start address.
+//  - MN-major, 128-byte swizzle: 64 16-bit elements of MN contiguous per K row, 8-row atoms of 1024 bytes;
+//    `leading_bytes` between 64-element MN panels, `stride_bytes` between 8-row K groups.
+// Swizzled operands start on their atom's boundary (1024/512 bytes), so the base offset field stays 0.
+enum class Swizzle : uint64_t { kNone = 0, k128B = 1, k64B = 2, k32B = 3 };
+
+__device__ __forceinline__ uint64_t smem_descriptor(uint32_t smem_address, uint32_t leading_bytes, uint32_t stride_bytes,
+                                                    Swizzle swizzle = Swizzle::kNone) {
   uint64_t d = 0;
-  d |= static_cast<uint64_t>((address >> 4) & 0x3FFF);
+  d |= static_cast<uint64_t>((smem_address >> 4) & 0x3FFF);
   d |= static_cast<uint64_t>((leading_bytes >> 4) & 0x3FFF) << 16;
   d |= static_cast<uint64_t>((stride_bytes >> 4) & 0x3FFF) << 32;
-  return d;  // base offset 0, no swizzle
+  d |= static_cast<uint64_t>(swizzle) << 62;
+  return d;
+}
+__device__ __forceinline__ uint64_t smem_descriptor(const void* smem, uint32_t leading_bytes, uint32_t stride_bytes) {
+  return smem_descriptor(static_cast<uint32_t>(__cvta_generic_to_shared(smem)), leading_bytes, stride_bytes);
 }
 
 // Makes the generic-proxy writes of this thread to shared memory (ordinary stores) visible to the async proxy
@@ -74,6 +85,28 @@ __device__ __forceinline__ void wgmma_m64n128k32_s8(int32_t (&d)[64], uint64_t d
       : "l"(desc_a), "l"(desc_b), "r"(static_cast<int32_t>(accumulate)));
 }
 
+// The first k-step of an INT8 product: D = A . B^T (scale-d = 0) with D declared as output only, so that the
+// compiler does not keep the previous contents of D alive into this product.
+#define SAGEVAL_W8(i) "=r"(d[i + 0]), "=r"(d[i + 1]), "=r"(d[i + 2]), "=r"(d[i + 3]), "=r"(d[i + 4]), "=r"(d[i + 5]), \
+                      "=r"(d[i + 6]), "=r"(d[i + 7])
+__device__ __forceinline__ void wgmma_m64n128k32_s8_first(int32_t (&d)[64], uint64_t desc_a, uint64_t desc_b) {
+  asm volatile(
+      "{\n"
+      ".reg .pred p;\n"
+      "setp.ne.b32 p, 0, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+      "%64, %65, p;\n"
+      "}\n"
+      : SAGEVAL_W8(0), SAGEVAL_W8(8), SAGEVAL_W8(16), SAGEVAL_W8(24), SAGEVAL_W8(32), SAGEVAL_W8(40), SAGEVAL_W8(48),
+        SAGEVAL_W8(56)
+      : "l"(desc_a), "l"(desc_b));
+}
+#undef SAGEVAL_W8
+
 // D[64 x 128] (+)= A[64 x 16] . B[128 x 16]^T with FP16 A in registers, FP16 B from shared memory (K-major) and
 // FP32 accumulators (PTX ISA 9.7.15.5 wgmma.mma_async, .f32.f16.f16, shape m64n128k16, A from registers: the
 // P.V product of attention, P never leaving registers). A fragment (PTX ISA 9.7.15.5.1, "Register Fragments",
@@ -96,6 +129,31 @@ __device__ __forceinline__ void wgmma_m64n128k16_f16_rs(float (&d)[64], const ui
       : SAGEVAL_F8(0), SAGEVAL_F8(8), SAGEVAL_F8(16), SAGEVAL_F8(24), SAGEVAL_F8(32), SAGEVAL_F8(40), SAGEVAL_F8(48),
         SAGEVAL_F8(56)
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(static_cast<int32_t>(accumulate)));
+}
+
+// The P.V products of attention with V as it lies in memory: B = V^T is N-major (D contiguous), imm-trans-b = 1
+// (PTX ISA 9.7.15.5.1.2, "Shared Memory Matrix Layout": 16-bit B may be MN-major). Otherwise as above; N = 128
+// or 64 (the head dim).
+__device__ __forceinline__ void wgmma_m64n128k16_f16_rs_nmajor(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b) {
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+      "{%64, %65, %66, %67}, %68, 1, 1, 1, 1;\n"
+      : SAGEVAL_F8(0), SAGEVAL_F8(8), SAGEVAL_F8(16), SAGEVAL_F8(24), SAGEVAL_F8(32), SAGEVAL_F8(40), SAGEVAL_F8(48),
+        SAGEVAL_F8(56)
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b));
+}
+__device__ __forceinline__ void wgmma_m64n64k16_f16_rs_nmajor(float (&d)[32], const uint32_t (&a)[4], uint64_t desc_b) {
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+      "{%32, %33, %34, %35}, %36, 1, 1, 1, 1;\n"
+      : SAGEVAL_F8(0), SAGEVAL_F8(8), SAGEVAL_F8(16), SAGEVAL_F8(24)
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b));
 }
 
 #undef SAGEVAL_R8
@@ -135,6 +193,66 @@ __device__ __forceinline__ void tma_load_2d(void* smem, const void* tensor_map, 
           smem_address(smem)),
       "l"(tensor_map), "r"(smem_address(bar)), "r"(inner), "r"(outer)
       : "memory");
+}
+
+__device__ __forceinline__ void tma_load_3d(void* smem, const void* tensor_map, uint64_t* bar, int32_t c0, int32_t c1,
+                                            int32_t c2) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], [%2];\n" ::"r"(
+          smem_address(smem)),
+      "l"(tensor_map), "r"(smem_address(bar)), "r"(c0), "r"(c1), "r"(c2)
+      : "memory");
+}
+__device__ __forceinline__ void tma_load_4d(void* smem, const void* tensor_map, uint64_t* bar, int32_t c0, int32_t c1,
+                                            int32_t c2, int32_t c3) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5, %6}], [%2];\n" ::"r"(
+          smem_address(smem)),
+      "l"(tensor_map), "r"(smem_address(bar)), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
+      : "memory");
+}
+
+// A plain arrival (PTX ISA 9.7.13.15.13, mbarrier.arrive): consumers release a pipeline stage with it.
+__device__ __forceinline__ void mbarrier_arrive(uint64_t* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_address(bar)) : "memory");
+}
+
+// Moves registers between the warpgroups of a CTA (PTX ISA 9.7.19.x, "setmaxnreg"): the producer warpgroup, which
+// only issues TMA copies, gives registers back so the consumer warpgroups can hold their accumulators. Executed by
+// every thread of a warpgroup; N is a multiple of 8 in [24, 256].
+template <int N>
+__device__ __forceinline__ void setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(N)); }
+template <int N>
+__device__ __forceinline__ void setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(N)); }
+
+// Pins accumulator registers at this point of the program: the compiler may not move their reads or writes
+// across it. Placed after wgmma.wait_group, before the accumulators are touched (and before a wgmma that reads
+// them), since the compiler does not see the asynchronous writes of an in-flight wgmma.
+template <int N>
+__device__ __forceinline__ void fence_operands(float (&r)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+f"(r[i])::"memory");
+}
+template <int N>
+__device__ __forceinline__ void fence_operands(int32_t (&r)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
+}
+template <int N, int M>
+__device__ __forceinline__ void fence_operands(uint32_t (&r)[N][M]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i)
+#pragma unroll
+    for (int j = 0; j < M; ++j) asm volatile("" : "+r"(r[i][j])::"memory");
+}
+
+// Named barriers (PTX ISA 9.7.13.1, bar.sync / bar.arrive): `threads` threads in all, some waiting (sync), some
+// only signalling (arrive). The two consumer warpgroups take turns at the tensor cores with them.
+__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL

@@ -7,12 +7,12 @@
 #include <string>
 
 #include <cuda.h>
-#include <cudaTypedefs.h>
 #include <cuda_fp16.h>
 
 #include "sageval/kernels/cuda_check.h"
 #include "sageval/kernels/sm90_selftest.h"
 #include "sm90_primitives.cuh"
+#include "tensor_map.h"
 
 namespace sageval::kernels {
 namespace {
@@ -122,30 +122,6 @@ __global__ void __launch_bounds__(128) tma_load_selftest_kernel(const __grid_con
 #endif
 }
 
-// cuTensorMapEncodeTiled through the runtime's driver entry point, so nothing links libcuda directly.
-CUtensorMap tensor_map_2d_int8(const void* base, uint64_t rows, uint64_t cols, uint32_t box_rows, uint32_t box_cols) {
-  void* fn = nullptr;
-  cudaDriverEntryPointQueryResult found{};
-#if CUDART_VERSION >= 12050
-  SAGEVAL_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found));
-#else
-  SAGEVAL_CUDA_CHECK(cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &fn, cudaEnableDefault, &found));
-#endif
-  if (fn == nullptr || found != cudaDriverEntryPointSuccess)
-    throw std::runtime_error("cuTensorMapEncodeTiled is not available from this driver");
-  CUtensorMap map{};
-  const cuuint64_t dims[2] = {cols, rows};          // innermost first
-  const cuuint64_t strides[1] = {cols};             // bytes between rows (the innermost stride is implied)
-  const cuuint32_t box[2] = {box_cols, box_rows};
-  const cuuint32_t element_strides[2] = {1, 1};
-  const CUresult r = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn)(
-      &map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(base), dims, strides, box, element_strides,
-      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_NONE,
-      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  if (r != CUDA_SUCCESS) throw std::runtime_error("cuTensorMapEncodeTiled failed with CUresult " + std::to_string(r));
-  return map;
-}
-
 std::string why_not_sm90() {
   int device = 0, major = 0, minor = 0;
   SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
@@ -190,7 +166,9 @@ void sm90_tma_load_selftest(const int8_t* src, int rows, int cols, int x, int y,
   require_sm90();
   if (cols % 16 != 0 || reinterpret_cast<uintptr_t>(src) % 16 != 0)
     throw std::invalid_argument("sm90_tma_load_selftest: rows must be 16-byte aligned (cols a multiple of 16)");
-  const CUtensorMap map = tensor_map_2d_int8(src, static_cast<uint64_t>(rows), static_cast<uint64_t>(cols), kBoxRows, kBoxCols);
+  const CUtensorMap map = make_tensor_map("sm90_tma_load_selftest source", CU_TENSOR_MAP_DATA_TYPE_UINT8, src,
+                                         {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)},
+                                         {static_cast<uint64_t>(cols)}, {kBoxCols, kBoxRows}, CU_TENSOR_MAP_SWIZZLE_NONE);
   tma_load_selftest_kernel<<<1, 128, 0, stream>>>(map, x, y, out);
   SAGEVAL_CUDA_CHECK_LAUNCH();
 }

@@ -9,6 +9,8 @@
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
 #include <cuda_runtime.h>
+
+#include "sageval/kernels/attention_kernels.h"
 #endif
 
 namespace sageval::perf {
@@ -58,6 +60,12 @@ nlohmann::json environment_info() {
   if (at::hasCUDA()) {
     env["cuda_device"] = true;
     env["gpu"] = gpu_info();
+    // Which implementation of the sage_int8 kernel this device runs (sm90 on Hopper, else sm80).
+    try {
+      env["sage_int8_path"] = kernels::sage_int8_path_name(kernels::sage_int8_path());
+    } catch (const std::exception& e) {
+      env["sage_int8_path"] = std::string("unknown: ") + e.what();
+    }
   }
 #endif
   return env;
@@ -66,10 +74,10 @@ nlohmann::json environment_info() {
 std::string describe_device(const nlohmann::json& env) {
   if (!env.contains("gpu") || env["gpu"].is_null()) return fmt::format("CPU only (libtorch {})", env.value("libtorch", "?"));
   const nlohmann::json& g = env["gpu"];
-  return fmt::format("{} (compute capability {}), {} SMs, peak clocks {} MHz SM / {} MHz memory, driver CUDA {}, runtime {}, libtorch {}",
+  return fmt::format("{} (compute capability {}), {} SMs, peak clocks {} MHz SM / {} MHz memory, driver CUDA {}, runtime {}, libtorch {}, sage_int8 kernel path {}",
                      g.value("name", "?"), g.value("compute_capability", "?"), g.value("sm_count", 0),
                      g.value("sm_clock_peak_mhz", 0), g.value("memory_clock_peak_mhz", 0), g.value("cuda_driver", "?"),
-                     g.value("cuda_runtime", "?"), env.value("libtorch", "?"));
+                     g.value("cuda_runtime", "?"), env.value("libtorch", "?"), env.value("sage_int8_path", "?"));
 }
 
 }  // namespace sageval::perf

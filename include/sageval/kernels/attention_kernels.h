@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include <cuda_runtime.h>
 
@@ -58,9 +59,21 @@ void sage_int8_quantize(const AttentionProblem& problem, const AttentionTensors&
                         const SageInt8Workspace& workspace, cudaStream_t stream);
 
 // INT8 Q.K^T, FP16 P.V attention over a quantized workspace (steps 4-7). Reads v from `tensors` (fp16) or the
-// workspace copy (bf16); writes out and lse.
+// workspace copy (bf16); writes out and lse. Runs the path `sage_int8_path()` names.
 // FLOPs: 4 * B * Hq * Nq * Nk * D (half INT8 ops, half FP16 ops).
 void sage_int8_attention(const AttentionProblem& problem, const AttentionTensors& tensors,
                          const SageInt8Workspace& workspace, cudaStream_t stream);
+
+// The implementations of sage_int8_attention: kSm90 (wgmma + TMA, warp-specialized; compute capability 9.0 with
+// sm_90a code in this build) and kSm80 (mma.sync; every architecture, the fallback). Both give the same INT8
+// values and Q.K^T bit for bit; they differ after it by rounding only.
+enum class SageInt8Path { kAuto, kSm80, kSm90 };
+const char* sage_int8_path_name(SageInt8Path path);             // "auto", "sm80", "sm90"
+SageInt8Path parse_sage_int8_path(const std::string& name);     // throws std::invalid_argument naming it
+// Process-wide choice (kAuto, the default: kSm90 wherever it can run). Not thread-safe: set it before launching.
+void set_sage_int8_path(SageInt8Path path);
+// The path sage_int8_attention takes on the current device (never kAuto); throws when kSm90 was asked for and
+// cannot run here, saying why.
+SageInt8Path sage_int8_path();
 
 }  // namespace sageval::kernels

@@ -1,0 +1,423 @@
+// SageAttention-style attention over a quantized workspace (steps 4-7 of sage_int8_numerics.h) for Hopper:
+// wgmma tensor-core products, TMA copies on mbarriers, a producer warpgroup and two consumer warpgroups.
+//
+// Algorithm. A CTA owns one 128-row Q block (= one INT8 Q scale, numerics::kQBlockRows) of one (batch, head);
+// grid (q_blocks, Hq, B), the last Q block first so that causal's longest rows start first.
+//  - Producer (warpgroup 0, one thread, registers given back with setmaxnreg): TMA-loads Q once and then, per
+//    128-key stage, the K tile (int8, from the workspace) and the V tile (fp16: the input through its strides, or
+//    the workspace copy for bf16 input) into a kStages-deep ring; each load completes on its stage's "full"
+//    mbarrier; the stage is refilled once both consumers have released it on its "empty" mbarrier.
+//  - Consumers (warpgroups 1 and 2, 64 query rows each): per stage
+//      S_int(64x128) = Q_int8 K_int8^T    wgmma m64n128k32 .s32.s8.s8, both operands in shared memory (exact)
+//      per 64-key half (one INT8 K block, one K scale = numerics::kKeyTile): t = float(S_int) * (q_scale *
+//      k_scale), masking, base-2 online softmax, P rounded to fp16 (flash_tile.cuh, as the sm80 kernel)
+//      O(64xD) += P V                     wgmma m64nDk16 .f32.f16.f16, P from registers, V N-major in shared memory
+//    then release the stage. Epilogue as the sm80 kernel: O / l (x v_scale for bf16), LSE with the K-smoothing
+//    correction.
+//  Shared memory: 128-byte swizzle (64-byte for the 64-byte int8 rows of D = 64), written by TMA and read by
+//  wgmma in the same canonical layouts (sm90_primitives.cuh, smem_descriptor).
+// Rounding steps: identical to the sm80 kernel (attention_int8_sm80.cu); Q.K^T is exact and equals the CPU
+// emulation's bit for bit.
+//
+// Counts per (batch, head): FLOPs = 4 * Nq * Nk * D (half INT8 Q.K^T, half FP16 P.V; about half with causal when
+// Nq == Nk). Minimum bytes = Nq*D + Nk*D (int8 Q, K) + 2*Nk*D (V) + 2*Nq*D (out) (+ scales, LSE); K and V are read
+// once per Q block (L2 serves the repeats).
+// Shared memory: 128*D (Q) + kStages * (128*D (K) + 128*2*D (V)) = 112 KiB (D = 128) or 56 KiB (D = 64), plus
+// the barriers and 1 KiB of alignment slack.
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "sageval/kernels/attention_kernels.h"
+#include "sageval/kernels/cuda_check.h"
+#include "flash_tile.cuh"
+#include "sage_int8_numerics.h"
+#include "sage_int8_paths.h"
+#include "sm80_primitives.cuh"
+#include "sm90_primitives.cuh"
+#include "tensor_map.h"
+
+namespace sageval::kernels {
+namespace {
+
+namespace nx = sageval::numerics;
+
+constexpr int kBlockM = nx::kQBlockRows;  // query rows per CTA: one Q scale
+constexpr int kBlockN = 128;              // keys per pipeline stage: two K blocks (two K scales)
+constexpr int kConsumers = 2;             // consumer warpgroups of 64 rows
+constexpr int kThreads = 128 * (1 + kConsumers);
+constexpr int kStages = 2;
+[[maybe_unused]] constexpr int kScoreBlocks = kBlockN / 8;  // 8-key column blocks of a stage's scores (accumulator layout)
+static_assert(kBlockM == 64 * kConsumers, "each consumer warpgroup owns 64 rows of the Q block");
+static_assert(nx::kKBlockRows == 64 && nx::kKeyTile == 64 && kBlockN == 2 * nx::kKBlockRows,
+              "a stage is two K blocks; the softmax steps over them one by one, as the emulation does");
+
+template <int D>
+struct SharedStorage {
+  int8_t q[kBlockM * D];
+  int8_t k[kStages][kBlockN * D];
+  uint16_t v[kStages][kBlockN * D];  // D / 64 panels of [kBlockN keys][64 dims], each 128-byte swizzled
+  uint64_t q_full;
+  uint64_t k_full[kStages], v_full[kStages], empty[kStages];
+};
+
+struct Sm90Params {
+  CUtensorMap q_map;  // int8 {D, Nq_padded, B*Hq}
+  CUtensorMap k_map;  // int8 {D, Nk_padded, B*Hkv}
+  CUtensorMap v_map;  // fp16 {D, Nk, Hkv, B}, box {64, kBlockN, 1, 1}
+  char* out;
+  Strides4 os;  // bytes
+  float* lse;
+  const float* q_scale;
+  const float* k_scale;
+  const float* q_dot_mean;
+  const float* v_scale;  // null for fp16 input
+  int heads_q, group, len_q, len_k, len_q_padded, q_blocks, k_blocks;
+  float sm_scale;
+};
+
+template <int D>
+constexpr int smem_bytes() {
+  return static_cast<int>(sizeof(SharedStorage<D>)) + 1024;  // slack to align the start to 1024 bytes
+}
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// Descriptors of the three operands. Q and K: K-major int8 rows of D bytes (D = 128: 128-byte swizzle, 8-row
+// groups 1024 bytes apart; D = 64: 64-byte swizzle, 512 bytes). V: N-major fp16, 64-dim panels kBlockN * 128 bytes
+// apart, 8-key groups 1024 bytes apart.
+template <int D>
+__device__ __forceinline__ uint64_t int8_operand(uint32_t address) {
+  if constexpr (D == 128) return sm90::smem_descriptor(address, 16, 1024, sm90::Swizzle::k128B);
+  else return sm90::smem_descriptor(address, 16, 512, sm90::Swizzle::k64B);
+}
+__device__ __forceinline__ uint64_t v_operand(uint32_t address) {
+  return sm90::smem_descriptor(address, kBlockN * 128, 1024, sm90::Swizzle::k128B);
+}
+
+// One base-2 online-softmax step over a stage of scores t (this lane's part of rows g and g + 8, in the
+// accumulator layout): m' = max(m, rowmax t); P = fp16(exp2(t - m')); l = l * alpha + rowsum(rounded P), with
+// alpha = exp2(m - m') returned for the caller to rescale O once no P.V is in flight. A row with no visible key
+// yet keeps m = -inf (P = 0, alpha = 0), as in flash_tile.cuh's online_softmax_tile.
+__device__ __forceinline__ void softmax_step(const float (&t)[kScoreBlocks][4], float (&m)[2], float (&l)[2],
+                                             uint32_t (&p)[kScoreBlocks][2], float (&alpha)[2]) {
+  float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+  for (int nb = 0; nb < kScoreBlocks; ++nb) {
+    mx[0] = fmaxf(mx[0], fmaxf(t[nb][0], t[nb][1]));
+    mx[1] = fmaxf(mx[1], fmaxf(t[nb][2], t[nb][3]));
+  }
+  float nbase[2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
+    mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
+    mx[i] = fmaxf(m[i], mx[i]);
+    nbase[i] = mx[i] == -INFINITY ? 0.0f : -mx[i];
+    alpha[i] = mx[i] == -INFINITY ? 0.0f : exp2f(m[i] - mx[i]);
+    m[i] = mx[i];
+  }
+  float rs[2] = {0.0f, 0.0f};
+#pragma unroll
+  for (int nb = 0; nb < kScoreBlocks; ++nb) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      p[nb][i] = sm80::pack2<false>(exp2f(t[nb][2 * i] + nbase[i]), exp2f(t[nb][2 * i + 1] + nbase[i]));
+      const float2 r = sm80::unpack2<false>(p[nb][i]);
+      rs[i] += r.x + r.y;
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < 2; ++i) l[i] = l[i] * alpha[i] + rs[i];
+}
+#endif
+
+template <int D, bool kBf16, bool kCausal>
+__global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const __grid_constant__ Sm90Params p) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ char smem_raw[];
+  const uint32_t raw = sm80::smem_u32(smem_raw);
+  auto& sm = *reinterpret_cast<SharedStorage<D>*>(smem_raw + ((1024 - (raw & 1023)) & 1023));
+
+  const int qblock = gridDim.x - 1 - blockIdx.x;
+  const int h = blockIdx.y;
+  const int b = blockIdx.z;
+  const int hk = h / p.group;
+  const int heads_kv = p.heads_q / p.group;
+  const int m0 = qblock * kBlockM;
+  const int diag = p.len_k - p.len_q;
+  const int bhq = b * p.heads_q + h;
+  const int bhk = b * heads_kv + hk;
+  int n_keys = p.len_k;
+  if (kCausal) n_keys = min(n_keys, m0 + kBlockM + diag);
+  const int n_tiles = n_keys > 0 ? (n_keys + kBlockN - 1) / kBlockN : 0;
+  const int warpgroup = threadIdx.x / 128;
+
+  if (threadIdx.x == 0) {
+    sm90::mbarrier_init(&sm.q_full, 1);
+    for (int s = 0; s < kStages; ++s) {
+      sm90::mbarrier_init(&sm.k_full[s], 1);
+      sm90::mbarrier_init(&sm.v_full[s], 1);
+      sm90::mbarrier_init(&sm.empty[s], 4 * kConsumers);  // one arrival per consumer warp
+    }
+    sm90::fence_mbarrier_init();
+  }
+  __syncthreads();
+
+  if (warpgroup == 0) {  // producer
+    sm90::setmaxnreg_dec<24>();
+    if (threadIdx.x == 0 && n_tiles > 0) {
+      sm90::mbarrier_arrive_expect_tx(&sm.q_full, kBlockM * D);
+      sm90::tma_load_3d(sm.q, &p.q_map, &sm.q_full, 0, m0, bhq);
+      for (int j = 0; j < n_tiles; ++j) {
+        const int s = j % kStages;
+        if (j >= kStages) sm90::mbarrier_wait(&sm.empty[s], ((j / kStages) & 1) ^ 1);
+        sm90::mbarrier_arrive_expect_tx(&sm.k_full[s], kBlockN * D);
+        sm90::tma_load_3d(sm.k[s], &p.k_map, &sm.k_full[s], 0, j * kBlockN, bhk);
+        sm90::mbarrier_arrive_expect_tx(&sm.v_full[s], kBlockN * D * 2);
+#pragma unroll
+        for (int panel = 0; panel < D / 64; ++panel)
+          sm90::tma_load_4d(sm.v[s] + panel * kBlockN * 64, &p.v_map, &sm.v_full[s], panel * 64, j * kBlockN, hk, b);
+      }
+    }
+    return;
+  }
+
+  sm90::setmaxnreg_inc<240>();
+  const int consumer = warpgroup - 1;
+  const int warp = (threadIdx.x / 32) % 4;
+  const int lane = threadIdx.x % 32;
+  const int row_first = m0 + consumer * 64;  // this warpgroup's rows
+  const int wrow0 = row_first + warp * 16;   // this warp's 16 rows
+  const float q_scale = p.q_scale[bhq * p.q_blocks + qblock];
+  const float* k_scale = p.k_scale + static_cast<int64_t>(bhk) * p.k_blocks;
+  const uint32_t q_address = sm80::smem_u32(sm.q) + consumer * 64 * D;
+  // Turns at the tensor cores: consumer c waits on barrier 1 + c, then signals the other's.
+  const int my_turn = 1 + consumer, other_turn = 2 - consumer;
+
+  float o[D / 8][4];
+#pragma unroll
+  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+  float(&acc)[D / 2] = reinterpret_cast<float(&)[D / 2]>(o);
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}, alpha[2];
+  int32_t sacc[64];
+  uint32_t pp[kScoreBlocks][2];  // P of the tile whose P.V is issued next
+
+  auto issue_qk = [&](int stage) {
+    const uint32_t k_address = sm80::smem_u32(sm.k[stage]);
+    sm90::wgmma_m64n128k32_s8_first(sacc, int8_operand<D>(q_address), int8_operand<D>(k_address));
+#pragma unroll
+    for (int ks = 1; ks < D / 32; ++ks)
+      sm90::wgmma_m64n128k32_s8(sacc, int8_operand<D>(q_address + ks * 32), int8_operand<D>(k_address + ks * 32), true);
+  };
+  auto issue_pv = [&](int stage) {
+    const uint32_t v_address = sm80::smem_u32(sm.v[stage]);
+#pragma unroll
+    for (int kk = 0; kk < kBlockN / 16; ++kk) {
+      const uint32_t a[4] = {pp[2 * kk][0], pp[2 * kk][1], pp[2 * kk + 1][0], pp[2 * kk + 1][1]};
+      const uint64_t desc = v_operand(v_address + kk * 16 * 128);
+      if constexpr (D == 128) sm90::wgmma_m64n128k16_f16_rs_nmajor(acc, a, desc);
+      else sm90::wgmma_m64n64k16_f16_rs_nmajor(acc, a, desc);
+    }
+  };
+  // Scores of tile j in base-2 units, masked when kMask (keys past len_k, causal), and the softmax step into
+  // `pnext`; O is not touched (a P.V may be in flight), its rescale factor goes to `alpha`. Branch-free inside:
+  // ptxas serialises the wgmma of a stage whose in-flight window contains divergent code.
+  auto softmax = [&](int j, uint32_t (&pnext)[kScoreBlocks][2], auto mask) {
+    float t[kScoreBlocks][4];
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int kb = min(2 * j + half, p.k_blocks - 1);  // a half past the last K block is fully masked
+      const float dq = nx::dequant_scale(q_scale, k_scale[kb]);
+#pragma unroll
+      for (int nb = 0; nb < 8; ++nb)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          t[half * 8 + nb][e] = __fmul_rn(__int2float_rn(sacc[(half * 8 + nb) * 4 + e]), dq);
+      if constexpr (decltype(mask)::value)
+        sm80::mask_tile(reinterpret_cast<float(&)[8][4]>(t[half * 8]), j * kBlockN + half * 64, p.len_k, kCausal, wrow0,
+                        diag, lane);
+    }
+    softmax_step(t, m, l, pnext, alpha);
+  };
+  // Tiles from `first_masked` on have keys past len_k or, causal, past some row's diagonal in this warpgroup.
+  int first_masked = p.len_k / kBlockN;
+  if (kCausal) {
+    const int unmasked_last_key = row_first + diag;  // the first row sees keys up to here
+    first_masked = min(first_masked, unmasked_last_key < kBlockN - 1 ? 0 : (unmasked_last_key - (kBlockN - 1)) / kBlockN + 1);
+  }
+
+  if (n_tiles > 0) {
+    if (consumer == 1) sm90::named_barrier_arrive(1, 256);  // consumer 0 takes the first turn
+    sm90::mbarrier_wait(&sm.q_full, 0);
+    sm90::mbarrier_wait(&sm.k_full[0], 0);
+    sm90::named_barrier_sync(my_turn, 256);
+    sm90::wgmma_fence();
+    issue_qk(0);
+    sm90::wgmma_commit();
+    sm90::named_barrier_arrive(other_turn, 256);
+    sm90::wgmma_wait<0>();
+    sm90::fence_operands(sacc);
+    softmax(0, pp, std::true_type{});  // O is still zero: no rescale
+    sm90::fence_operands(pp);  // the P registers are final before the next turn's wgmma.fence
+  }
+  // One turn of the main loop: Q.K^T of tile j and P.V of tile j - 1 issued together; the softmax of j overlaps
+  // that P.V and the other warpgroup's turn.
+  auto step = [&](int j, auto mask) {
+    const int s = j % kStages, prev = (j - 1) % kStages;
+    sm90::mbarrier_wait(&sm.k_full[s], (j / kStages) & 1);
+    sm90::mbarrier_wait(&sm.v_full[prev], ((j - 1) / kStages) & 1);
+    sm90::named_barrier_sync(my_turn, 256);
+    sm90::wgmma_fence();
+    issue_qk(s);
+    sm90::wgmma_commit();
+    issue_pv(prev);
+    sm90::wgmma_commit();
+    sm90::named_barrier_arrive(other_turn, 256);
+    sm90::wgmma_wait<1>();
+    sm90::fence_operands(sacc);
+    uint32_t pnext[kScoreBlocks][2];
+    softmax(j, pnext, mask);
+    sm90::wgmma_wait<0>();
+    sm90::fence_operands(acc);
+    // P stays live (its registers not reused for the next P) until the P.V reading it has completed.
+    sm90::fence_operands(pp);
+    if (lane == 0) sm90::mbarrier_arrive(&sm.empty[prev]);
+#pragma unroll
+    for (int db = 0; db < D / 8; ++db) {
+      o[db][0] *= alpha[0];
+      o[db][1] *= alpha[0];
+      o[db][2] *= alpha[1];
+      o[db][3] *= alpha[1];
+    }
+#pragma unroll
+    for (int nb = 0; nb < kScoreBlocks; ++nb) pp[nb][0] = pnext[nb][0], pp[nb][1] = pnext[nb][1];
+    sm90::fence_operands(acc);  // rescaled O and the new P are in place before the next turn's wgmma.fence
+    sm90::fence_operands(pp);
+  };
+  for (int j = 1; j < n_tiles; ++j) {
+    if (j < first_masked) step(j, std::false_type{});
+    else step(j, std::true_type{});
+  }
+  if (n_tiles > 0) {
+    const int last = (n_tiles - 1) % kStages;
+    sm90::mbarrier_wait(&sm.v_full[last], ((n_tiles - 1) / kStages) & 1);
+    sm90::named_barrier_sync(my_turn, 256);
+    sm90::wgmma_fence();
+    issue_pv(last);
+    sm90::wgmma_commit();
+    if (consumer == 0) sm90::named_barrier_arrive(other_turn, 256);  // consumer 1's last turn signals nobody
+    sm90::wgmma_wait<0>();
+    sm90::fence_operands(acc);
+    if (lane == 0) sm90::mbarrier_arrive(&sm.empty[last]);
+  }
+
+  char* og = p.out + b * p.os.batch + h * p.os.head;
+  float* lse = p.lse != nullptr ? p.lse + static_cast<int64_t>(bhq) * p.len_q : nullptr;
+  const float out_factor = kBf16 ? p.v_scale[bhk] : 1.0f;
+  float add[2] = {0.0f, 0.0f};
+  if (lse != nullptr) {  // q_dot_mean is stored for all padded rows (0 past len_q)
+    const int64_t row_base = static_cast<int64_t>(bhq) * p.len_q_padded + wrow0 + (lane >> 2);
+    add[0] = p.sm_scale * p.q_dot_mean[row_base];
+    add[1] = p.sm_scale * p.q_dot_mean[row_base + 8];
+  }
+  sm80::store_output<kBf16, D>(o, m, l, out_factor, og, p.os.token, lse, add, wrow0, p.len_q, lane);
+#endif
+}
+
+template <int D, bool kBf16, bool kCausal>
+void launch(const AttentionProblem& pr, const AttentionTensors& t, const SageInt8Workspace& ws, cudaStream_t stream) {
+  auto kernel = attention_int8_sm90_kernel<D, kBf16, kCausal>;
+  constexpr int smem = smem_bytes<D>();
+  SAGEVAL_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  const SageInt8WorkspaceLayout lay = sage_int8_workspace_layout(pr);
+  const auto u64 = [](int64_t x) { return static_cast<uint64_t>(x); };
+  const CUtensorMapSwizzle int8_swizzle = D == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B;
+  Sm90Params p{};
+  p.q_map = make_tensor_map("the INT8 Q", CU_TENSOR_MAP_DATA_TYPE_UINT8, ws.q_int8,
+                            {D, u64(lay.len_q_padded), u64(int64_t{pr.batch} * pr.heads_q)},
+                            {D, u64(int64_t{lay.len_q_padded} * D)}, {D, kBlockM, 1}, int8_swizzle);
+  p.k_map = make_tensor_map("the INT8 K", CU_TENSOR_MAP_DATA_TYPE_UINT8, ws.k_int8,
+                            {D, u64(lay.len_k_padded), u64(int64_t{pr.batch} * pr.heads_kv)},
+                            {D, u64(int64_t{lay.len_k_padded} * D)}, {D, kBlockN, 1}, int8_swizzle);
+  const void* v = t.v;
+  Strides4 vs{t.v_strides.batch * 2, t.v_strides.head * 2, t.v_strides.token * 2};
+  if (kBf16) {
+    if (ws.v_fp16 == nullptr || ws.v_scale == nullptr)
+      throw std::runtime_error("sage_int8_attention (sm90): bf16 input needs the workspace's v_fp16 and v_scale");
+    v = ws.v_fp16;
+    const int64_t nk = pr.len_k;
+    vs = Strides4{int64_t{pr.heads_kv} * nk * D * 2, nk * D * 2, D * 2};
+  }
+  // A dimension of extent 1 is never stepped; give it a legal stride whatever the view says.
+  const auto stride_or = [](int64_t stride, int extent, int64_t fallback) {
+    return static_cast<uint64_t>(extent == 1 || stride == 0 ? fallback : stride);
+  };
+  const uint64_t v_token = stride_or(vs.token, pr.len_k, D * 2);
+  const uint64_t v_head = stride_or(vs.head, pr.heads_kv, v_token * pr.len_k);
+  const uint64_t v_batch = stride_or(vs.batch, pr.batch, v_head * pr.heads_kv);
+  p.v_map = make_tensor_map("V", CU_TENSOR_MAP_DATA_TYPE_FLOAT16, v,
+                            {D, u64(pr.len_k), u64(pr.heads_kv), u64(pr.batch)}, {v_token, v_head, v_batch},
+                            {64, kBlockN, 1, 1}, CU_TENSOR_MAP_SWIZZLE_128B);
+  p.out = static_cast<char*>(t.out);
+  p.os = Strides4{t.out_strides.batch * 2, t.out_strides.head * 2, t.out_strides.token * 2};
+  p.lse = t.lse;
+  p.q_scale = ws.q_scale;
+  p.k_scale = ws.k_scale;
+  p.q_dot_mean = ws.q_dot_mean;
+  p.v_scale = ws.v_scale;
+  p.heads_q = pr.heads_q;
+  p.group = pr.heads_q / pr.heads_kv;
+  p.len_q = pr.len_q;
+  p.len_k = pr.len_k;
+  p.len_q_padded = lay.len_q_padded;
+  p.q_blocks = lay.q_blocks;
+  p.k_blocks = lay.k_blocks;
+  p.sm_scale = pr.sm_scale;
+  const dim3 grid(lay.q_blocks, pr.heads_q, pr.batch);
+  kernel<<<grid, kThreads, smem, stream>>>(p);
+  SAGEVAL_CUDA_CHECK_LAUNCH();
+}
+
+template <int D>
+void dispatch(const AttentionProblem& pr, const AttentionTensors& t, const SageInt8Workspace& ws, cudaStream_t stream) {
+  const bool bf16 = pr.dtype == ElementType::kBFloat16;
+  if (bf16) {
+    pr.causal ? launch<D, true, true>(pr, t, ws, stream) : launch<D, true, false>(pr, t, ws, stream);
+  } else {
+    pr.causal ? launch<D, false, true>(pr, t, ws, stream) : launch<D, false, false>(pr, t, ws, stream);
+  }
+}
+
+}  // namespace
+
+std::string sage_int8_sm90_unavailable() {
+  int device = 0, major = 0, minor = 0;
+  SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
+  SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  if (major != 9 || minor != 0)
+    return "the sm90 path needs a compute capability 9.0 device, this one is " + std::to_string(major) + "." +
+           std::to_string(minor);
+  // Without a 90a image the device would run another architecture's empty kernel body.
+  cudaFuncAttributes attributes{};
+  SAGEVAL_CUDA_CHECK(cudaFuncGetAttributes(&attributes, attention_int8_sm90_kernel<128, false, false>));
+  if (attributes.binaryVersion != 90)
+    return "this build has no sm_90a code (CMAKE_CUDA_ARCHITECTURES lacks 90a; the device would run sm_" +
+           std::to_string(attributes.binaryVersion) + " code)";
+  return {};
+}
+
+void sage_int8_attention_sm90(const AttentionProblem& problem, const AttentionTensors& tensors,
+                              const SageInt8Workspace& workspace, cudaStream_t stream) {
+  if (problem.head_dim == 64) {
+    dispatch<64>(problem, tensors, workspace, stream);
+  } else {
+    dispatch<128>(problem, tensors, workspace, stream);
+  }
+}
+
+}  // namespace sageval::kernels

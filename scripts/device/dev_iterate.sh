@@ -1,0 +1,3 @@
+source scripts/device/gpu_build_env.sh; t0=$(date +%s); bash scripts/build.sh > $OUT/build.log 2>&1 || { tail -60 $OUT/build.log; exit 1; }; echo "build $(( $(date +%s)-t0 ))s"
+timeout 200 build-gpu/tests/sageval_gpu_tests --gtest_filter="${FILTER:-*SageInt8*:*sage_int8*:Sm90*:Kernels/*}" > $OUT/gpu_tests.log 2>&1; echo "tests rc=$?"; grep -E "^\[  (PASSED|FAILED|SKIPPED) +\]" $OUT/gpu_tests.log | head -3; grep -E "^\[  FAILED" $OUT/gpu_tests.log | head -8
+timeout 240 build-gpu/bench/sageval_attention_bench --head-dim ${DIMS:-128,64} --seq ${SEQS:-1024,4096,16384} --warmup 3 --iters 10 --json $OUT/bench.json > $OUT/bench.txt 2>&1; echo "bench rc=$?"; grep -A20 "^TOPS" $OUT/bench.txt

@@ -1,0 +1,90 @@
+// The two implementations of the sage_int8 kernel (kernels::SageInt8Path): which one runs where, and the sm80 one
+// still checked on a Hopper device, where the default path is sm90 and the accuracy grid runs that one.
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "sageval/attention.h"
+#include "sageval/eval/attention_harness.h"
+#include "support/suite_settings.h"
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+#include <cuda_runtime.h>
+
+#include "sageval/kernels/attention_kernels.h"
+#endif
+
+namespace sageval::testing {
+namespace {
+
+using eval::AttentionCase;
+
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+// Sets the process-wide path for one scope.
+class PathScope {
+ public:
+  explicit PathScope(kernels::SageInt8Path path) { kernels::set_sage_int8_path(path); }
+  ~PathScope() { kernels::set_sage_int8_path(kernels::SageInt8Path::kAuto); }
+  PathScope(const PathScope&) = delete;
+  PathScope& operator=(const PathScope&) = delete;
+};
+
+bool is_hopper() {
+  int device = 0, major = 0, minor = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+  return major == 9 && minor == 0;
+}
+#endif
+
+std::string why_no_kernels() {
+#ifndef SAGEVAL_WITH_CUDA_KERNELS
+  return "this build has no CUDA kernels";
+#else
+  if (!at::hasCUDA()) return "no CUDA device visible to libtorch (CPU-only libtorch or no GPU/driver)";
+  return {};
+#endif
+}
+
+TEST(SageInt8Paths, AutoTakesSm90ExactlyWhereItCanRun) {
+  if (const std::string why = why_no_kernels(); !why.empty()) GTEST_SKIP() << why;
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+  const kernels::SageInt8Path chosen = kernels::sage_int8_path();
+  std::printf("[ figures  ] sage_int8 path on this device: %s\n", kernels::sage_int8_path_name(chosen));
+  // A 9.0 device with this build's sm_90a code runs sm90; CMAKE_CUDA_ARCHITECTURES=90a-real is how the GPU
+  // machine builds, so there the choice must be sm90.
+  if (!is_hopper()) EXPECT_EQ(chosen, kernels::SageInt8Path::kSm80);
+  {
+    PathScope forced(kernels::SageInt8Path::kSm80);
+    EXPECT_EQ(kernels::sage_int8_path(), kernels::SageInt8Path::kSm80);
+  }
+  PathScope forced(kernels::SageInt8Path::kSm90);
+  if (chosen == kernels::SageInt8Path::kSm90) {
+    EXPECT_EQ(kernels::sage_int8_path(), kernels::SageInt8Path::kSm90);
+  } else {
+    EXPECT_THROW(kernels::sage_int8_path(), std::runtime_error) << "forcing sm90 where it cannot run must fail";
+  }
+  EXPECT_THROW(kernels::parse_sage_int8_path("sm100"), std::invalid_argument);
+#endif
+}
+
+// The sm80 path against the CPU emulation on the shape table, whatever the device (on Hopper the accuracy grid
+// covers the sm90 path, this covers the fallback).
+class SageInt8Sm80Path : public ::testing::TestWithParam<AttentionCase> {};
+
+TEST_P(SageInt8Sm80Path, MatchesCpuEmulation) {
+  if (const std::string why = why_no_kernels(); !why.empty()) GTEST_SKIP() << why;
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+  PathScope sm80(kernels::SageInt8Path::kSm80);
+  const eval::CaseResult r = eval::run_attention_case(GetParam(), "sage_int8", eval::Reference::kEmulation, at::kCUDA);
+  std::printf("[ figures  ] %s sage_int8[sm80] vs emulation: %s lse_max_abs=%.3e\n", GetParam().name().c_str(),
+              format_error_stats(r.stats).c_str(), r.lse_max_abs);
+  for (const Gate& g : r.gates) EXPECT_TRUE(g.pass) << g.describe();
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, SageInt8Sm80Path, ::testing::ValuesIn(eval::shape_cases()),
+                         [](const ::testing::TestParamInfo<AttentionCase>& info) { return info.param.name(); });
+
+}  // namespace
+}  // namespace sageval::testing
