@@ -22,8 +22,8 @@
 // Counts per (batch, head): FLOPs = 4 * Nq * Nk * D (half INT8 Q.K^T, half FP16 P.V; about half with causal when
 // Nq == Nk). Minimum bytes = Nq*D + Nk*D (int8 Q, K) + 2*Nk*D (V) + 2*Nq*D (out) (+ scales, LSE); K and V are read
 // once per Q block (L2 serves the repeats).
-// Shared memory: 128*D (Q) + kStages * (128*D (K) + 128*2*D (V)) = 112 KiB (D = 128) or 56 KiB (D = 64), plus
-// the barriers and 1 KiB of alignment slack.
+// Shared memory: 128*D (Q) + kStages * (128*D (K) + 128*2*D (V)) = 160 KiB (D = 128) or 80 KiB (D = 64) with 3
+// stages, plus the barriers and 1 KiB of alignment slack.
 #include <cuda.h>
 #include <cuda_runtime.h>
 
@@ -50,7 +50,7 @@ constexpr int kBlockM = nx::kQBlockRows;  // query rows per CTA: one Q scale
 constexpr int kBlockN = 128;              // keys per pipeline stage: two K blocks (two K scales)
 constexpr int kConsumers = 2;             // consumer warpgroups of 64 rows
 constexpr int kThreads = 128 * (1 + kConsumers);
-constexpr int kStages = 2;
+constexpr int kStages = 3;
 [[maybe_unused]] constexpr int kScoreBlocks = kBlockN / 8;  // 8-key column blocks of a stage's scores (accumulator layout)
 static_assert(kBlockM == 64 * kConsumers, "each consumer warpgroup owns 64 rows of the Q block");
 static_assert(nx::kKBlockRows == 64 && nx::kKeyTile == 64 && kBlockN == 2 * nx::kKBlockRows,
@@ -98,17 +98,34 @@ __device__ __forceinline__ uint64_t v_operand(uint32_t address) {
   return sm90::smem_descriptor(address, kBlockN * 128, 1024, sm90::Swizzle::k128B);
 }
 
-// One base-2 online-softmax step over a stage of scores t (this lane's part of rows g and g + 8, in the
-// accumulator layout): m' = max(m, rowmax t); P = fp16(exp2(t - m')); l = l * alpha + rowsum(rounded P), with
-// alpha = exp2(m - m') returned for the caller to rescale O once no P.V is in flight. A row with no visible key
-// yet keeps m = -inf (P = 0, alpha = 0), as in flash_tile.cuh's online_softmax_tile.
-__device__ __forceinline__ void softmax_step(const float (&t)[kScoreBlocks][4], float (&m)[2], float (&l)[2],
-                                             uint32_t (&p)[kScoreBlocks][2], float (&alpha)[2]) {
-  float mx[2] = {-INFINITY, -INFINITY};
+// exp2 on the SFU, denormal results flushed to zero (PTX ISA 9.7.3.x, ex2.approx.ftz.f32). P is rounded to fp16
+// right after, whose smallest subnormal (2^-24) is far above the flushed range, so P is unchanged by the flush.
+__device__ __forceinline__ float exp2_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// One base-2 online-softmax step over a stage, in place. On entry t holds float(S_int) of this lane's part of
+// rows g and g + 8 (accumulator layout), -inf where masked; dq[h] is the dequantization factor of half h (one K
+// block each). The score is t * dq (base-2 units); m' = max(m, rowmax(t * dq)) (the rounded multiply is
+// monotone, so the max of the products is the product of the max); P = fp16(exp2(t * dq - m')), one fused
+// multiply-add; on exit t holds P as floats, the values P.V will use; l = l * alpha + rowsum(P), alpha =
+// exp2(m - m') returned for the caller to rescale O once no P.V is in flight. Only t, m, l, alpha are written (no
+// register an in-flight wgmma reads), so it overlaps the P.V of the previous tile. A row with no visible key yet
+// keeps m = -inf (P = 0, alpha = 0), as flash_tile.cuh's online_softmax_tile.
+__device__ __forceinline__ void softmax_step(float (&t)[kScoreBlocks][4], const float (&dq)[2], float (&m)[2],
+                                             float (&l)[2], float (&alpha)[2]) {
+  float mx[2];
 #pragma unroll
-  for (int nb = 0; nb < kScoreBlocks; ++nb) {
-    mx[0] = fmaxf(mx[0], fmaxf(t[nb][0], t[nb][1]));
-    mx[1] = fmaxf(mx[1], fmaxf(t[nb][2], t[nb][3]));
+  for (int i = 0; i < 2; ++i) {
+    float h0 = -INFINITY, h1 = -INFINITY;
+#pragma unroll
+    for (int nb = 0; nb < kScoreBlocks / 2; ++nb) {
+      h0 = fmaxf(h0, fmaxf(t[nb][2 * i], t[nb][2 * i + 1]));
+      h1 = fmaxf(h1, fmaxf(t[nb + kScoreBlocks / 2][2 * i], t[nb + kScoreBlocks / 2][2 * i + 1]));
+    }
+    mx[i] = fmaxf(__fmul_rn(h0, dq[0]), __fmul_rn(h1, dq[1]));
   }
   float nbase[2];
 #pragma unroll
@@ -117,21 +134,29 @@ __device__ __forceinline__ void softmax_step(const float (&t)[kScoreBlocks][4], 
     mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
     mx[i] = fmaxf(m[i], mx[i]);
     nbase[i] = mx[i] == -INFINITY ? 0.0f : -mx[i];
-    alpha[i] = mx[i] == -INFINITY ? 0.0f : exp2f(m[i] - mx[i]);
+    alpha[i] = mx[i] == -INFINITY ? 0.0f : exp2_ftz(m[i] - mx[i]);
     m[i] = mx[i];
   }
   float rs[2] = {0.0f, 0.0f};
 #pragma unroll
   for (int nb = 0; nb < kScoreBlocks; ++nb) {
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      p[nb][i] = sm80::pack2<false>(exp2f(t[nb][2 * i] + nbase[i]), exp2f(t[nb][2 * i + 1] + nbase[i]));
-      const float2 r = sm80::unpack2<false>(p[nb][i]);
-      rs[i] += r.x + r.y;
+    for (int e = 0; e < 4; ++e) {
+      t[nb][e] = __half2float(__float2half_rn(exp2_ftz(fmaf(t[nb][e], dq[nb / (kScoreBlocks / 2)], nbase[e / 2]))));
+      rs[e / 2] += t[nb][e];
     }
   }
 #pragma unroll
   for (int i = 0; i < 2; ++i) l[i] = l[i] * alpha[i] + rs[i];
+}
+
+// P (already fp16 values held as floats) packed into the A fragment of the P.V product (exact).
+__device__ __forceinline__ void pack_p(const float (&t)[kScoreBlocks][4], uint32_t (&p)[kScoreBlocks][2]) {
+#pragma unroll
+  for (int nb = 0; nb < kScoreBlocks; ++nb) {
+    p[nb][0] = sm80::pack2<false>(t[nb][0], t[nb][1]);
+    p[nb][1] = sm80::pack2<false>(t[nb][2], t[nb][3]);
+  }
 }
 #endif
 
@@ -223,25 +248,28 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
       else sm90::wgmma_m64n64k16_f16_rs_nmajor(acc, a, desc);
     }
   };
-  // Scores of tile j in base-2 units, masked when kMask (keys past len_k, causal), and the softmax step into
-  // `pnext`; O is not touched (a P.V may be in flight), its rescale factor goes to `alpha`. Branch-free inside:
-  // ptxas serialises the wgmma of a stage whose in-flight window contains divergent code.
-  auto softmax = [&](int j, uint32_t (&pnext)[kScoreBlocks][2], auto mask) {
-    float t[kScoreBlocks][4];
+  // Scores of tile j in base-2 units, masked when `mask` (only the tiles from `first_masked` on pay for it), and
+  // the softmax step in place into t; O and P are not touched (a P.V reading them may be in flight: ptxas
+  // serialises every wgmma when registers an in-flight wgmma reads are rewritten, warning C7513).
+  float t[kScoreBlocks][4];  // scores, then P, of the tile in the softmax
+  // The K scales of tile j (two K blocks), loaded before the waits of its turn so that their latency hides there.
+  auto k_scales = [&](int j, float (&ks)[2]) {
+    ks[0] = k_scale[min(2 * j, p.k_blocks - 1)];  // a half past the last K block is fully masked
+    ks[1] = k_scale[min(2 * j + 1, p.k_blocks - 1)];
+  };
+  auto softmax = [&](int j, const float (&ks)[2], auto mask) {
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int kb = min(2 * j + half, p.k_blocks - 1);  // a half past the last K block is fully masked
-      const float dq = nx::dequant_scale(q_scale, k_scale[kb]);
+    for (int nb = 0; nb < kScoreBlocks; ++nb)
 #pragma unroll
-      for (int nb = 0; nb < 8; ++nb)
+      for (int e = 0; e < 4; ++e) t[nb][e] = __int2float_rn(sacc[nb * 4 + e]);
+    if constexpr (decltype(mask)::value) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e)
-          t[half * 8 + nb][e] = __fmul_rn(__int2float_rn(sacc[(half * 8 + nb) * 4 + e]), dq);
-      if constexpr (decltype(mask)::value)
+      for (int half = 0; half < 2; ++half)
         sm80::mask_tile(reinterpret_cast<float(&)[8][4]>(t[half * 8]), j * kBlockN + half * 64, p.len_k, kCausal, wrow0,
                         diag, lane);
     }
-    softmax_step(t, m, l, pnext, alpha);
+    const float dq[2] = {nx::dequant_scale(q_scale, ks[0]), nx::dequant_scale(q_scale, ks[1])};
+    softmax_step(t, dq, m, l, alpha);
   };
   // Tiles from `first_masked` on have keys past len_k or, causal, past some row's diagonal in this warpgroup.
   int first_masked = p.len_k / kBlockN;
@@ -261,13 +289,18 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     sm90::named_barrier_arrive(other_turn, 256);
     sm90::wgmma_wait<0>();
     sm90::fence_operands(sacc);
-    softmax(0, pp, std::true_type{});  // O is still zero: no rescale
+    float ks[2];
+    k_scales(0, ks);
+    softmax(0, ks, std::true_type{});  // O is still zero: no rescale
+    pack_p(t, pp);
     sm90::fence_operands(pp);  // the P registers are final before the next turn's wgmma.fence
   }
   // One turn of the main loop: Q.K^T of tile j and P.V of tile j - 1 issued together; the softmax of j overlaps
   // that P.V and the other warpgroup's turn.
   auto step = [&](int j, auto mask) {
     const int s = j % kStages, prev = (j - 1) % kStages;
+    float ks[2];
+    k_scales(j, ks);
     sm90::mbarrier_wait(&sm.k_full[s], (j / kStages) & 1);
     sm90::mbarrier_wait(&sm.v_full[prev], ((j - 1) / kStages) & 1);
     sm90::named_barrier_sync(my_turn, 256);
@@ -279,12 +312,9 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     sm90::named_barrier_arrive(other_turn, 256);
     sm90::wgmma_wait<1>();
     sm90::fence_operands(sacc);
-    uint32_t pnext[kScoreBlocks][2];
-    softmax(j, pnext, mask);
+    softmax(j, ks, mask);
     sm90::wgmma_wait<0>();
     sm90::fence_operands(acc);
-    // P stays live (its registers not reused for the next P) until the P.V reading it has completed.
-    sm90::fence_operands(pp);
     if (lane == 0) sm90::mbarrier_arrive(&sm.empty[prev]);
 #pragma unroll
     for (int db = 0; db < D / 8; ++db) {
@@ -293,8 +323,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
       o[db][2] *= alpha[1];
       o[db][3] *= alpha[1];
     }
-#pragma unroll
-    for (int nb = 0; nb < kScoreBlocks; ++nb) pp[nb][0] = pnext[nb][0], pp[nb][1] = pnext[nb][1];
+    pack_p(t, pp);  // only now: the P.V that read the previous P has completed
     sm90::fence_operands(acc);  // rescaled O and the new P are in place before the next turn's wgmma.fence
     sm90::fence_operands(pp);
   };

@@ -10,4 +10,7 @@ command -v ninja >/dev/null 2>&1 && args+=(-G Ninja)
 # Keep a generator chosen earlier for this build directory.
 [ -f "$BUILD_DIR/CMakeCache.txt" ] && args=(-S . -B "$BUILD_DIR")
 cmake "${args[@]}" ${SAGEVAL_CMAKE_ARGS:-}
-cmake --build "$BUILD_DIR" -j "${SAGEVAL_JOBS:-$(nproc)}"
+# SAGEVAL_TARGETS (space-separated) builds only those targets, e.g. the benchmark while tuning a kernel.
+targets=()
+for t in ${SAGEVAL_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$BUILD_DIR" -j "${SAGEVAL_JOBS:-$(nproc)}" "${targets[@]}"
