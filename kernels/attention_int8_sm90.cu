@@ -22,8 +22,8 @@
 // Counts per (batch, head): FLOPs = 4 * Nq * Nk * D (half INT8 Q.K^T, half FP16 P.V; about half with causal when
 // Nq == Nk). Minimum bytes = Nq*D + Nk*D (int8 Q, K) + 2*Nk*D (V) + 2*Nq*D (out) (+ scales, LSE); K and V are read
 // once per Q block (L2 serves the repeats).
-// Shared memory: 128*D (Q) + kStages * (128*D (K) + 128*2*D (V)) = 160 KiB (D = 128) or 80 KiB (D = 64) with 3
-// stages, plus the barriers and 1 KiB of alignment slack.
+// Shared memory: 128*D (Q) + kStages * (128*D (K) + 128*2*(D + 64) (V and a panel of ones)) = 208 KiB (D = 128)
+// or 128 KiB (D = 64) with 3 stages, plus the barriers and 1 KiB of alignment slack.
 #include <cuda.h>
 #include <cuda_runtime.h>
 
@@ -56,11 +56,18 @@ static_assert(kBlockM == 64 * kConsumers, "each consumer warpgroup owns 64 rows 
 static_assert(nx::kKBlockRows == 64 && nx::kKeyTile == 64 && kBlockN == 2 * nx::kKBlockRows,
               "a stage is two K blocks; the softmax steps over them one by one, as the emulation does");
 
+// V panels per stage: D / 64 panels of [kBlockN keys][64 dims] (128-byte swizzled, brought by TMA), then one
+// panel whose first 8 columns are ones (written once by the consumers): the P.V product's last 8 columns are the
+// row sums of P.
+template <int D>
+constexpr int kVPanels = D / 64 + 1;
+
 template <int D>
 struct SharedStorage {
   int8_t q[kBlockM * D];
   int8_t k[kStages][kBlockN * D];
-  uint16_t v[kStages][kBlockN * D];  // D / 64 panels of [kBlockN keys][64 dims], each 128-byte swizzled
+  uint16_t v[kStages][kVPanels<D> * kBlockN * 64];
+  float k_scale[kStages][2];  // the stage's two K scales, written by the producer before it arms k_full
   uint64_t q_full;
   uint64_t k_full[kStages], v_full[kStages], empty[kStages];
 };
@@ -98,6 +105,22 @@ __device__ __forceinline__ uint64_t v_operand(uint32_t address) {
   return sm90::smem_descriptor(address, kBlockN * 128, 1024, sm90::Swizzle::k128B);
 }
 
+// Writes the ones of every stage's last V panel: column 0-7 of key row r are its first 16-byte chunk, which the
+// 128-byte swizzle places at chunk (0 ^ r % 8). Run by the 256 consumer threads before their first P.V.
+template <int D>
+__device__ __forceinline__ void write_ones_panels(SharedStorage<D>& sm, int consumer_thread) {
+  constexpr uint32_t kOnes = 0x3C003C00u;  // two fp16 1.0
+  for (int i = consumer_thread; i < kStages * kBlockN; i += 256) {
+    const int stage = i / kBlockN, r = i % kBlockN;
+    uint4* chunk = reinterpret_cast<uint4*>(sm.v[stage] + (D / 64) * kBlockN * 64 + r * 64 + (r % 8) * 8);
+    *chunk = make_uint4(kOnes, kOnes, kOnes, kOnes);
+  }
+}
+
+// float(S_int) without the quarter-rate I2F: for |s| < 2^22 (|S_int| <= 127 * 127 * D < 2^21 here) the bits
+// 0x4B400000 + s are exactly the float 1.5 * 2^23 + s, and subtracting 1.5 * 2^23 is exact.
+__device__ __forceinline__ float int_to_float_exact(int32_t s) { return __int_as_float(0x4B400000 + s) - 12582912.0f; }
+
 // exp2 on the SFU, denormal results flushed to zero (PTX ISA 9.7.3.x, ex2.approx.ftz.f32). P is rounded to fp16
 // right after, whose smallest subnormal (2^-24) is far above the flushed range, so P is unchanged by the flush.
 __device__ __forceinline__ float exp2_ftz(float x) {
@@ -106,26 +129,34 @@ __device__ __forceinline__ float exp2_ftz(float x) {
   return y;
 }
 
-// One base-2 online-softmax step over a stage, in place. On entry t holds float(S_int) of this lane's part of
-// rows g and g + 8 (accumulator layout), -inf where masked; dq[h] is the dequantization factor of half h (one K
-// block each). The score is t * dq (base-2 units); m' = max(m, rowmax(t * dq)) (the rounded multiply is
-// monotone, so the max of the products is the product of the max); P = fp16(exp2(t * dq - m')), one fused
-// multiply-add; on exit t holds P as floats, the values P.V will use; l = l * alpha + rowsum(P), alpha =
-// exp2(m - m') returned for the caller to rescale O once no P.V is in flight. Only t, m, l, alpha are written (no
-// register an in-flight wgmma reads), so it overlaps the P.V of the previous tile. A row with no visible key yet
-// keeps m = -inf (P = 0, alpha = 0), as flash_tile.cuh's online_softmax_tile.
+// One base-2 online-softmax step over a stage, in place. On entry t holds float(S_int) of this lane's part of rows
+// g and g + 8 (accumulator layout), -inf where masked; dq[h] is the dequantization factor of half h (one K block
+// each). The score is S_int * dq (base-2 units, numerics step 5); m' = max(m, rowmax(t * dq)) (the rounded
+// multiply is monotone, so the max of the products is the product of the max, one multiply per row); P =
+// exp2(t * dq - m'), one fused multiply-add (the emulation rounds t * dq first: a rounding-level difference); on
+// exit t holds P in fp32, rounded to fp16 when packed. alpha = exp2(m - m') is returned for the caller to rescale
+// O and the row sums (both accumulated by the P.V product) once no P.V is in flight. Only t, m, alpha are written
+// (no register an in-flight wgmma reads), so it overlaps the P.V of the previous tile. A row with no visible key
+// yet keeps m = -inf (P = 0, alpha = 0), as flash_tile.cuh's online_softmax_tile.
 __device__ __forceinline__ void softmax_step(float (&t)[kScoreBlocks][4], const float (&dq)[2], float (&m)[2],
-                                             float (&l)[2], float (&alpha)[2]) {
+                                             float (&alpha)[2]) {
+  constexpr int kHalf = kScoreBlocks / 2;
   float mx[2];
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
-    float h0 = -INFINITY, h1 = -INFINITY;
+    float h[2];
 #pragma unroll
-    for (int nb = 0; nb < kScoreBlocks / 2; ++nb) {
-      h0 = fmaxf(h0, fmaxf(t[nb][2 * i], t[nb][2 * i + 1]));
-      h1 = fmaxf(h1, fmaxf(t[nb + kScoreBlocks / 2][2 * i], t[nb + kScoreBlocks / 2][2 * i + 1]));
+    for (int half = 0; half < 2; ++half) {  // a tree, not a chain of dependent max instructions
+      float v[kHalf];
+#pragma unroll
+      for (int nb = 0; nb < kHalf; ++nb) v[nb] = fmaxf(t[half * kHalf + nb][2 * i], t[half * kHalf + nb][2 * i + 1]);
+#pragma unroll
+      for (int w = kHalf / 2; w > 0; w /= 2)
+#pragma unroll
+        for (int nb = 0; nb < w; ++nb) v[nb] = fmaxf(v[nb], v[nb + w]);
+      h[half] = v[0];
     }
-    mx[i] = fmaxf(__fmul_rn(h0, dq[0]), __fmul_rn(h1, dq[1]));
+    mx[i] = fmaxf(__fmul_rn(h[0], dq[0]), __fmul_rn(h[1], dq[1]));
   }
   float nbase[2];
 #pragma unroll
@@ -133,24 +164,18 @@ __device__ __forceinline__ void softmax_step(float (&t)[kScoreBlocks][4], const 
     mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
     mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
     mx[i] = fmaxf(m[i], mx[i]);
-    nbase[i] = mx[i] == -INFINITY ? 0.0f : -mx[i];
-    alpha[i] = mx[i] == -INFINITY ? 0.0f : exp2_ftz(m[i] - mx[i]);
+    const bool none = mx[i] == -INFINITY;
+    alpha[i] = none ? 0.0f : exp2_ftz(m[i] - mx[i]);
+    nbase[i] = none ? 0.0f : -mx[i];
     m[i] = mx[i];
   }
-  float rs[2] = {0.0f, 0.0f};
 #pragma unroll
-  for (int nb = 0; nb < kScoreBlocks; ++nb) {
+  for (int nb = 0; nb < kScoreBlocks; ++nb)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      t[nb][e] = __half2float(__float2half_rn(exp2_ftz(fmaf(t[nb][e], dq[nb / (kScoreBlocks / 2)], nbase[e / 2]))));
-      rs[e / 2] += t[nb][e];
-    }
-  }
-#pragma unroll
-  for (int i = 0; i < 2; ++i) l[i] = l[i] * alpha[i] + rs[i];
+    for (int e = 0; e < 4; ++e) t[nb][e] = exp2_ftz(fmaf(t[nb][e], dq[nb / kHalf], nbase[e / 2]));
 }
 
-// P (already fp16 values held as floats) packed into the A fragment of the P.V product (exact).
+// P rounded to fp16 and packed into the A fragment of the P.V product.
 __device__ __forceinline__ void pack_p(const float (&t)[kScoreBlocks][4], uint32_t (&p)[kScoreBlocks][2]) {
 #pragma unroll
   for (int nb = 0; nb < kScoreBlocks; ++nb) {
@@ -180,6 +205,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   if (kCausal) n_keys = min(n_keys, m0 + kBlockM + diag);
   const int n_tiles = n_keys > 0 ? (n_keys + kBlockN - 1) / kBlockN : 0;
   const int warpgroup = threadIdx.x / 128;
+  const float* k_scale = p.k_scale + static_cast<int64_t>(bhk) * p.k_blocks;
 
   if (threadIdx.x == 0) {
     sm90::mbarrier_init(&sm.q_full, 1);
@@ -200,11 +226,14 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
       for (int j = 0; j < n_tiles; ++j) {
         const int s = j % kStages;
         if (j >= kStages) sm90::mbarrier_wait(&sm.empty[s], ((j / kStages) & 1) ^ 1);
+        // The arrival releases these stores to the consumers, whose wait on k_full acquires them.
+        sm.k_scale[s][0] = k_scale[min(2 * j, p.k_blocks - 1)];  // a half past the last K block is fully masked
+        sm.k_scale[s][1] = k_scale[min(2 * j + 1, p.k_blocks - 1)];
         sm90::mbarrier_arrive_expect_tx(&sm.k_full[s], kBlockN * D);
         sm90::tma_load_3d(sm.k[s], &p.k_map, &sm.k_full[s], 0, j * kBlockN, bhk);
         sm90::mbarrier_arrive_expect_tx(&sm.v_full[s], kBlockN * D * 2);
 #pragma unroll
-        for (int panel = 0; panel < D / 64; ++panel)
+        for (int panel = 0; panel < D / 64; ++panel)  // the ones panel after them is not loaded
           sm90::tma_load_4d(sm.v[s] + panel * kBlockN * 64, &p.v_map, &sm.v_full[s], panel * 64, j * kBlockN, hk, b);
       }
     }
@@ -218,16 +247,16 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   const int row_first = m0 + consumer * 64;  // this warpgroup's rows
   const int wrow0 = row_first + warp * 16;   // this warp's 16 rows
   const float q_scale = p.q_scale[bhq * p.q_blocks + qblock];
-  const float* k_scale = p.k_scale + static_cast<int64_t>(bhk) * p.k_blocks;
   const uint32_t q_address = sm80::smem_u32(sm.q) + consumer * 64 * D;
   // Turns at the tensor cores: consumer c waits on barrier 1 + c, then signals the other's.
   const int my_turn = 1 + consumer, other_turn = 2 - consumer;
 
-  float o[D / 8][4];
+  // O (D columns) and, in the 8 columns after it, the row sums l of P (o[D / 8][0] for row g, [2] for g + 8).
+  float o[D / 8 + 1][4];
 #pragma unroll
-  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
-  float(&acc)[D / 2] = reinterpret_cast<float(&)[D / 2]>(o);
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}, alpha[2];
+  for (int i = 0; i < D / 8 + 1; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+  float(&acc)[D / 2 + 4] = reinterpret_cast<float(&)[D / 2 + 4]>(o);
+  float m[2] = {-INFINITY, -INFINITY}, alpha[2];
   int32_t sacc[64];
   uint32_t pp[kScoreBlocks][2];  // P of the tile whose P.V is issued next
 
@@ -244,24 +273,24 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     for (int kk = 0; kk < kBlockN / 16; ++kk) {
       const uint32_t a[4] = {pp[2 * kk][0], pp[2 * kk][1], pp[2 * kk + 1][0], pp[2 * kk + 1][1]};
       const uint64_t desc = v_operand(v_address + kk * 16 * 128);
-      if constexpr (D == 128) sm90::wgmma_m64n128k16_f16_rs_nmajor(acc, a, desc);
-      else sm90::wgmma_m64n64k16_f16_rs_nmajor(acc, a, desc);
+      if constexpr (D == 128) sm90::wgmma_m64n136k16_f16_rs_nmajor(acc, a, desc);
+      else sm90::wgmma_m64n72k16_f16_rs_nmajor(acc, a, desc);
     }
   };
   // Scores of tile j in base-2 units, masked when `mask` (only the tiles from `first_masked` on pay for it), and
   // the softmax step in place into t; O and P are not touched (a P.V reading them may be in flight: ptxas
   // serialises every wgmma when registers an in-flight wgmma reads are rewritten, warning C7513).
   float t[kScoreBlocks][4];  // scores, then P, of the tile in the softmax
-  // The K scales of tile j (two K blocks), loaded before the waits of its turn so that their latency hides there.
-  auto k_scales = [&](int j, float (&ks)[2]) {
-    ks[0] = k_scale[min(2 * j, p.k_blocks - 1)];  // a half past the last K block is fully masked
-    ks[1] = k_scale[min(2 * j + 1, p.k_blocks - 1)];
+  // The K scales of the tile in stage s (two K blocks), from shared memory once k_full[s] has been waited on.
+  auto k_scales = [&](int s, float (&ks)[2]) {
+    ks[0] = sm.k_scale[s][0];
+    ks[1] = sm.k_scale[s][1];
   };
   auto softmax = [&](int j, const float (&ks)[2], auto mask) {
 #pragma unroll
     for (int nb = 0; nb < kScoreBlocks; ++nb)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) t[nb][e] = __int2float_rn(sacc[nb * 4 + e]);
+      for (int e = 0; e < 4; ++e) t[nb][e] = int_to_float_exact(sacc[nb * 4 + e]);
     if constexpr (decltype(mask)::value) {
 #pragma unroll
       for (int half = 0; half < 2; ++half)
@@ -269,7 +298,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
                         diag, lane);
     }
     const float dq[2] = {nx::dequant_scale(q_scale, ks[0]), nx::dequant_scale(q_scale, ks[1])};
-    softmax_step(t, dq, m, l, alpha);
+    softmax_step(t, dq, m, alpha);
   };
   // Tiles from `first_masked` on have keys past len_k or, causal, past some row's diagonal in this warpgroup.
   int first_masked = p.len_k / kBlockN;
@@ -278,6 +307,9 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     first_masked = min(first_masked, unmasked_last_key < kBlockN - 1 ? 0 : (unmasked_last_key - (kBlockN - 1)) / kBlockN + 1);
   }
 
+  write_ones_panels(sm, threadIdx.x - 128);
+  sm90::fence_proxy_async_shared();  // ordinary stores, read next by the tensor cores
+  sm90::named_barrier_sync(3, 256);  // both consumers' ones are written
   if (n_tiles > 0) {
     if (consumer == 1) sm90::named_barrier_arrive(1, 256);  // consumer 0 takes the first turn
     sm90::mbarrier_wait(&sm.q_full, 0);
@@ -290,7 +322,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     sm90::wgmma_wait<0>();
     sm90::fence_operands(sacc);
     float ks[2];
-    k_scales(0, ks);
+    k_scales(0, ks);  // k_full[0] was waited on above
     softmax(0, ks, std::true_type{});  // O is still zero: no rescale
     pack_p(t, pp);
     sm90::fence_operands(pp);  // the P registers are final before the next turn's wgmma.fence
@@ -299,9 +331,9 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   // that P.V and the other warpgroup's turn.
   auto step = [&](int j, auto mask) {
     const int s = j % kStages, prev = (j - 1) % kStages;
-    float ks[2];
-    k_scales(j, ks);
     sm90::mbarrier_wait(&sm.k_full[s], (j / kStages) & 1);
+    float ks[2];
+    k_scales(s, ks);
     sm90::mbarrier_wait(&sm.v_full[prev], ((j - 1) / kStages) & 1);
     sm90::named_barrier_sync(my_turn, 256);
     sm90::wgmma_fence();
@@ -316,12 +348,15 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     sm90::wgmma_wait<0>();
     sm90::fence_operands(acc);
     if (lane == 0) sm90::mbarrier_arrive(&sm.empty[prev]);
+    // Once a row's max settles, alpha is 1 tile after tile: skip the rescale when it is 1 for the warp's rows.
+    if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
 #pragma unroll
-    for (int db = 0; db < D / 8; ++db) {
-      o[db][0] *= alpha[0];
-      o[db][1] *= alpha[0];
-      o[db][2] *= alpha[1];
-      o[db][3] *= alpha[1];
+      for (int db = 0; db < D / 8 + 1; ++db) {
+        o[db][0] *= alpha[0];
+        o[db][1] *= alpha[0];
+        o[db][2] *= alpha[1];
+        o[db][3] *= alpha[1];
+      }
     }
     pack_p(t, pp);  // only now: the P.V that read the previous P has completed
     sm90::fence_operands(acc);  // rescaled O and the new P are in place before the next turn's wgmma.fence
@@ -353,7 +388,9 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     add[0] = p.sm_scale * p.q_dot_mean[row_base];
     add[1] = p.sm_scale * p.q_dot_mean[row_base + 8];
   }
-  sm80::store_output<kBf16, D>(o, m, l, out_factor, og, p.os.token, lse, add, wrow0, p.len_q, lane);
+  float l[2] = {o[D / 8][0], o[D / 8][2]};  // complete row sums (every lane holds its rows' sums)
+  sm80::store_output<kBf16, D, /*kRowSumsPartial=*/false>(reinterpret_cast<float(&)[D / 8][4]>(o), m, l, out_factor,
+                                                          og, p.os.token, lse, add, wrow0, p.len_q, lane);
 #endif
 }
 

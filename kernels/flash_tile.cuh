@@ -108,14 +108,18 @@ __device__ __forceinline__ void pv_tile(float (&o)[kM][D / 8][4], const uint32_t
 
 // Writes rows row0 + g and row0 + g + 8 (those < len_q) of O / l * out_factor, and LSE (natural log) =
 // ln2 * (m + log2 l) + lse_add[i] when lse is not null. Rows with l == 0 (no visible key) write 0 and -inf.
-template <bool kBf16, int D>
+// kRowSumsPartial: l holds this lane's part of the row sums (summed over the row's 4 lanes here), or, false, the
+// complete sums (the sm90 kernel's, from the tensor cores).
+template <bool kBf16, int D, bool kRowSumsPartial = true>
 __device__ __forceinline__ void store_output(const float (&o)[D / 8][4], const float (&m)[2], float (&l)[2],
                                              float out_factor, char* out, int64_t out_stride_bytes, float* lse,
                                              const float (&lse_add)[2], int row0, int len_q, int lane) {
+  if constexpr (kRowSumsPartial) {
 #pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 1);
-    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 2);
+    for (int i = 0; i < 2; ++i) {
+      l[i] += __shfl_xor_sync(0xffffffffu, l[i], 1);
+      l[i] += __shfl_xor_sync(0xffffffffu, l[i], 2);
+    }
   }
   float inv[2];
 #pragma unroll

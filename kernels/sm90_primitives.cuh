@@ -156,6 +156,36 @@ __device__ __forceinline__ void wgmma_m64n64k16_f16_rs_nmajor(float (&d)[32], co
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b));
 }
 
+// The same with 8 more columns (N = 136 for D = 128, N = 72 for D = 64): the P.V product also multiplies P by a
+// panel of ones, so the accumulator's last 8 columns carry the row sums of P, computed and rescaled with O on the
+// tensor cores instead of by the softmax's ALU instructions.
+__device__ __forceinline__ void wgmma_m64n136k16_f16_rs_nmajor(float (&d)[68], const uint32_t (&a)[4], uint64_t desc_b) {
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n136k16.f32.f16.f16 "
+      "{"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+      "%64, %65, %66, %67"
+      "}, "
+      "{%68, %69, %70, %71}, %72, 1, 1, 1, 1;\n"
+      : SAGEVAL_F8(0), SAGEVAL_F8(8), SAGEVAL_F8(16), SAGEVAL_F8(24), SAGEVAL_F8(32), SAGEVAL_F8(40), SAGEVAL_F8(48), SAGEVAL_F8(56), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b));
+}
+__device__ __forceinline__ void wgmma_m64n72k16_f16_rs_nmajor(float (&d)[36], const uint32_t (&a)[4], uint64_t desc_b) {
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n72k16.f32.f16.f16 "
+      "{"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35"
+      "}, "
+      "{%36, %37, %38, %39}, %40, 1, 1, 1, 1;\n"
+      : SAGEVAL_F8(0), SAGEVAL_F8(8), SAGEVAL_F8(16), SAGEVAL_F8(24), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b));
+}
+
 #undef SAGEVAL_R8
 #undef SAGEVAL_F8
 
