@@ -13,3 +13,7 @@ done
 cuobjdump -sass build-gpu/kernels/CMakeFiles/sageval_kernels.dir/attention_int8_sm90.cu.o | grep -oE "IGMMA\.[A-Z0-9x.]+|HGMMA\.[A-Z0-9x.]+|UTMALDG\.[0-9A-Z]+" | sort | uniq -c > $OUT/sass_mma.txt; cat $OUT/sass_mma.txt | tr '\n' ' '; echo
 timeout 280 build-gpu/bench/sageval_attention_bench --warmup 3 --iters 10 --json $OUT/kernel_bench.json > $OUT/kernel_bench.txt 2>&1; echo "bench rc=$?"
 grep -A30 "^TOPS" $OUT/kernel_bench.txt
+# Model level: prefill of the default model per backend (the sm90 path's end-to-end effect).
+timeout 120 build-gpu/bench/sageval_model_bench --lengths 2048,8192 --batches 1 --decode-lengths 512 --decode-batches 1 \
+  --memory-lengths 2048 --iters 10 --warmup 2 --json $OUT/model_bench.json > $OUT/model_bench.txt 2>&1
+echo "model bench rc=$?"; grep -iE "prefill|sage_int8|sdpa" $OUT/model_bench.txt | head -20
