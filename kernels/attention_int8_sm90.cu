@@ -67,7 +67,6 @@ struct SharedStorage {
   int8_t q[kBlockM * D];
   int8_t k[kStages][kBlockN * D];
   uint16_t v[kStages][kVPanels<D> * kBlockN * 64];
-  float k_scale[kStages][2];  // the stage's two K scales, written by the producer before it arms k_full
   uint64_t q_full;
   uint64_t k_full[kStages], v_full[kStages], empty[kStages];
 };
@@ -226,9 +225,6 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
       for (int j = 0; j < n_tiles; ++j) {
         const int s = j % kStages;
         if (j >= kStages) sm90::mbarrier_wait(&sm.empty[s], ((j / kStages) & 1) ^ 1);
-        // The arrival releases these stores to the consumers, whose wait on k_full acquires them.
-        sm.k_scale[s][0] = k_scale[min(2 * j, p.k_blocks - 1)];  // a half past the last K block is fully masked
-        sm.k_scale[s][1] = k_scale[min(2 * j + 1, p.k_blocks - 1)];
         sm90::mbarrier_arrive_expect_tx(&sm.k_full[s], kBlockN * D);
         sm90::tma_load_3d(sm.k[s], &p.k_map, &sm.k_full[s], 0, j * kBlockN, bhk);
         sm90::mbarrier_arrive_expect_tx(&sm.v_full[s], kBlockN * D * 2);
@@ -281,10 +277,10 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   // the softmax step in place into t; O and P are not touched (a P.V reading them may be in flight: ptxas
   // serialises every wgmma when registers an in-flight wgmma reads are rewritten, warning C7513).
   float t[kScoreBlocks][4];  // scores, then P, of the tile in the softmax
-  // The K scales of the tile in stage s (two K blocks), from shared memory once k_full[s] has been waited on.
-  auto k_scales = [&](int s, float (&ks)[2]) {
-    ks[0] = sm.k_scale[s][0];
-    ks[1] = sm.k_scale[s][1];
+  // The K scales of tile j (two K blocks), loaded before the waits of its turn so that their latency hides there.
+  auto k_scales = [&](int j, float (&ks)[2]) {
+    ks[0] = k_scale[min(2 * j, p.k_blocks - 1)];  // a half past the last K block is fully masked
+    ks[1] = k_scale[min(2 * j + 1, p.k_blocks - 1)];
   };
   auto softmax = [&](int j, const float (&ks)[2], auto mask) {
 #pragma unroll
@@ -322,7 +318,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     sm90::wgmma_wait<0>();
     sm90::fence_operands(sacc);
     float ks[2];
-    k_scales(0, ks);  // k_full[0] was waited on above
+    k_scales(0, ks);
     softmax(0, ks, std::true_type{});  // O is still zero: no rescale
     pack_p(t, pp);
     sm90::fence_operands(pp);  // the P registers are final before the next turn's wgmma.fence
@@ -331,9 +327,9 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   // that P.V and the other warpgroup's turn.
   auto step = [&](int j, auto mask) {
     const int s = j % kStages, prev = (j - 1) % kStages;
-    sm90::mbarrier_wait(&sm.k_full[s], (j / kStages) & 1);
     float ks[2];
-    k_scales(s, ks);
+    k_scales(j, ks);
+    sm90::mbarrier_wait(&sm.k_full[s], (j / kStages) & 1);
     sm90::mbarrier_wait(&sm.v_full[prev], ((j - 1) / kStages) & 1);
     sm90::named_barrier_sync(my_turn, 256);
     sm90::wgmma_fence();
@@ -347,6 +343,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     softmax(j, ks, mask);
     sm90::wgmma_wait<0>();
     sm90::fence_operands(acc);
+    __syncwarp();  // every lane's reads of the stage (its K scales) happen before lane 0 releases it
     if (lane == 0) sm90::mbarrier_arrive(&sm.empty[prev]);
     // Once a row's max settles, alpha is 1 tile after tile: skip the rescale when it is 1 for the warp's rows.
     if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
@@ -376,6 +373,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     if (consumer == 0) sm90::named_barrier_arrive(other_turn, 256);  // consumer 1's last turn signals nobody
     sm90::wgmma_wait<0>();
     sm90::fence_operands(acc);
+    __syncwarp();
     if (lane == 0) sm90::mbarrier_arrive(&sm.empty[last]);
   }
 
