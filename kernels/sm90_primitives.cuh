@@ -2,11 +2,13 @@
 // function per instruction, each citing its section of the PTX ISA (version 8.x, "Parallel Thread Execution
 // ISA"). No CUTLASS/CuTe: these machines do not package it, and the project vendors nothing.
 //
-// Status: the first building blocks of the sm_90a INT8 attention kernel (issue "Hopper INT8 attention"): the
-// warpgroup matrix products (wgmma) of INT8 operands from shared memory (Q.K^T) and of FP16 A from registers
-// with B from shared memory (P.V), their fences and shared-memory descriptors, each checked bit for bit against
-// the CPU by the GPU test Sm90Wgmma (tests/gpu/test_sm90_primitives.cpp, through sm90_selftest.cu); and the
-// TMA 2-D load completing on an mbarrier (test Sm90Tma). setmaxnreg comes with the kernel that uses it.
+// Used by the sm90 path of the INT8 attention kernel (attention_int8_sm90.cu): the warpgroup matrix products
+// (wgmma) of INT8 operands from shared memory (Q.K^T) and of FP16 A from registers with B from shared memory
+// (P.V), their fences, shared-memory descriptors (no swizzle and the 128/64-byte swizzled canonical layouts),
+// TMA loads completing on mbarriers, named barriers and setmaxnreg. The no-swizzle products and the 2-D TMA load
+// are also checked bit for bit against the CPU by the GPU tests Sm90Wgmma and Sm90Tma
+// (tests/gpu/test_sm90_primitives.cpp, through sm90_selftest.cu); the swizzled layouts through the attention
+// kernel's accuracy tests.
 //
 // Compiled only where __CUDA_ARCH_FEAT_SM90_ALL is defined (the sm_90a target); callers guard their kernels
 // the same way and their hosts check the compute capability before launching.

@@ -97,12 +97,13 @@ std::string kernel_speed_section(const RunData& run) {
   const json& kb = run.kernel_bench;
   if (!kb.is_object()) return out + not_run(run, "kernel speed");
   const json& dev = kb.value("device", json::object());
-  out += fmt::format("Device: {} (compute capability {}), libtorch {}. TOPS = 4·B·H·N²·D / time (halved for causal), median of {} runs "
-                     "after {} warm-ups; B·N = 32768, H·D = 2048; baselines are libtorch's SDPA backends timed in the "
-                     "same run. `int8+quant` is what a user gets: quantization plus attention.\n\n",
+  out += fmt::format("Device: {} (compute capability {}), libtorch {}, sage_int8 kernel path `{}`. TOPS = 4·B·H·N²·D / time "
+                     "(halved for causal), median of {} runs after {} warm-ups; B·N = 32768, H·D = 2048; baselines are "
+                     "libtorch's SDPA backends timed in the same run. `int8+quant` is what a user gets: quantization plus "
+                     "attention; `int8 sm80` is the mma.sync path forced on the same device.\n\n",
                      dev.value("name", "?"), dev.value("compute_capability", "?"), kb.value("libtorch", "?"),
-                     kb["method"].value("iters", 0), kb["method"].value("warmup", 0));
-  MarkdownTable t({"D", "N", "causal", "int8 kernel", "int8+quant", "fp16 kernel", "SDPA flash", "SDPA cuDNN",
+                     kb.value("sage_int8_path", "?"), kb["method"].value("iters", 0), kb["method"].value("warmup", 0));
+  MarkdownTable t({"D", "N", "causal", "int8 kernel", "int8+quant", "int8 sm80", "fp16 kernel", "SDPA flash", "SDPA cuDNN",
                    "int8+quant / flash", "int8+quant / cuDNN", "quant GB/s"});
   auto tops = [](const json& s, const char* v) {
     const json& x = s["variants"].value(v, json::object());
@@ -111,7 +112,8 @@ std::string kernel_speed_section(const RunData& run) {
   for (const json& s : kb.value("shapes", json::array())) {
     const json& q = s["variants"].value("sage_int8_quant_only", json::object());
     t.row({num(s["head_dim"], "{:.0f}"), num(s["seq"], "{:.0f}"), s["causal"].get<bool>() ? "yes" : "no",
-           tops(s, "sage_int8_kernel"), tops(s, "sage_int8_with_quant"), tops(s, "fp16_kernel"), tops(s, "sdpa_flash"),
+           tops(s, "sage_int8_kernel"), tops(s, "sage_int8_with_quant"), tops(s, "sage_int8_kernel_sm80"),
+           tops(s, "fp16_kernel"), tops(s, "sdpa_flash"),
            tops(s, "sdpa_cudnn"), field(s["ratios"], "with_quant/flash", "{:.2f}"), field(s["ratios"], "with_quant/cudnn", "{:.2f}"),
            field(q, "gb_per_s_median", "{:.0f}")});
   }
@@ -341,6 +343,7 @@ std::string environment_section(const RunData& run) {
                                              g.value("memory_clock_peak_mhz", 0), g.value("global_memory_bytes", int64_t{0}) >> 30));
     add("CUDA runtime / driver API", g.value("cuda_runtime", "?") + " / " + g.value("cuda_driver", "?"));
   }
+  add("sage_int8 kernel path", env.value("sage_int8_path", json()));
   add("libtorch", env.contains("libtorch") ? env["libtorch"] : info.value("libtorch", json()));
   add("compiler", env.contains("compiler") ? env["compiler"] : info.value("compiler", json()));
   add("build type", env.value("build_type", json()));
