@@ -169,23 +169,50 @@ std::string worst_tokens(const json& figures) {
   return out.empty() ? "-" : out;
 }
 
+// The sensitivity trace of a context-length record (eval/sensitivity.h): which layers' candidate attention moves
+// the worst window.
+std::string sensitivity_table(const json& length, const json& trace) {
+  std::string out = fmt::format("Sensitivity of the worst window at L = {} (window {}): `{}` in the layers named, `{}` in "
+                                "the rest; top-1 agreement and KLD against all-`{}`. Guilty layers: {} ({}).\n\n",
+                                num(length, "{:.0f}"), num(trace.value("window", json()), "{:.0f}"),
+                                trace.value("candidate", "?"), trace.value("baseline", "?"), trace.value("baseline", "?"),
+                                trace.value("guilty_layers", json::array()).dump(), trace.value("rule", ""));
+  MarkdownTable t({"run", "top-1 agreement", "mean KLD", "max KLD"});
+  auto row = [&](const json& run) {
+    t.row({run.value("what", "?"), field(run, "same_top1", "{:.4f}"), field(run, "kld_mean", "{:.3e}"),
+           field(run, "kld_max", "{:.3g}")});
+  };
+  row(trace.value("all", json::object()));
+  for (const json& run : trace.value("only", json::array())) row(run);
+  for (const json& run : trace.value("all_but", json::array())) row(run);
+  return out + t.str() + "\n";
+}
+
 std::string context_section(const RunData& run) {
   std::string out = "## Context length\n\nPer window length L: BOS + L-1 bytes of WikiText-2 test, the last half of each "
                     "window scored.\n\n";
   const auto& recs = records_of(run, "context_length");
   if (recs.empty()) return out + not_run(run, "context length");
   MarkdownTable t({"L", "backends", "windows", "tokens", "NLL base", "NLL cand", "NLL ratio", "top-1 acc base", "top-1 acc cand",
-                   "mean KLD", "max KLD", "top-1 agreement ± SE", "worst tokens (window:position KLD)", "verdict"});
+                   "mean KLD", "max KLD", "top-1 agreement ± SE", "per-window agreement min / p10 / median (worst window)",
+                   "worst tokens (window:position KLD)", "verdict"});
+  std::string traces;
   for (const json& r : recs) {
     const json& f = r["figures"];
     const double ratio = number_or_nan(f, "nll_cand_mean") / number_or_nan(f, "nll_base_mean");
+    const json wa = f.value("window_agreement", json::object());
+    const std::string per_window =
+        wa.empty() ? "-"
+                   : fmt::format("{} / {} / {} ({})", field(wa, "min", "{:.4f}"), field(wa, "p10", "{:.4f}"),
+                                 field(wa, "median", "{:.4f}"), field(wa, "worst_window", "{:.0f}"));
     t.row({field(f, "length", "{:.0f}"), pair_of(r), field(f, "windows", "{:.0f}"), field(f, "n", "{:.0f}"),
            field(f, "nll_base_mean", "{:.5f}"), field(f, "nll_cand_mean", "{:.5f}"), fmt::format("{:.5f}", ratio),
            field(f, "top1_accuracy_base", "{:.4f}"), field(f, "top1_accuracy_cand", "{:.4f}"), field(f, "kld_mean", "{:.3e}"),
            field(f, "kld_max", "{:.3g}"), fmt::format("{} ± {}", field(f, "same_top1", "{:.4f}"), field(f, "same_top1_unc", "{:.4f}")),
-           worst_tokens(f), pass_text(r.value("pass", false))});
+           per_window, worst_tokens(f), pass_text(r.value("pass", false))});
+    if (f.contains("sensitivity")) traces += sensitivity_table(f["length"], f["sensitivity"]);
   }
-  return out + t.str() + "\n" + figure(run, "context_length.png", "KLD and top-1 agreement against context length");
+  return out + t.str() + "\n" + traces + figure(run, "context_length.png", "KLD and top-1 agreement against context length");
 }
 
 std::string drift_section(const RunData& run) {

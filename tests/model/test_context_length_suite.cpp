@@ -3,7 +3,10 @@
 // scored: baseline and candidate NLL, top-1 next-token accuracy of each, KLD and top-1 agreement. Candidate
 // against baseline, and baseline against math (the FP16 noise floor). Gates: candidate NLL within 1% of the
 // baseline's and top-1 agreement >= 99% allowing two standard errors of sampling noise (data/thresholds.json).
-// Windows per length: enough for SAGEVAL_SUITE_TOKENS scored tokens (CPU 2048, GPU 65536).
+// Windows per length: enough for SAGEVAL_SUITE_TOKENS scored tokens (CPU 2048, GPU 65536). The record carries the
+// per-window agreement (min, p10, median, max, the worst window) and, when the candidate fails a gate (or with
+// SAGEVAL_SUITE_TRACE=1), the sensitivity trace of its worst window (eval/sensitivity.h): which layers' candidate
+// attention moves it.
 #include <gtest/gtest.h>
 
 
@@ -14,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "sageval/data/datasets.h"
+#include "sageval/eval/sensitivity.h"
 #include "sageval/eval/token_stats.h"
 #include "sageval/model/llama_model.h"
 #include "sageval/model/tokenizer.h"
@@ -125,6 +129,31 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
     r.gates.push_back(Gate::at_least(
         fmt::format("/model/context_length/min_top1_agreement: top-1 agreement + {} SE (top1_agreement_z)", agree_z),
         agree_upper, min_agree));
+    // Agreement per window, so that one diverging window shows as such rather than as a lower total.
+    const at::Tensor per_window = (lb.argmax(-1) == lc.argmax(-1)).to(at::kDouble).mean(1).cpu();
+    std::vector<double> agree(per_window.data_ptr<double>(), per_window.data_ptr<double>() + windows);
+    const int64_t worst_window = std::min_element(agree.begin(), agree.end()) - agree.begin();
+    std::vector<double> sorted = agree;
+    std::sort(sorted.begin(), sorted.end());
+    r.figures["window_agreement"] = {{"min", sorted.front()},
+                                     {"p10", eval::percentile_sorted(sorted, 0.10)},
+                                     {"median", eval::percentile_sorted(sorted, 0.5)},
+                                     {"max", sorted.back()},
+                                     {"worst_window", worst_window},
+                                     {"worst_window_text_offset", worst_window * len}};
+    std::printf("         per-window agreement: min %.4f (window %lld), p10 %.4f, median %.4f, max %.4f\n",
+                sorted.front(), static_cast<long long>(worst_window), eval::percentile_sorted(sorted, 0.10),
+                eval::percentile_sorted(sorted, 0.5), sorted.back());
+    // A failing candidate (or SAGEVAL_SUITE_TRACE=1): which layers' candidate attention moves the worst window.
+    const bool failing = std::any_of(r.gates.begin(), r.gates.end(), [](const Gate& g) { return !g.pass; });
+    if (!against_math && (failing || env_int_or("SAGEVAL_SUITE_TRACE", 0) != 0)) {
+      const eval::SensitivityTrace trace = eval::trace_layer_sensitivity(
+          *model, inputs.slice(0, worst_window, worst_window + 1), targets.slice(0, worst_window, worst_window + 1),
+          half, pair);
+      r.figures["sensitivity"] = trace.to_json();
+      r.figures["sensitivity"]["window"] = worst_window;
+      std::printf("         sensitivity of window %lld:\n%s", static_cast<long long>(worst_window), trace.table().c_str());
+    }
     append_record(r);
     expect_gates(r, fmt::format("L={}: NLL {} vs {}, top-1 agreement {} +- {}", len, s.nll_cand_mean, s.nll_base_mean,
                                 s.same_top1, s.same_top1_unc),

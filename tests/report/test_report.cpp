@@ -146,6 +146,29 @@ TEST_F(RunDir, NanFigureOfABrokenKernelCaseShowsInTheAccuracyTable) {
   EXPECT_FALSE(report::run_passes(run));
 }
 
+TEST_F(RunDir, ContextLengthShowsPerWindowAgreementAndTheSensitivityTrace) {
+  const std::string dir = make("context", {perplexity_record("A", 1.0, true)}, nullptr);
+  const json run_json = {{"what", "all layers"}, {"layer", -1}, {"tokens", 512}, {"same_top1", 0.66}, {"kld_mean", 1.05},
+                         {"kld_max", 15.5}};
+  json only0 = run_json, but0 = run_json;
+  only0.update({{"what", "only layer 0"}, {"layer", 0}});
+  but0.update({{"what", "all but layer 0"}, {"layer", 0}, {"same_top1", 0.988}, {"kld_mean", 1.4e-3}});
+  const json record = {
+      {"suite", "context_length"}, {"case", "L1024_CandidateVsBaseline"}, {"candidate", "sage_int8"}, {"baseline", "fp16"},
+      {"device", "cpu"}, {"pass", false},
+      {"figures", {{"length", 1024}, {"windows", 4}, {"n", 2048}, {"same_top1", 0.989}, {"same_top1_unc", 0.002},
+                   {"window_agreement", {{"min", 0.66}, {"p10", 0.97}, {"median", 0.995}, {"max", 1.0}, {"worst_window", 38}}},
+                   {"sensitivity", {{"baseline", "fp16"}, {"candidate", "sage_int8"}, {"window", 38}, {"all", run_json},
+                                    {"only", {only0}}, {"all_but", {but0}}, {"guilty_layers", {0}}, {"rule", "r"}}}}},
+      {"gates", {{{"name", "agreement"}, {"measured", 0.989}, {"threshold", 0.99}, {"pass", false}}}}};
+  std::ofstream(fs::path(dir) / "context_length.jsonl") << record.dump() << "\n";
+  const std::string md = report::render_report(report::load_run(dir));
+  EXPECT_HAS(md, "0.6600 / 0.9700 / 0.9950 (38)");
+  EXPECT_HAS(md, "Sensitivity of the worst window at L = 1024 (window 38)");
+  EXPECT_HAS(md, "Guilty layers: [0]");
+  EXPECT_HAS(md, "| all but layer 0 | 0.9880 | 1.400e-03 |");
+}
+
 TEST_F(RunDir, ThroughputTableShowsRatiosFromTheSameRun) {
   json doc = bench_doc(10.0);
   json fp16 = doc["prefill"][0];

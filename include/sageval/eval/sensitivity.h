@@ -1,0 +1,47 @@
+// Which layers' candidate attention moves the model's predictions: sensitivity tracing.
+//
+// For a set of windows (rows of token ids whose tail is scored), the all-baseline run is the reference; then the
+// candidate backend runs in one layer only (every other layer on the baseline), in every layer but one, and in
+// every layer, and each run's top-1 agreement and KL divergence against the reference are recorded. A layer is
+// named guilty when keeping it on the baseline, with the candidate everywhere else, removes at least half of the
+// all-candidate run's mean KLD; if no single layer does, the layer whose candidate-only run has the largest mean
+// KLD is named. The runs use the model's per-layer backend selection (model::AttentionSelection), so the bridge
+// and the backends are those of every other suite.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "sageval/eval/backend_comparison.h"
+#include "sageval/model/llama_model.h"
+
+namespace sageval::eval {
+
+struct SensitivityRun {
+  std::string what;    // "all layers", "only layer 3", "all but layer 3"
+  int64_t layer = -1;  // -1 for the all-layers run
+  int64_t tokens = 0;  // scored tokens
+  double same_top1 = 0.0, kld_mean = 0.0, kld_max = 0.0;
+};
+
+struct SensitivityTrace {
+  BackendPair pair;
+  SensitivityRun all;                   // the candidate in every layer
+  std::vector<SensitivityRun> only;     // only[i]: the candidate in layer i only
+  std::vector<SensitivityRun> all_but;  // all_but[i]: the candidate everywhere but layer i
+  std::vector<int64_t> guilty;          // by the rule in the header comment; ascending
+  nlohmann::json to_json() const;
+  std::string table() const;  // fixed-width text, one line per run, guilty layers marked
+};
+
+// inputs, targets: int64 [windows, T] (targets[w][t] is the token after inputs[w][t]); positions >= score_from
+// are scored. Leaves the model's attention on the all-baseline selection. Throws std::invalid_argument on
+// mismatched shapes or score_from outside [0, T).
+SensitivityTrace trace_layer_sensitivity(model::LlamaModel& model, const at::Tensor& inputs, const at::Tensor& targets,
+                                         int64_t score_from, const BackendPair& pair);
+
+}  // namespace sageval::eval
