@@ -44,9 +44,9 @@ BackendComparison compare_backends_on_windows(model::LlamaModel& model, const st
   BackendComparison out;
   for_each_window_batch(tokens, protocol, batch, [&](const at::Tensor& inputs, const at::Tensor& all_targets,
                                                      int64_t from) {
-    model.set_attention({pair.baseline, {}});
+    model.set_attention(pair.baseline_selection());
     at::Tensor base = model.forward(inputs).slice(1, from);
-    model.set_attention({pair.candidate, {}});
+    model.set_attention(pair.candidate_selection());
     at::Tensor cand = model.forward(inputs).slice(1, from);
     at::Tensor targets = all_targets.slice(1, from);
     const int64_t vocab = base.size(-1);

@@ -14,12 +14,7 @@ namespace {
 SensitivityRun measure(model::LlamaModel& model, const model::AttentionSelection& selection, const at::Tensor& inputs,
                        const at::Tensor& base_logits, const at::Tensor& targets, int64_t score_from, std::string what,
                        int64_t layer) {
-  model.set_attention(selection);
-  const at::Tensor cand = model.forward(inputs).slice(1, score_from);
-  const int64_t vocab = cand.size(-1);
-  TokenComparison cmp;
-  cmp.add(base_logits.reshape({-1, vocab}), cand.reshape({-1, vocab}), targets.reshape({-1}));
-  const TokenStatsSummary s = cmp.summarize();
+  const TokenStatsSummary s = compare_selection(model, selection, inputs, base_logits, targets, score_from);
   return {std::move(what), layer, s.n, s.same_top1, s.kld_mean, s.kld_max};
 }
 
@@ -33,6 +28,17 @@ nlohmann::json run_json(const SensitivityRun& r) {
 }
 
 }  // namespace
+
+TokenStatsSummary compare_selection(model::LlamaModel& model, const model::AttentionSelection& selection,
+                                    const at::Tensor& inputs, const at::Tensor& base, const at::Tensor& scored_targets,
+                                    int64_t score_from) {
+  model.set_attention(selection);
+  const at::Tensor cand = model.forward(inputs).slice(1, score_from);
+  const int64_t vocab = cand.size(-1);
+  TokenComparison cmp;
+  cmp.add(base.reshape({-1, vocab}), cand.reshape({-1, vocab}), scored_targets.reshape({-1}));
+  return cmp.summarize();
+}
 
 SensitivityTrace trace_layer_sensitivity(model::LlamaModel& model, const at::Tensor& inputs, const at::Tensor& targets,
                                          int64_t score_from, const BackendPair& pair) {

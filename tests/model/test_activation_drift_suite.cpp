@@ -41,9 +41,9 @@ TEST_P(ActivationDrift, FinalLayerStaysAligned) {
   auto ids = model::make_tokenizer(model->config(), model->folder())->encode(text, true);
   at::Tensor tokens = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).view({1, -1});
   model::LayerCapture base_cap, cand_cap;
-  model->set_attention({base, {}});
+  model->set_attention(pair.baseline_selection());
   model->forward(tokens, nullptr, &base_cap);
-  model->set_attention({cand, {}});
+  model->set_attention(pair.candidate_selection());
   model->forward(tokens, nullptr, &cand_cap);
 
   Record r = suite_record("activation_drift", against_math ? "BaselineVsMath" : "CandidateVsBaseline", cand, base, *model, "wikitext2-test");

@@ -80,9 +80,9 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
       inputs[w].copy_(at::tensor(in, at::kLong));
       targets[w].copy_(at::tensor(ids, at::kLong));
     }
-    model->set_attention({base, {}});
+    model->set_attention(pair.baseline_selection());
     at::Tensor lb = forward_in_chunks(*model, inputs).slice(1, half);
-    model->set_attention({cand, {}});
+    model->set_attention(pair.candidate_selection());
     at::Tensor lc = forward_in_chunks(*model, inputs).slice(1, half);
     at::Tensor tg = targets.slice(1, half).to(lb.device());
     eval::TokenComparison cmp;

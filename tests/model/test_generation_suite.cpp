@@ -20,7 +20,11 @@ namespace {
 
 TEST(Generation, EveryBackendGeneratesAndContinuationsAreCompared) {
   SAGEVAL_SUITE_PRECONDITIONS();
-  const std::string base = baseline_backend(), cand = candidate_backend();
+  const eval::BackendPair pair = suite_pair(false);
+  const std::string base = pair.baseline, cand = pair.candidate;
+  auto selection_of = [&](const std::string& name) {
+    return name == cand ? pair.candidate_selection() : model::AttentionSelection{name, {}};
+  };
   auto model = load_suite_model();
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());
   const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
@@ -36,7 +40,7 @@ TEST(Generation, EveryBackendGeneratesAndContinuationsAreCompared) {
   greedy.eos = tokenizer->eos();
   std::map<std::string, std::vector<model::Generation>> outputs;
   for (const std::string& name : {std::string("math"), base, cand}) {
-    model->set_attention({name, {}});
+    model->set_attention(selection_of(name));
     auto out = model::generate(*model, prompts, greedy);
     for (size_t p = 0; p < out.size(); ++p) {
       EXPECT_TRUE(out[p].stopped_at_eos || static_cast<int64_t>(out[p].tokens.size()) == greedy.max_new_tokens)
@@ -45,7 +49,7 @@ TEST(Generation, EveryBackendGeneratesAndContinuationsAreCompared) {
     }
     outputs[name] = out;
   }
-  model->set_attention({cand, {}});
+  model->set_attention(pair.candidate_selection());
   auto again = model::generate(*model, prompts, greedy);
   for (size_t p = 0; p < prompts.size(); ++p)
     EXPECT_EQ(again[p].tokens, outputs[cand][p].tokens) << cand << " is not deterministic on prompt " << p;

@@ -1,11 +1,14 @@
-// Sensitivity tracing (eval/sensitivity.h) on a tiny random model with one planted sensitive layer. The q and k
+// Sensitivity tracing (eval/sensitivity.h) and the precision plan (eval/precision_plan.h) on a tiny random model with one planted sensitive layer. The q and k
 // projections of every other layer are scaled down 4x (scores 16x smaller: attention near uniform, where INT8's
 // score error barely moves the output); the planted layer keeps the fixture's sharp attention, where it moves the
-// predictions. The trace must name that layer and no other, whichever layer it is planted in.
+// predictions. The trace must name that layer and no other, and the plan must keep exactly that layer on fp16,
+// whichever layer it is planted in.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
+#include "sageval/eval/precision_plan.h"
 #include "sageval/eval/sensitivity.h"
 #include "sageval/model/llama_model.h"
 #include "support/tiny_model.h"
@@ -13,10 +16,13 @@
 namespace sageval::testing {
 namespace {
 
-class Sensitivity : public ::testing::TestWithParam<int64_t> {};  // param: the planted layer
+// The 3-layer tiny model with `planted` sensitive, and two random windows of 256 tokens (the last 128 scored).
+struct PlantedCase {
+  std::unique_ptr<model::LlamaModel> model;
+  at::Tensor inputs, targets;
+};
 
-TEST_P(Sensitivity, NamesThePlantedLayer) {
-  const int64_t planted = GetParam();
+PlantedCase planted_case(int64_t planted) {
   model::ModelConfig cfg = tiny_config();
   cfg.num_layers = 3;
   auto weights = tiny_weights(cfg, 11);
@@ -30,11 +36,18 @@ TEST_P(Sensitivity, NamesThePlantedLayer) {
   const std::string folder = write_tiny_model(
       (std::filesystem::path(::testing::TempDir()) / ("sageval_sensitivity_" + std::to_string(planted))).string(), cfg,
       weights);
-  auto model = model::LlamaModel::load(folder);
   at::Generator gen = at::detail::createCPUGenerator(5);
   const at::Tensor tokens = at::randint(0, 256, {2, 257}, gen, at::TensorOptions().dtype(at::kLong));
-  const at::Tensor inputs = tokens.slice(1, 0, 256), targets = tokens.slice(1, 1, 257);
-  const eval::SensitivityTrace t = eval::trace_layer_sensitivity(*model, inputs, targets, 128, {"fp16", "sage_int8"});
+  return {model::LlamaModel::load(folder), tokens.slice(1, 0, 256), tokens.slice(1, 1, 257)};
+}
+
+class Sensitivity : public ::testing::TestWithParam<int64_t> {};  // param: the planted layer
+
+TEST_P(Sensitivity, NamesThePlantedLayer) {
+  const int64_t planted = GetParam();
+  PlantedCase c = planted_case(planted);
+  auto& model = c.model;
+  const eval::SensitivityTrace t = eval::trace_layer_sensitivity(*model, c.inputs, c.targets, 128, {"fp16", "sage_int8"});
   std::printf("[ figures  ] planted layer %lld\n%s", static_cast<long long>(planted), t.table().c_str());
   ASSERT_EQ(t.only.size(), 3u);
   ASSERT_EQ(t.all_but.size(), 3u);
@@ -50,6 +63,56 @@ TEST_P(Sensitivity, NamesThePlantedLayer) {
   EXPECT_EQ(j["only"].size(), 3u);
 }
 
+// The plan keeps exactly the planted layer on fp16: with it the mean KLD falls under the gate (measured: 1e-6 to
+// 9e-5 against 5e-4 to 1.7e-3 with INT8 everywhere).
+TEST_P(Sensitivity, PlanKeepsThePlantedLayerOnTheBaseline) {
+  const int64_t planted = GetParam();
+  PlantedCase c = planted_case(planted);
+  const eval::PlanGate gate = [](const eval::TokenStatsSummary& s) { return s.kld_mean <= 2e-4; };
+  const eval::PlanSearch search = eval::plan_precision(*c.model, c.inputs, c.targets, 128, {"fp16", "sage_int8"}, gate);
+  for (const auto& step : search.steps) std::printf("[ figures  ] planted %lld step %s\n", static_cast<long long>(planted), step.dump().c_str());
+  EXPECT_TRUE(search.passes);
+  EXPECT_EQ(search.plan.baseline_layers, std::vector<int64_t>{planted});
+  ASSERT_EQ(search.steps.size(), 2u) << "all-INT8 fails, one move passes";
+  EXPECT_FALSE(search.steps[0]["pass"].get<bool>());
+  EXPECT_EQ(search.plan.label(), "sage_int8 (layer " + std::to_string(planted) + " on fp16)");
+  const model::AttentionSelection sel = search.plan.selection();
+  EXPECT_EQ(sel.backend, "sage_int8");
+  EXPECT_EQ(sel.layer_backend.at(planted), "fp16");
+  EXPECT_EQ(c.model->attention().backend, "fp16") << "the search leaves the model on the baseline";
+}
+
+TEST(PrecisionPlanFile, RoundTripsAndNamesEveryBadField) {
+  const std::string dir = (std::filesystem::path(::testing::TempDir()) / "sageval_plans").string();
+  std::filesystem::create_directories(dir);
+  eval::PrecisionPlan plan{"sage_int8", "fp16", {0, 3}, "by hand"};
+  eval::write_precision_plan(plan, dir + "/plan.json");
+  const eval::PrecisionPlan back = eval::read_precision_plan(dir + "/plan.json", 6);
+  EXPECT_EQ(back.to_json(), plan.to_json());
+  EXPECT_EQ(back.label(), "sage_int8 (layers 0, 3 on fp16)");
+  auto error_of = [&](const std::string& text, int64_t layers = 0) -> std::string {
+    std::ofstream(dir + "/bad.json") << text;
+    try {
+      eval::read_precision_plan(dir + "/bad.json", layers);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  const std::string ok_backends = R"("candidate": "sage_int8", "baseline": "fp16")";
+  EXPECT_NE(error_of("{" + ok_backends + R"(, "baseline_layers": [0], "layres": 1})").find("unknown key \"layres\""), std::string::npos);
+  EXPECT_NE(error_of("{" + ok_backends + R"(, "baseline_layers": [1, 1]})").find("layer 1 is listed twice"), std::string::npos);
+  EXPECT_NE(error_of("{" + ok_backends + R"(, "baseline_layers": [-1]})").find("not a non-negative integer"), std::string::npos);
+  EXPECT_NE(error_of("{" + ok_backends + R"(, "baseline_layers": ["0"]})").find("not a non-negative integer"), std::string::npos);
+  EXPECT_NE(error_of("{" + ok_backends + R"(, "baseline_layers": [7]})", 6).find("layer 7 does not exist (the model has 6 layers)"), std::string::npos);
+  EXPECT_NE(error_of(R"({"candidate": "", "baseline": "fp16", "baseline_layers": []})").find("\"candidate\" must be a non-empty string"), std::string::npos);
+  EXPECT_NE(error_of("{" + ok_backends + "}").find("\"baseline_layers\" must be an array"), std::string::npos);
+  EXPECT_NE(error_of("[1, 2]").find("is not a JSON object"), std::string::npos);
+  EXPECT_NE(error_of("{nope").find("not JSON"), std::string::npos);
+  EXPECT_NE(error_of("{nope").find(dir + "/bad.json"), std::string::npos) << "errors name the file";
+  EXPECT_THROW(eval::read_precision_plan(dir + "/missing.json"), std::invalid_argument);
+}
+
 TEST(SensitivityInputs, AreChecked) {
   model::ModelConfig cfg = tiny_config();
   auto model = model::LlamaModel::load(write_tiny_model(
@@ -58,6 +121,9 @@ TEST(SensitivityInputs, AreChecked) {
   EXPECT_THROW(eval::trace_layer_sensitivity(*model, x, at::zeros({1, 15}, at::kLong), 8, {"fp16", "sage_int8"}),
                std::invalid_argument);
   EXPECT_THROW(eval::trace_layer_sensitivity(*model, x, x, 16, {"fp16", "sage_int8"}), std::invalid_argument);
+  const eval::PlanGate any = [](const eval::TokenStatsSummary&) { return true; };
+  EXPECT_THROW(eval::plan_precision(*model, x, at::zeros({2, 16}, at::kLong), 8, {"fp16", "sage_int8"}, any),
+               std::invalid_argument);
 }
 
 INSTANTIATE_TEST_SUITE_P(Planted, Sensitivity, ::testing::Values(0, 1, 2),

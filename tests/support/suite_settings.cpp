@@ -32,6 +32,10 @@ Record suite_record(const std::string& suite, const std::string& case_name, cons
   record.case_name = case_name;
   record.candidate = candidate;
   record.baseline = baseline;
+  if (const auto plan = suite_precision_plan(); plan && candidate == plan->candidate && baseline == plan->baseline) {
+    record.candidate = plan->label();
+    record.figures["precision_plan"] = plan->to_json();
+  }
   record.device = model.device().str();
   record.figures["model"] = model.folder();
   record.figures["model_dtype"] = c10::toString(model.dtype());
@@ -41,9 +45,21 @@ Record suite_record(const std::string& suite, const std::string& case_name, cons
 
 std::string baseline_backend() { return env_or("SAGEVAL_BASELINE", "fp16"); }
 
+std::optional<eval::PrecisionPlan> suite_precision_plan() {
+  const char* path = std::getenv("SAGEVAL_PRECISION_PLAN");
+  if (path == nullptr || *path == '\0') return std::nullopt;
+  eval::PrecisionPlan plan = eval::read_precision_plan(path);
+  if (plan.candidate != candidate_backend() || plan.baseline != baseline_backend())
+    throw std::invalid_argument(fmt::format("precision plan {} is for {} on {}, the suites run {} against {}", path,
+                                            plan.candidate, plan.baseline, candidate_backend(), baseline_backend()));
+  return plan;
+}
+
 eval::BackendPair suite_pair(bool against_math) {
-  return against_math ? eval::BackendPair{"math", baseline_backend()}
-                      : eval::BackendPair{baseline_backend(), candidate_backend()};
+  if (against_math) return {"math", baseline_backend(), {}};
+  eval::BackendPair pair{baseline_backend(), candidate_backend(), {}};
+  if (const auto plan = suite_precision_plan()) pair.candidate_layer_backend = plan->selection().layer_backend;
+  return pair;
 }
 
 std::string suite_skip_reason() {

@@ -6,11 +6,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "sageval/eval/backend_comparison.h"
+#include "sageval/eval/precision_plan.h"
 #include "sageval/model/llama_model.h"
 #include "sageval/record.h"
 #include "support/test_options.h"
@@ -28,13 +30,17 @@ std::string suite_setting(const char* env, const std::string& cpu_default, const
 std::unique_ptr<model::LlamaModel> load_suite_model();
 
 // A model-suite record with what every one names besides its figures: the backends, the device, the model
-// folder, its dtype and the data set. Suites add their figures with figures.update / figures[...].
+// folder, its dtype and the data set. Suites add their figures with figures.update / figures[...]. A candidate
+// run under a precision plan is named by the plan's label and carries the plan.
 Record suite_record(const std::string& suite, const std::string& case_name, const std::string& candidate,
                     const std::string& baseline, const model::LlamaModel& model, const std::string& dataset);
 
 // What a case compares: the baseline (SAGEVAL_BASELINE, default fp16) against the candidate, or, against_math,
-// math against the baseline (the FP16 noise floor every difference is read against).
+// math against the baseline (the FP16 noise floor every difference is read against). With a precision plan
+// (SAGEVAL_PRECISION_PLAN, a plan file: eval/precision_plan.h) the candidate side keeps the plan's layers on the
+// baseline; a plan for other backends than the suites' is an error naming both.
 eval::BackendPair suite_pair(bool against_math);
+std::optional<eval::PrecisionPlan> suite_precision_plan();
 std::string baseline_backend();
 
 // Why the suites cannot run here ("" when they can): no SAGEVAL_DATA_DIR, or a GPU executable without a GPU.

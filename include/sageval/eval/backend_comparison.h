@@ -3,6 +3,7 @@
 // perplexity.h (disjoint or sliding), every token scored once.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,12 @@ namespace sageval::eval {
 struct BackendPair {
   std::string baseline;
   std::string candidate;
+  // Layers where the candidate side runs another backend (a precision plan, eval/precision_plan.h); empty: the
+  // candidate in every layer.
+  std::map<int64_t, std::string> candidate_layer_backend;
+
+  model::AttentionSelection baseline_selection() const { return {baseline, {}}; }
+  model::AttentionSelection candidate_selection() const { return {candidate, candidate_layer_backend}; }
 };
 
 // Logit differences accumulated over every scored position (float64 sums).
@@ -32,7 +39,7 @@ struct BackendComparison {
   int64_t windows = 0;
 };
 
-// Leaves the model's attention set to the candidate backend.
+// Leaves the model's attention set to the candidate selection.
 BackendComparison compare_backends_on_windows(model::LlamaModel& model, const std::vector<int64_t>& tokens,
                                               const WindowProtocol& protocol, const BackendPair& pair,
                                               int64_t batch = 1);

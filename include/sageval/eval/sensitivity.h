@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sageval/eval/backend_comparison.h"
+#include "sageval/eval/token_stats.h"
 #include "sageval/model/llama_model.h"
 
 namespace sageval::eval {
@@ -37,6 +38,12 @@ struct SensitivityTrace {
   nlohmann::json to_json() const;
   std::string table() const;  // fixed-width text, one line per run, guilty layers marked
 };
+
+// One run of `selection` against reference logits `base` (the scored positions, [W, T - score_from, vocab]) on
+// the scored targets ([W, T - score_from]); leaves the model on `selection`.
+TokenStatsSummary compare_selection(model::LlamaModel& model, const model::AttentionSelection& selection,
+                                    const at::Tensor& inputs, const at::Tensor& base, const at::Tensor& scored_targets,
+                                    int64_t score_from);
 
 // inputs, targets: int64 [windows, T] (targets[w][t] is the token after inputs[w][t]); positions >= score_from
 // are scored. Leaves the model's attention on the all-baseline selection. Throws std::invalid_argument on
