@@ -13,6 +13,7 @@ using Run = std::function<int()>;
 void add_backends_command(CLI::App& app, Run& run);
 void add_check_command(CLI::App& app, Run& run);
 void add_model_commands(CLI::App& app, Run& run);  // generate, logits, prefill-speed, nll
+void add_plan_command(CLI::App& app, Run& run);
 void add_report_command(CLI::App& app, Run& run);
 void add_validate_command(CLI::App& app, Run& run);
 

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   sageval::cli::add_check_command(app, run);
   sageval::cli::add_backends_command(app, run);
   sageval::cli::add_model_commands(app, run);
+  sageval::cli::add_plan_command(app, run);
   sageval::cli::add_report_command(app, run);
   if (const int rc = sageval::app::parse(app, argc, argv); rc >= 0) return rc;
   const std::string command = app.get_subcommands().front()->get_name();

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "sageval/data/datasets.h"
+#include "sageval/eval/context_windows.h"
 #include "sageval/eval/sensitivity.h"
 #include "sageval/eval/token_stats.h"
 #include "sageval/model/llama_model.h"
@@ -60,7 +61,6 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
   auto model = load_suite_model();
   const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());
-  const int64_t bos = tokenizer->bos().value_or(0);
   const int64_t want_tokens = suite_size("SAGEVAL_SUITE_TOKENS", 2048, 65536);
   const Thresholds& t = Thresholds::defaults();
   const double max_nll_dev = t.number("/model/context_length/max_nll_ratio_deviation");
@@ -72,14 +72,8 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
     const int64_t half = len / 2;
     const int64_t windows = std::max<int64_t>(1, (want_tokens + (len - half) - 1) / (len - half));
     ASSERT_LE(windows * len, static_cast<int64_t>(text.size())) << "not enough text for " << windows << " windows of " << len;
-    at::Tensor inputs = at::empty({windows, len}, at::kLong), targets = at::empty({windows, len}, at::kLong);
-    for (int64_t w = 0; w < windows; ++w) {
-      std::vector<int64_t> ids = tokenizer->encode(text.substr(static_cast<size_t>(w * len), static_cast<size_t>(len)), false);
-      std::vector<int64_t> in(1, bos);
-      in.insert(in.end(), ids.begin(), ids.end() - 1);
-      inputs[w].copy_(at::tensor(in, at::kLong));
-      targets[w].copy_(at::tensor(ids, at::kLong));
-    }
+    const eval::ContextWindows cw = eval::context_windows(*tokenizer, text, len, windows);
+    const at::Tensor &inputs = cw.inputs, &targets = cw.targets;
     model->set_attention(pair.baseline_selection());
     at::Tensor lb = forward_in_chunks(*model, inputs).slice(1, half);
     model->set_attention(pair.candidate_selection());
