@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +26,7 @@
 #include "cli/plot_figures.h"
 #include "sageval/app/options.h"
 #include "sageval/build_paths.h"
+#include "sageval/eval/precision_plan.h"
 #include "sageval/model/llama_model.h"
 #include "sageval/perf/environment.h"
 #include "sageval/record.h"
@@ -37,6 +39,7 @@ using nlohmann::json;
 
 struct ValidateOptions {
   std::string model, data, backend = "sage_int8", report_dir = sageval::report_dir();
+  std::string precision_plan;  // "", "auto" or a plan file
   bool quick = false;
 };
 
@@ -119,6 +122,10 @@ class Job {
     fmt::print("== {}: skipped ({})\n", section, reason);
   }
 
+  // Marks the last step (e.g. "precision_plan": a step of the plan's run; "replaced_by_plan": a candidate-everywhere
+  // step whose verdict the plan's step replaces), for the report's two verdicts (report.h, plan_verdicts).
+  void tag_last(const char* key) { steps_.back()[key] = true; }
+
   json record() const { return {{"commands", commands_}, {"suites", steps_}, {"skipped", skipped_}}; }
 
  private:
@@ -155,6 +162,16 @@ int run_validate(const ValidateOptions& o) {
     throw std::invalid_argument(fmt::format("the suites of this build are not under {} (build with scripts/build.sh "
                                             "and SAGEVAL_BUILD_TESTS=ON)", tests));
   const std::string commit = source_commit();
+  const std::string baseline = std::getenv("SAGEVAL_BASELINE") ? std::getenv("SAGEVAL_BASELINE") : "fp16";
+  const fs::path sageval_exe = bin / "src" / "sageval";
+  if (!o.precision_plan.empty() && o.precision_plan != "auto") {
+    // A plan file is checked before anything runs: its fields, its layers against the model, its backends.
+    const model::ModelConfig config = model::load_config(model);
+    const eval::PrecisionPlan plan = eval::read_precision_plan(o.precision_plan, config.num_layers);
+    if (plan.candidate != o.backend || plan.baseline != baseline)
+      throw std::invalid_argument(fmt::format("precision plan {} is for {} on {}, this run is {} against {}",
+                                              o.precision_plan, plan.candidate, plan.baseline, o.backend, baseline));
+  }
 
   // The suites read their settings from the environment (tests/support/suite_settings.h).
   set_env("SAGEVAL_DATA_DIR", absolute(data));
@@ -179,13 +196,48 @@ int run_validate(const ValidateOptions& o) {
   else if (!make_backend(o.backend)->capabilities().cuda)
     why_no_gpu = fmt::format("this build has no CUDA path for {}", o.backend);
   const bool gpu = why_no_gpu.empty();
-  const std::string baseline = std::getenv("SAGEVAL_BASELINE") ? std::getenv("SAGEVAL_BASELINE") : "fp16";
   fmt::print("== device: {}{}; candidate {}, baseline {}; quick={}\n", gpu ? "cuda" : "cpu",
              gpu ? "" : " (" + why_no_gpu + ")", o.backend, baseline, o.quick ? 1 : 0);
 
   Job job(dir);
   const std::string model_suites = "Suite/Perplexity.*:Suite/ContextLength.*:Suite/ActivationDrift.*:Suite/LogitsDiff.*:Generation.*";
   const std::string kernel_filter = o.quick ? "*D128*" : "*";
+  // --precision-plan: the model suites once more with the plan (after the candidate-everywhere run, whose
+  // verdict the report keeps beside the plan's). "auto" first finds the plan on the context-length suite's data
+  // at this run's sizes: windows of 1024 bytes (or the longest suite length below that), as many as the suite
+  // scores tokens for.
+  json plan_info;
+  auto run_with_plan = [&](const std::string& suite_exe) {
+    if (o.precision_plan.empty()) return;
+    job.tag_last("replaced_by_plan");
+    std::string plan_file = absolute(o.precision_plan == "auto" ? dir + "/precision_plan.json" : o.precision_plan);
+    if (o.precision_plan == "auto") {
+      int64_t length = 1024;
+      if (const char* lengths = std::getenv("SAGEVAL_SUITE_LENGTHS"); lengths != nullptr && *lengths != '\0') {
+        int64_t longest = 0;
+        std::stringstream in(lengths);
+        for (std::string item; std::getline(in, item, ',');)
+          if (const int64_t l = std::stoll(item); l <= 1024) longest = std::max(longest, l);
+        if (longest >= 2) length = longest;
+      }
+      const char* tokens_env = std::getenv("SAGEVAL_SUITE_TOKENS");
+      const int64_t tokens = tokens_env != nullptr ? std::stoll(tokens_env) : (gpu ? 65536 : 2048);
+      const int64_t scored = length - length / 2;
+      const int64_t windows = std::max<int64_t>(1, (tokens + scored - 1) / scored);
+      job.step("precision plan (auto)", "precision_plan.log", sageval_exe.string(),
+               {"plan", "--model", absolute(model), "--attention-backend", o.backend, "--baseline", baseline, "--device",
+                gpu ? "cuda" : "cpu", "--length", std::to_string(length), "--windows", std::to_string(windows), "--out",
+                plan_file});
+      job.tag_last("precision_plan");
+      if (!fs::exists(plan_file)) return;  // the step failed before writing one; its log says why
+    }
+    plan_info = {{"file", plan_file}, {"requested", o.precision_plan},
+                 {"plan", eval::read_precision_plan(plan_file).to_json()}};
+    set_env("SAGEVAL_PRECISION_PLAN", plan_file);
+    job.step("model suites with the precision plan", "model_suites_plan.log", suite_exe, {"--gtest_filter=" + model_suites});
+    job.tag_last("precision_plan");
+    ::unsetenv("SAGEVAL_PRECISION_PLAN");
+  };
   if (gpu) {
     if (o.quick) {
       default_env("SAGEVAL_SUITE_MAX_BYTES", "262144");
@@ -199,6 +251,7 @@ int run_validate(const ValidateOptions& o) {
     kernel_bench.insert(kernel_bench.end(), {"--json", dir + "/attention_kernel_bench.json"});
     job.step("kernel speed", "kernel_speed.log", bench + "/sageval_attention_bench", kernel_bench);
     job.step("model suites (GPU sizes)", "model_suites.log", tests + "/sageval_model_gpu_tests", {"--gtest_filter=" + model_suites});
+    run_with_plan(tests + "/sageval_model_gpu_tests");
     job.step("memory and leak checks", "memory.log", tests + "/sageval_perf_tests", {});
     // fp16, the candidate and libtorch's SDPA where this libtorch has it, each once.
     std::vector<std::string> backends = {"fp16"};
@@ -220,6 +273,7 @@ int run_validate(const ValidateOptions& o) {
     job.step("kernel accuracy (CPU emulation)", "kernel_accuracy.log", tests + "/sageval_accuracy_tests",
              {"--gtest_filter=" + kernel_filter});
     job.step("model suites (CPU sizes)", "model_suites.log", tests + "/sageval_model_tests", {"--gtest_filter=" + model_suites});
+    run_with_plan(tests + "/sageval_model_tests");
     for (const char* section : {"kernel speed", "memory", "throughput"}) job.skip(section, why_no_gpu);
   }
 
@@ -236,10 +290,12 @@ int run_validate(const ValidateOptions& o) {
                   {"model", absolute(model)},
                   {"data", absolute(data)},
                   {"environment", env}});
+  if (!plan_info.is_null()) run["precision_plan"] = plan_info;
   run["commands"].insert(run["commands"].begin(),
-                         fmt::format("sageval validate{} --attention-backend {} --model {} --data {} --report-dir {}",
+                         fmt::format("sageval validate{} --attention-backend {} --model {} --data {} --report-dir {}{}",
                                      o.quick ? " --quick" : "", o.backend, quoted(absolute(model)),
-                                     quoted(absolute(data)), quoted(dir)));
+                                     quoted(absolute(data)), quoted(dir),
+                                     o.precision_plan.empty() ? "" : " --precision-plan " + quoted(o.precision_plan)));
   // Every setting that changes what the suites compute or how they are judged.
   json settings = json::object();
   for (char** e = environ; *e != nullptr; ++e) {
@@ -264,6 +320,10 @@ void add_validate_command(CLI::App& app, Run& run) {
   sub->add_option("--data", o->data, "folder with wikitext-2-raw/ and ptb/ (default: $SAGEVAL_DATA_DIR)");
   app::add_backend_option(*sub, o->backend, "the candidate; the baseline is fp16 (SAGEVAL_BASELINE)");
   sub->add_flag("--quick", o->quick, "smaller sizes everywhere (minutes instead of tens of minutes)");
+  sub->add_option("--precision-plan", o->precision_plan,
+                  "auto (find one with `sageval plan` on the context-length data) or a plan file: the model suites run "
+                  "again with the plan's layers on the baseline; the report gives both verdicts, the exit code is the "
+                  "plan's");
   sub->add_option("--report-dir", o->report_dir, "where records, logs, figures and REPORT.md go")->capture_default_str();
   sub->callback([o, &run] { run = [o] { return run_validate(*o); }; });
 }

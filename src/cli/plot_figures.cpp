@@ -45,8 +45,15 @@ int write_report(const std::string& dir, const std::string& out, bool figures) {
   }
   const report::RunData run = report::load_run(dir);  // after plotting, so the figures are found
   write_file_atomically(out, report::render_report(run));  // an interrupted run leaves the previous report whole
-  const bool pass = report::run_passes(run);
-  fmt::print("report: {}\nverdict: {}\n", out, pass ? "PASS" : "FAIL");
+  // With a precision plan the verdict is the plan's (what the user would deploy); the report gives both.
+  const auto plan = report::plan_verdicts(run);
+  const bool pass = plan ? plan->with_plan_passes : report::run_passes(run);
+  if (plan)
+    fmt::print("report: {}\nverdict with the precision plan {}: {} ({} everywhere: {})\n", out, plan->label,
+               pass ? "PASS" : "FAIL", run.run_info.value("candidate", "the candidate"),
+               plan->candidate_everywhere_passes ? "PASS" : "FAIL");
+  else
+    fmt::print("report: {}\nverdict: {}\n", out, pass ? "PASS" : "FAIL");
   return pass ? 0 : app::kExitFail;
 }
 

@@ -21,7 +21,7 @@ model::AttentionSelection PrecisionPlan::selection() const {
 }
 
 std::string PrecisionPlan::label() const {
-  if (baseline_layers.empty()) return candidate;
+  if (baseline_layers.empty()) return fmt::format("{} (plan: no layer on {})", candidate, baseline);
   return fmt::format("{} (layer{} {} on {})", candidate, baseline_layers.size() == 1 ? "" : "s",
                      fmt::join(baseline_layers, ", "), baseline);
 }

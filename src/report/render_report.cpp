@@ -398,9 +398,19 @@ std::string render_report(const RunData& run) {
   const bool pass = run_passes(run);
   const json& info = run.run_info.is_object() ? run.run_info : json::object();
   std::string out = "# sageval validation report\n\n";
-  out += fmt::format("**Verdict: {}** — candidate `{}` against baseline `{}`{}.\n\n", pass ? "PASS" : "FAIL",
-                     info.value("candidate", "sage_int8"), info.value("baseline", "fp16"),
-                     info.contains("device") ? fmt::format(" on {}", info["device"].get<std::string>()) : "");
+  if (const auto plan = plan_verdicts(run)) {
+    out += fmt::format("**Verdict with the precision plan `{}`: {}**; with `{}` in every layer: {}. Baseline `{}`{}.\n\n",
+                       plan->label, plan->with_plan_passes ? "PASS" : "FAIL", info.value("candidate", "sage_int8"),
+                       plan->candidate_everywhere_passes ? "PASS" : "FAIL", info.value("baseline", "fp16"),
+                       info.contains("device") ? fmt::format(" on {}", info["device"].get<std::string>()) : "");
+    if (info.contains("precision_plan"))
+      out += fmt::format("The plan ({}): `{}`.\n\n", info["precision_plan"].value("file", "?"),
+                         info["precision_plan"].value("plan", json::object()).dump());
+  } else {
+    out += fmt::format("**Verdict: {}** — candidate `{}` against baseline `{}`{}.\n\n", pass ? "PASS" : "FAIL",
+                       info.value("candidate", "sage_int8"), info.value("baseline", "fp16"),
+                       info.contains("device") ? fmt::format(" on {}", info["device"].get<std::string>()) : "");
+  }
   if (info.contains("commit"))
     out += fmt::format("Commit `{}`, {} (UTC){}.\n\n", info.value("commit", "?"), info.value("date", "?"),
                        info.value("quick", false) ? ", quick sizes" : "");

@@ -217,4 +217,42 @@ bool run_passes(const RunData& run) {
   return !rows.empty() && std::all_of(rows.begin(), rows.end(), [](const VerdictRow& r) { return r.pass; });
 }
 
+std::optional<PlanVerdicts> plan_verdicts(const RunData& run) {
+  auto has_plan = [](const json& r) { return r.contains("figures") && r["figures"].contains("precision_plan"); };
+  std::optional<PlanVerdicts> out;
+  std::string plain;  // the candidate the plan is for
+  for (const auto& [suite, records] : run.records)
+    for (const json& r : records)
+      if (!out && has_plan(r)) {
+        out = PlanVerdicts{r.value("candidate", "?"), false, false};
+        plain = r["figures"]["precision_plan"].value("candidate", "");
+      }
+  if (!out) return out;
+  RunData everywhere = run, with_plan = run;
+  for (const auto& [suite, records] : run.records) {
+    const bool planned = std::any_of(records.begin(), records.end(), has_plan);
+    auto& e = everywhere.records[suite];
+    e.clear();
+    for (const json& r : records)
+      if (!has_plan(r)) e.push_back(r);
+    if (!planned) continue;
+    auto& w = with_plan.records[suite];
+    w.clear();
+    for (const json& r : records)
+      if (has_plan(r) || r.value("candidate", "") != plain) w.push_back(r);
+  }
+  auto drop_steps = [](RunData& d, const char* tag) {
+    if (!d.run_info.is_object() || !d.run_info.contains("suites")) return;
+    json kept = json::array();
+    for (const json& s : d.run_info["suites"])
+      if (!s.value(tag, false)) kept.push_back(s);
+    d.run_info["suites"] = kept;
+  };
+  drop_steps(everywhere, "precision_plan");
+  drop_steps(with_plan, "replaced_by_plan");
+  out->candidate_everywhere_passes = run_passes(everywhere);
+  out->with_plan_passes = run_passes(with_plan);
+  return out;
+}
+
 }  // namespace sageval::report

@@ -21,6 +21,9 @@ expect_one_line "not in {" check --attention-backend nope
 expect_one_line "Directory does not exist: /nonexistent" logits --model /nonexistent --prompt x --out "$tmp/l"
 expect_one_line "--tokens-file or --prompt" logits --model "$model" --out "$tmp/l"
 expect_one_line "no data folder" validate --data /nonexistent
+echo '{"candidate": "sage_int8", "baseline": "fp16", "baseline_layers": [0, 0]}' > "$tmp/plan.json"
+expect_one_line "layer 0 is listed twice" validate --data "$tmp" --model "$model" --precision-plan "$tmp/plan.json"
+expect_one_line "--out is required" plan --model "$model"
 cp -r "$model" "$tmp/model" && sed -i 's/"hidden_act": "silu"/"hidden_act": "gelu_fast"/' "$tmp/model/config.json"
 expect_one_line "field 'hidden_act' = \"gelu_fast\" is not supported" logits --model "$tmp/model" --prompt x --out "$tmp/l"
 # float16 weights on the CPU: runs where this libtorch has a float16 CPU matmul, else one line saying so.

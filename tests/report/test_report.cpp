@@ -169,6 +169,36 @@ TEST_F(RunDir, ContextLengthShowsPerWindowAgreementAndTheSensitivityTrace) {
   EXPECT_HAS(md, "| all but layer 0 | 0.9880 | 1.400e-03 |");
 }
 
+TEST_F(RunDir, PrecisionPlanGivesBothVerdicts) {
+  auto context = [](const std::string& candidate, bool pass, bool plan) {
+    json r = {{"suite", "context_length"}, {"case", "L1024_CandidateVsBaseline"}, {"candidate", candidate}, {"baseline", "fp16"},
+              {"device", "cpu"}, {"pass", pass}, {"figures", {{"length", 1024}}},
+              {"gates", {{{"name", "agreement"}, {"measured", pass ? 0.995 : 0.985}, {"threshold", 0.99}, {"pass", pass}}}}};
+    if (plan) r["figures"]["precision_plan"] = {{"candidate", "sage_int8"}, {"baseline", "fp16"}, {"baseline_layers", {0}}};
+    return r;
+  };
+  const json run_info = {{"candidate", "sage_int8"}, {"baseline", "fp16"},
+                         {"suites", {{{"name", "model suites (CPU sizes)"}, {"status", "failed"}, {"exit_code", 1}, {"replaced_by_plan", true}},
+                                     {{"name", "model suites with the precision plan"}, {"status", "passed"}, {"exit_code", 0},
+                                      {"precision_plan", true}}}},
+                         {"skipped", json::array()}};
+  const std::string dir = make("plan", {perplexity_record("A", 1.0, true)}, run_info);
+  {
+    std::ofstream f(fs::path(dir) / "context_length.jsonl");
+    f << context("sage_int8", false, false).dump() << "\n" << context("sage_int8 (layer 0 on fp16)", true, true).dump() << "\n";
+  }
+  const auto run = report::load_run(dir);
+  const auto verdicts = report::plan_verdicts(run);
+  ASSERT_TRUE(verdicts.has_value());
+  EXPECT_EQ(verdicts->label, "sage_int8 (layer 0 on fp16)");
+  EXPECT_FALSE(verdicts->candidate_everywhere_passes);
+  EXPECT_TRUE(verdicts->with_plan_passes);
+  EXPECT_FALSE(report::run_passes(run)) << "every record together still holds the failing one";
+  EXPECT_HAS(report::render_report(run),
+             "**Verdict with the precision plan `sage_int8 (layer 0 on fp16)`: PASS**; with `sage_int8` in every layer: FAIL");
+  EXPECT_FALSE(report::plan_verdicts(report::load_run(make("noplan", {perplexity_record("A", 1.0, true)}, nullptr))).has_value());
+}
+
 TEST_F(RunDir, ThroughputTableShowsRatiosFromTheSameRun) {
   json doc = bench_doc(10.0);
   json fp16 = doc["prefill"][0];

@@ -27,7 +27,8 @@ struct PrecisionPlan {
 
   // The candidate everywhere except baseline_layers.
   model::AttentionSelection selection() const;
-  // "sage_int8 (layers 0, 3 on fp16)", or just the candidate when no layer is kept.
+  // "sage_int8 (layers 0, 3 on fp16)"; "sage_int8 (plan: no layer on fp16)" when no layer is kept (distinct from the
+  // bare candidate, so that a run with the plan and one without are told apart in the records).
   std::string label() const;
   nlohmann::json to_json() const;
 };

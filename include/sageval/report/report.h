@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,17 @@ struct VerdictRow {
 };
 std::vector<VerdictRow> verdict_rows(const RunData& run);
 bool run_passes(const RunData& run);
+
+// A run with a precision plan (`sageval validate --precision-plan`: model-suite records carrying
+// figures.precision_plan, suite steps tagged in run.json) is judged two ways: the candidate everywhere (the plan's
+// records and steps left out) and with the plan (the candidate's own records of the suites the plan ran, and
+// their step, left out). Absent without a plan.
+struct PlanVerdicts {
+  std::string label;  // e.g. "sage_int8 (layer 0 on fp16)"
+  bool candidate_everywhere_passes = false;
+  bool with_plan_passes = false;
+};
+std::optional<PlanVerdicts> plan_verdicts(const RunData& run);
 
 std::string render_report(const RunData& run);
 std::string render_comparison(const RunData& old_run, const RunData& new_run);
