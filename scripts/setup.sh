@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what sageval needs to build and test, where it is missing.
-#   Debian/Ubuntu: cmake, ninja, g++, GoogleTest, nlohmann_json, fmt, CLI11 and (when no libtorch is found otherwise)
-#   Debian's CPU libtorch (libtorch-dev, 1.13) through apt.
+#   Debian/Ubuntu: cmake, ninja, g++, GoogleTest, nlohmann_json, fmt, CLI11, python3-dev and pybind11-dev (the
+#   py: backends) and (when no libtorch is found otherwise) Debian's CPU libtorch (libtorch-dev, 1.13) and its
+#   Python torch (python3-torch) through apt.
 #   Elsewhere: prints what to install.
 # --plots: also python3-matplotlib (the report's figures) where python3 cannot import matplotlib yet.
 # A CUDA build needs a CUDA-enabled libtorch: pip install torch, then pass its CMake path, e.g.
@@ -27,6 +28,9 @@ if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; 
   # Debian's libtorch calls the system BLAS; without OpenBLAS that is the reference BLAS, about 15x slower on
   # the model tests (measured: 62 s against 4.4 s for the default model's CI slice).
   torch_from_pip || wanted+=(libtorch-dev libopenblas0-pthread)
+  # py:MODULE:FUNCTION backends embed Python (cmake/python_backends.cmake): Debian's torch for Debian's libtorch.
+  wanted+=(python3-dev pybind11-dev)
+  torch_from_pip || wanted+=(python3-torch)
   if [ $plots = 1 ] && ! python3 -c 'import matplotlib' >/dev/null 2>&1; then wanted+=(python3-matplotlib); fi
   missing=()
   for p in "${wanted[@]}"; do have_pkg "$p" || missing+=("$p"); done

@@ -60,6 +60,11 @@ struct BackendCapabilities {
   bool cpu = false;                          // runs on CPU tensors
   bool cuda = false;                         // runs on CUDA tensors in this build
   bool lse = false;                          // can return the log-sum-exp
+  bool causal = true;                        // supports causal masks (bottom-right aligned)
+  bool gqa = true;                           // supports Hq != Hkv
+  // Which accuracy gates of data/thresholds.json judge it against `math`: "fp16", "sage_int8", or "" (none
+  // beyond finite output: its figures are shown, not judged).
+  std::string gates;
   std::string description;
 };
 
@@ -78,7 +83,9 @@ class AttentionBackend {
                                       const HndOptions& options) const = 0;
 };
 
-// The registry. Names: "math", "math_fp32", "fp16", "sage_int8", and "sdpa" where libtorch has it.
+// The registry. Names: "math", "math_fp32", "fp16", "sage_int8", "sdpa" where libtorch has it, and
+// "py:MODULE:FUNCTION", a Python callable (python/sageval_adapters/__init__.py gives the convention), where this
+// build embeds Python. list_backends() lists the fixed names; has_backend() also accepts a well-formed py: name.
 std::unique_ptr<AttentionBackend> make_backend(const std::string& name);
 std::vector<std::string> list_backends();
 bool has_backend(const std::string& name);

@@ -13,6 +13,13 @@ std::unique_ptr<AttentionBackend> make_sage_int8_backend();
 // Null where libtorch has no scaled_dot_product_attention.
 std::unique_ptr<AttentionBackend> make_sdpa_backend();
 
+// "py:MODULE:FUNCTION": imports MODULE through the embedded Python and wraps FUNCTION; throws
+// std::invalid_argument naming what is wrong (a build without Python, a module that cannot be imported, no
+// such function, missing or malformed capabilities).
+std::unique_ptr<AttentionBackend> make_python_backend(const std::string& name);
+// Empty when this build embeds Python for py: backends, else why not.
+std::string python_backends_unavailable();
+
 // True when this build can run the CUDA kernels on CUDA tensors (kernels compiled and libtorch has CUDA).
 bool cuda_kernels_available();
 

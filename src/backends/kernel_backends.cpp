@@ -29,6 +29,7 @@ class KernelBackend final : public AttentionBackend {
     caps.cpu = true;
     caps.cuda = cuda_ != nullptr;
     caps.lse = true;
+    caps.gates = name_;
     caps.description = description_;
     return caps;
   }

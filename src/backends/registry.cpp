@@ -34,13 +34,30 @@ std::vector<std::string> list_backends() {
   return names;
 }
 
-bool has_backend(const std::string& name) { return factories().count(name) != 0; }
+namespace {
+// "py:MODULE:FUNCTION" with both parts non-empty.
+bool is_python_name(const std::string& name) {
+  if (name.rfind("py:", 0) != 0) return false;
+  const size_t colon = name.find(':', 3);
+  return colon != std::string::npos && colon > 3 && colon + 1 < name.size();
+}
+}  // namespace
+
+bool has_backend(const std::string& name) {
+  if (name.rfind("py:", 0) == 0) return is_python_name(name) && detail::python_backends_unavailable().empty();
+  return factories().count(name) != 0;
+}
 
 std::unique_ptr<AttentionBackend> make_backend(const std::string& name) {
+  if (name.rfind("py:", 0) == 0) {
+    if (!is_python_name(name))
+      throw std::invalid_argument(fmt::format("attention backend '{}' is not of the form py:MODULE:FUNCTION", name));
+    return detail::make_python_backend(name);
+  }
   auto it = factories().find(name);
   if (it == factories().end())
     throw std::invalid_argument(
-        fmt::format("unknown attention backend '{}' (available: {})", name, fmt::join(list_backends(), ", ")));
+        fmt::format("unknown attention backend '{}' (available: {}, py:MODULE:FUNCTION)", name, fmt::join(list_backends(), ", ")));
   return it->second();
 }
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "sageval/attention.h"
 #include "sageval/thresholds.h"
 
 namespace sageval::eval {
@@ -61,14 +62,19 @@ Tolerance AttentionCase::tolerance(const std::string& backend, Reference referen
     tol.max_lse_abs_error = t.number(tol.key + "/max_lse_abs_error_eps") * dtype_eps(dtype);
     return tol;
   }
-  if (backend == "sage_int8") {
+  // Which gates judge the backend: the built-ins by name, a py: backend by what its capabilities claim.
+  const std::string gates =
+      backend == "sage_int8" || backend == "fp16" ? backend
+      : backend.rfind("py:", 0) == 0              ? make_backend(backend)->capabilities().gates
+                                                  : std::string();
+  if (gates == "sage_int8") {
     tol.key = fmt::format("/attention/sage_int8/{}", sageval::to_string(family));
     tol.min_cosine = t.find_number(tol.key + "/min_cosine");
     tol.max_rel_l1 = t.find_number(tol.key + "/max_rel_l1");
     tol.max_lse_abs_error = t.number(tol.key + "/max_lse_abs_error");
     return tol;
   }
-  if (backend == "fp16") {
+  if (gates == "fp16") {
     tol.key = "/attention/fp16";
     const double eps = dtype_eps(dtype);
     tol.plain16_ratio = t.number(tol.key + "/max_error_ratio");
@@ -76,7 +82,8 @@ Tolerance AttentionCase::tolerance(const std::string& backend, Reference referen
     tol.max_lse_abs_error = t.number(tol.key + "/max_lse_abs_error_eps") * eps;
     return tol;
   }
-  // Other backends (math_fp32, sdpa) have no gates beyond finite output: their figures are shown, not judged.
+  // Other backends (math_fp32, sdpa, py: backends claiming no gates) have no gates beyond finite output: their
+  // figures are shown, not judged.
   return tol;
 }
 

@@ -39,8 +39,16 @@ inline std::vector<EnvironmentError>& environment_errors() {
 // --attention-backend NAME, else the environment variable SAGEVAL_ATTENTION_BACKEND, else the value `name`
 // holds when this is called. The name must be in this build's registry, wherever it comes from.
 inline CLI::Option* add_backend_option(CLI::App& app, std::string& name, const std::string& what) {
-  CLI::Option* option = app.add_option("--attention-backend", name, what + " (or SAGEVAL_ATTENTION_BACKEND)")
-                            ->check(CLI::IsMember(list_backends()));
+  CLI::Option* option =
+      app.add_option("--attention-backend", name, what + " (or SAGEVAL_ATTENTION_BACKEND)")
+          ->check(CLI::Validator(
+              [](std::string& value) -> std::string {
+                if (has_backend(value)) return "";
+                std::string known;
+                for (const std::string& b : list_backends()) known += (known.empty() ? "" : ", ") + b;
+                return value + " not in {" + known + "} nor a py:MODULE:FUNCTION this build can run";
+              },
+              "BACKEND"));
   if (const char* env = std::getenv("SAGEVAL_ATTENTION_BACKEND"); env != nullptr && *env != '\0') {
     if (has_backend(env)) {
       name = env;
