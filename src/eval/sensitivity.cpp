@@ -41,7 +41,7 @@ TokenStatsSummary compare_selection(model::LlamaModel& model, const model::Atten
 }
 
 SensitivityTrace trace_layer_sensitivity(model::LlamaModel& model, const at::Tensor& inputs, const at::Tensor& targets,
-                                         int64_t score_from, const BackendPair& pair) {
+                                         int64_t score_from, const BackendPair& pair, bool trace_heads) {
   if (inputs.dim() != 2 || !inputs.sizes().equals(targets.sizes()))
     throw std::invalid_argument("trace_layer_sensitivity: inputs and targets must both be [windows, T]");
   if (score_from < 0 || score_from >= inputs.size(1))
@@ -69,6 +69,30 @@ SensitivityTrace trace_layer_sensitivity(model::LlamaModel& model, const at::Ten
     });
     t.guilty.push_back(worst->layer);
   }
+  if (trace_heads) {
+    const int64_t heads = model.config().num_heads;
+    for (int64_t layer : t.guilty) {
+      HeadTrace h;
+      h.layer = layer;
+      for (int64_t i = 0; i < heads; ++i) {
+        model::AttentionSelection only{pair.baseline, {}, {{layer, {{i, pair.candidate}}}}};
+        model::AttentionSelection all_but{pair.baseline, {{layer, pair.candidate}}, {{layer, {{i, pair.baseline}}}}};
+        h.only.push_back(measure(model, only, inputs, base, scored, score_from,
+                                 fmt::format("only head {} of layer {}", i, layer), i));
+        h.all_but.push_back(measure(model, all_but, inputs, base, scored, score_from,
+                                    fmt::format("layer {} but head {}", layer, i), i));
+      }
+      const double layer_kld = t.only[static_cast<size_t>(layer)].kld_mean;
+      for (int64_t i = 0; i < heads; ++i)
+        if (layer_kld > 0.0 && h.all_but[static_cast<size_t>(i)].kld_mean <= 0.5 * layer_kld) h.guilty.push_back(i);
+      if (h.guilty.empty() && heads > 0)
+        h.guilty.push_back(std::max_element(h.only.begin(), h.only.end(), [](const SensitivityRun& a, const SensitivityRun& b) {
+                             return a.kld_mean < b.kld_mean;
+                           })->layer);
+      t.heads.push_back(std::move(h));
+    }
+    model.set_attention({pair.baseline, {}});
+  }
   return t;
 }
 
@@ -79,6 +103,14 @@ nlohmann::json SensitivityTrace::to_json() const {
                                "mean KLD; else the layer whose candidate-only run has the largest mean KLD"}};
   for (const SensitivityRun& r : only) j["only"].push_back(run_json(r));
   for (const SensitivityRun& r : all_but) j["all_but"].push_back(run_json(r));
+  j["heads"] = nlohmann::json::array();
+  for (const HeadTrace& h : heads) {
+    nlohmann::json hj = {{"layer", h.layer}, {"guilty_heads", h.guilty}, {"only", nlohmann::json::array()},
+                         {"all_but", nlohmann::json::array()}};
+    for (const SensitivityRun& r : h.only) hj["only"].push_back(run_json(r));
+    for (const SensitivityRun& r : h.all_but) hj["all_but"].push_back(run_json(r));
+    j["heads"].push_back(hj);
+  }
   return j;
 }
 
@@ -87,12 +119,20 @@ std::string SensitivityTrace::table() const {
                                 pair.baseline, all.tokens);
   auto line = [&](const SensitivityRun& r) {
     const bool named = r.layer >= 0 && std::find(guilty.begin(), guilty.end(), r.layer) != guilty.end();
-    out += fmt::format("    {:<18} {:.4f}  {:.3e}  {:.3e}{}\n", r.what, r.same_top1, r.kld_mean, r.kld_max,
+    out += fmt::format("    {:<24} {:.4f}  {:.3e}  {:.3e}{}\n", r.what, r.same_top1, r.kld_mean, r.kld_max,
                        named ? "  <- guilty layer" : "");
   };
   line(all);
   for (const SensitivityRun& r : only) line(r);
   for (const SensitivityRun& r : all_but) line(r);
+  for (const HeadTrace& h : heads) {
+    for (const auto* runs : {&h.only, &h.all_but})
+      for (const SensitivityRun& r : *runs) {
+        const bool named = std::find(h.guilty.begin(), h.guilty.end(), r.layer) != h.guilty.end();
+        out += fmt::format("    {:<24} {:.4f}  {:.3e}  {:.3e}{}\n", r.what, r.same_top1, r.kld_mean, r.kld_max,
+                           named ? "  <- guilty head" : "");
+      }
+  }
   return out;
 }
 

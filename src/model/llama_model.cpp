@@ -139,11 +139,17 @@ void LlamaModel::set_attention(const AttentionSelection& selection) {
     if (layer < 0 || layer >= config_.num_layers)
       throw std::invalid_argument(fmt::format("attention override for layer {} but the model has {} layers", layer,
                                               config_.num_layers));
-  std::vector<std::shared_ptr<AttentionBackend>> backends;
-  std::vector<at::ScalarType> dtypes;
-  for (int64_t i = 0; i < config_.num_layers; ++i) {
-    auto it = selection.layer_backend.find(i);
-    std::shared_ptr<AttentionBackend> b = make_backend(it == selection.layer_backend.end() ? selection.backend : it->second);
+  for (const auto& [layer, heads] : selection.head_backend) {
+    if (layer < 0 || layer >= config_.num_layers)
+      throw std::invalid_argument(fmt::format("head override in layer {} but the model has {} layers", layer, config_.num_layers));
+    for (const auto& [head, name] : heads)
+      if (head < 0 || head >= config_.num_heads)
+        throw std::invalid_argument(fmt::format("head override for head {} of layer {} but the model has {} heads", head,
+                                                layer, config_.num_heads));
+  }
+  // A backend and the dtype its attention runs in: the model's, or the backend's first accepted one.
+  auto prepare = [&](const std::string& name) {
+    std::shared_ptr<AttentionBackend> b = make_backend(name);
     const auto caps = b->capabilities();
     at::ScalarType dt = dtype_;
     if (std::find(caps.dtypes.begin(), caps.dtypes.end(), dtype_) == caps.dtypes.end()) {
@@ -154,12 +160,30 @@ void LlamaModel::set_attention(const AttentionSelection& selection) {
     if (!head_dim_ok)
       throw std::invalid_argument(fmt::format("attention backend '{}' does not support this model's head dim {}",
                                               b->name(), config_.head_dim));
+    return std::make_pair(std::move(b), dt);
+  };
+  std::vector<std::shared_ptr<AttentionBackend>> backends;
+  std::vector<at::ScalarType> dtypes;
+  std::vector<std::vector<HeadOverride>> overrides(static_cast<size_t>(config_.num_layers));
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    auto it = selection.layer_backend.find(i);
+    auto [b, dt] = prepare(it == selection.layer_backend.end() ? selection.backend : it->second);
     backends.push_back(std::move(b));
     dtypes.push_back(dt);
+    const auto heads = selection.head_backend.find(i);
+    if (heads == selection.head_backend.end()) continue;
+    std::map<std::string, std::vector<int64_t>> by_backend;
+    for (const auto& [head, name] : heads->second) by_backend[name].push_back(head);
+    for (const auto& [name, list] : by_backend) {
+      auto [hb, hdt] = prepare(name);
+      overrides[static_cast<size_t>(i)].push_back(
+          {std::move(hb), hdt, at::tensor(list, at::TensorOptions().dtype(at::kLong)).to(device_)});
+    }
   }
   selection_ = selection;
   layer_backends_ = std::move(backends);
   layer_attention_dtype_ = std::move(dtypes);
+  head_overrides_ = std::move(overrides);
 }
 
 at::ScalarType LlamaModel::attention_dtype(int64_t layer) const { return layer_attention_dtype_.at(layer); }
@@ -201,13 +225,12 @@ at::Tensor LlamaModel::attention_block(int64_t index, const Layer& l, const at::
   opt.layout = Layout::NHD;
   opt.causal = true;  // bottom-right: the t new queries see the whole past plus themselves
   opt.check_finite = false;  // one pass and, on GPUs, one sync per layer; the suites check logits instead
-  const at::ScalarType adt = layer_attention_dtype_[index];
-  if (adt != dtype_) {
-    q = q.to(adt);
-    k = k.to(adt);
-    v = v.to(adt);
-  }
-  at::Tensor out = layer_backends_[index]->forward(q, k, v, opt).out.to(dtype_);
+  auto run = [&](const AttentionBackend& backend, at::ScalarType adt) {
+    return backend.forward(q.to(adt), k.to(adt), v.to(adt), opt).out.to(dtype_);  // .to: no copy when equal
+  };
+  at::Tensor out = run(*layer_backends_[index], layer_attention_dtype_[index]);
+  for (const HeadOverride& h : head_overrides_[static_cast<size_t>(index)])  // [b, t, heads, d]: heads on dim 2
+    out.index_copy_(2, h.heads, run(*h.backend, h.dtype).index_select(2, h.heads));
   return at::linear(out.reshape({b, t, config_.num_heads * d}), l.o_w, l.o_b);
 }
 

@@ -185,6 +185,14 @@ std::string sensitivity_table(const json& length, const json& trace) {
   row(trace.value("all", json::object()));
   for (const json& run : trace.value("only", json::array())) row(run);
   for (const json& run : trace.value("all_but", json::array())) row(run);
+  std::string heads;
+  for (const json& h : trace.value("heads", json::array())) {
+    heads += fmt::format("{}layer {}: heads {}", heads.empty() ? "" : "; ", num(h.value("layer", json()), "{:.0f}"),
+                         h.value("guilty_heads", json::array()).dump());
+    for (const json& run : h.value("only", json::array())) row(run);
+    for (const json& run : h.value("all_but", json::array())) row(run);
+  }
+  if (!heads.empty()) out += "Guilty heads (same rule within the layer): " + heads + ".\n\n";
   return out + t.str() + "\n";
 }
 

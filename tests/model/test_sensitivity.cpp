@@ -82,6 +82,77 @@ TEST_P(Sensitivity, PlanKeepsThePlantedLayerOnTheBaseline) {
   EXPECT_EQ(c.model->attention().backend, "fp16") << "the search leaves the model on the baseline";
 }
 
+// One sharp head: every layer's q and k scaled down 4x, except head 2 of layer 1 (its q rows and its kv head's k
+// rows keep the fixture's scale). The trace names layer 1 and, within it, head 2.
+TEST(HeadSensitivity, NamesThePlantedHead) {
+  model::ModelConfig cfg = tiny_config();
+  cfg.num_layers = 3;
+  auto weights = tiny_weights(cfg, 11);
+  const int64_t d = cfg.head_dim, kv_of_head2 = 2 / (cfg.num_heads / cfg.num_kv_heads);
+  for (int64_t layer = 0; layer < cfg.num_layers; ++layer) {
+    at::Tensor& q = weights.at("model.layers." + std::to_string(layer) + ".self_attn.q_proj.weight");
+    at::Tensor& k = weights.at("model.layers." + std::to_string(layer) + ".self_attn.k_proj.weight");
+    at::Tensor qs = at::full({q.size(0), 1}, 0.25), ks = at::full({k.size(0), 1}, 0.25);
+    if (layer == 1) {
+      qs.slice(0, 2 * d, 3 * d).fill_(1.0);
+      ks.slice(0, kv_of_head2 * d, (kv_of_head2 + 1) * d).fill_(1.0);
+    }
+    q = q * qs;
+    k = k * ks;
+  }
+  auto model = model::LlamaModel::load(write_tiny_model(
+      (std::filesystem::path(::testing::TempDir()) / "sageval_head_sensitivity").string(), cfg, weights));
+  at::Generator gen = at::detail::createCPUGenerator(5);
+  const at::Tensor tokens = at::randint(0, 256, {2, 257}, gen, at::TensorOptions().dtype(at::kLong));
+  const eval::SensitivityTrace t =
+      eval::trace_layer_sensitivity(*model, tokens.slice(1, 0, 256), tokens.slice(1, 1, 257), 128, {"fp16", "sage_int8"});
+  std::printf("[ figures  ] planted head 2 of layer 1\n%s", t.table().c_str());
+  EXPECT_EQ(t.guilty, std::vector<int64_t>{1});
+  ASSERT_EQ(t.heads.size(), 1u);
+  EXPECT_EQ(t.heads[0].layer, 1);
+  ASSERT_EQ(t.heads[0].only.size(), 4u);
+  EXPECT_EQ(t.heads[0].guilty, std::vector<int64_t>{2});
+  EXPECT_EQ(t.to_json()["heads"][0]["guilty_heads"], nlohmann::json::array({2}));
+  EXPECT_EQ(model->attention().backend, "fp16");
+  EXPECT_TRUE(model->attention().head_backend.empty()) << "the trace leaves the model on the plain baseline";
+}
+
+// A head override replaces exactly that head's output. Layer 0's o_proj reads only head 1 (model A) or every head
+// but head 1 (model B): with head 1 of layer 0 on sage_int8 and the rest on fp16, layer 0's attention output then
+// equals all-sage_int8's bit for bit in A, and all-fp16's in B.
+TEST(HeadSensitivity, HeadOverrideReplacesOnlyThatHead) {
+  model::ModelConfig cfg = tiny_config();
+  const int64_t d = cfg.head_dim;
+  for (const bool only_head1 : {true, false}) {
+    auto weights = tiny_weights(cfg, 4);
+    at::Tensor& o = weights.at("model.layers.0.self_attn.o_proj.weight");  // [hidden, heads * d]
+    at::Tensor keep = at::zeros({1, o.size(1)});
+    keep.slice(1, d, 2 * d).fill_(1.0);
+    if (!only_head1) keep = 1.0 - keep;
+    o = o * keep;
+    auto model = model::LlamaModel::load(write_tiny_model(
+        (std::filesystem::path(::testing::TempDir()) / ("sageval_head_override_" + std::to_string(only_head1))).string(),
+        cfg, weights));
+    at::Generator gen = at::detail::createCPUGenerator(9);
+    const at::Tensor tokens = at::randint(0, 256, {1, 64}, gen, at::TensorOptions().dtype(at::kLong));
+    auto layer0 = [&](const model::AttentionSelection& sel) {
+      model->set_attention(sel);
+      model::LayerCapture cap;
+      model->forward(tokens, nullptr, &cap);
+      return cap.attention_out[0];
+    };
+    const at::Tensor mixed = layer0({"fp16", {}, {{0, {{1, "sage_int8"}}}}});
+    const at::Tensor int8 = layer0({"sage_int8", {}, {}}), fp16 = layer0({"fp16", {}, {}});
+    ASSERT_FALSE(at::equal(int8, fp16)) << "the two backends must differ for the test to mean anything";
+    EXPECT_TRUE(at::equal(mixed, only_head1 ? int8 : fp16)) << (only_head1 ? "head 1 is sage_int8's" : "the others are fp16's");
+  }
+  auto model = model::LlamaModel::load(write_tiny_model(
+      (std::filesystem::path(::testing::TempDir()) / "sageval_head_override_bad").string(), cfg, tiny_weights(cfg, 4)));
+  EXPECT_THROW(model->set_attention({"fp16", {}, {{0, {{4, "sage_int8"}}}}}), std::invalid_argument);
+  EXPECT_THROW(model->set_attention({"fp16", {}, {{2, {{0, "sage_int8"}}}}}), std::invalid_argument);
+  EXPECT_THROW(model->set_attention({"fp16", {}, {{0, {{0, "nope"}}}}}), std::invalid_argument);
+}
+
 TEST(PrecisionPlanFile, RoundTripsAndNamesEveryBadField) {
   const std::string dir = (std::filesystem::path(::testing::TempDir()) / "sageval_plans").string();
   std::filesystem::create_directories(dir);

@@ -25,6 +25,10 @@ struct LoadOptions {
 struct AttentionSelection {
   std::string backend = "math";                 // for every layer...
   std::map<int64_t, std::string> layer_backend;  // ...except these (e.g. first and last kept in fp16)
+  // layer -> (query head -> backend): in that layer these heads' outputs come from another backend. The layer then
+  // runs both backends over all heads and keeps each head's output from its own: a tracing aid (per-head
+  // sensitivity, eval/sensitivity.h) that leaves the backends and the tensor-to-kernel bridge as they are.
+  std::map<int64_t, std::map<int64_t, std::string>> head_backend;
 };
 
 // Per-layer activations captured during a forward pass, for the activation-drift suite.
@@ -96,6 +100,12 @@ class LlamaModel {
   AttentionSelection selection_;
   std::vector<std::shared_ptr<AttentionBackend>> layer_backends_;
   std::vector<at::ScalarType> layer_attention_dtype_;
+  struct HeadOverride {
+    std::shared_ptr<AttentionBackend> backend;
+    at::ScalarType dtype;
+    at::Tensor heads;  // int64 query-head indices, on the model's device
+  };
+  std::vector<std::vector<HeadOverride>> head_overrides_;  // per layer
 };
 
 }  // namespace sageval::model
