@@ -73,7 +73,7 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--model", o.model, "model folder")->check(CLI::ExistingDirectory)->capture_default_str();
   app.add_option("--backends", o.backends, "comma-separated (default: fp16, sage_int8 and sdpa where present)")
       ->delimiter(',')
-      ->check(CLI::IsMember(sageval::list_backends()));
+      ->check(sageval::app::backend_name());
   for (auto [name, list] : {std::pair{"--lengths", &o.lengths}, {"--batches", &o.batches},
                             {"--decode-lengths", &o.decode_lengths}, {"--decode-batches", &o.decode_batches},
                             {"--memory-lengths", &o.memory_lengths}})

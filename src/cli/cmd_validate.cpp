@@ -291,6 +291,8 @@ int run_validate(const ValidateOptions& o) {
                   {"data", absolute(data)},
                   {"environment", env}});
   if (!plan_info.is_null()) run["precision_plan"] = plan_info;
+  // What the candidate is, in its own words: for a py: backend, the external library and its version.
+  run["candidate_description"] = make_backend(o.backend)->capabilities().description;
   run["commands"].insert(run["commands"].begin(),
                          fmt::format("sageval validate{} --attention-backend {} --model {} --data {} --report-dir {}{}",
                                      o.quick ? " --quick" : "", o.backend, quoted(absolute(model)),

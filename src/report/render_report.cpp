@@ -378,6 +378,9 @@ std::string environment_section(const RunData& run) {
                                              g.value("memory_clock_peak_mhz", 0), g.value("global_memory_bytes", int64_t{0}) >> 30));
     add("CUDA runtime / driver API", g.value("cuda_runtime", "?") + " / " + g.value("cuda_driver", "?"));
   }
+  add("candidate backend", info.contains("candidate_description")
+                               ? json(info.value("candidate", "?") + ": " + info["candidate_description"].get<std::string>())
+                               : json());
   add("sage_int8 kernel path", env.value("sage_int8_path", json()));
   add("libtorch", env.contains("libtorch") ? env["libtorch"] : info.value("libtorch", json()));
   add("compiler", env.contains("compiler") ? env["compiler"] : info.value("compiler", json()));

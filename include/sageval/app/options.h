@@ -36,19 +36,23 @@ inline std::vector<EnvironmentError>& environment_errors() {
 }
 }  // namespace detail
 
+// Accepts an attention backend this build can run: a registered name or a well-formed py:MODULE:FUNCTION.
+inline CLI::Validator backend_name() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        if (has_backend(value)) return "";
+        std::string known;
+        for (const std::string& b : list_backends()) known += (known.empty() ? "" : ", ") + b;
+        return value + " not in {" + known + "} nor a py:MODULE:FUNCTION this build can run";
+      },
+      "BACKEND");
+}
+
 // --attention-backend NAME, else the environment variable SAGEVAL_ATTENTION_BACKEND, else the value `name`
-// holds when this is called. The name must be in this build's registry, wherever it comes from.
+// holds when this is called. The name must be one this build can run, wherever it comes from.
 inline CLI::Option* add_backend_option(CLI::App& app, std::string& name, const std::string& what) {
   CLI::Option* option =
-      app.add_option("--attention-backend", name, what + " (or SAGEVAL_ATTENTION_BACKEND)")
-          ->check(CLI::Validator(
-              [](std::string& value) -> std::string {
-                if (has_backend(value)) return "";
-                std::string known;
-                for (const std::string& b : list_backends()) known += (known.empty() ? "" : ", ") + b;
-                return value + " not in {" + known + "} nor a py:MODULE:FUNCTION this build can run";
-              },
-              "BACKEND"));
+      app.add_option("--attention-backend", name, what + " (or SAGEVAL_ATTENTION_BACKEND)")->check(backend_name());
   if (const char* env = std::getenv("SAGEVAL_ATTENTION_BACKEND"); env != nullptr && *env != '\0') {
     if (has_backend(env)) {
       name = env;
