@@ -21,6 +21,8 @@ if(SAGEVAL_WITH_PYTHON)
       set(Python3_EXECUTABLE "${py}")
       find_package(Python3 COMPONENTS Interpreter Development.Embed QUIET)
       find_package(pybind11 CONFIG QUIET)
+      execute_process(COMMAND "${py}" -c "import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))"
+                      OUTPUT_VARIABLE SAGEVAL_PYTHON_TORCH_SITE OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
       if(Python3_FOUND AND pybind11_FOUND)
         set(SAGEVAL_PYTHON_FOUND ON)
       else()

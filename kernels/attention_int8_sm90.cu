@@ -416,9 +416,10 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, const SageInt
     const int64_t nk = pr.len_k;
     vs = Strides4{int64_t{pr.heads_kv} * nk * D * 2, nk * D * 2, D * 2};
   }
-  // A dimension of extent 1 is never stepped; give it a legal stride whatever the view says.
+  // A dimension of extent 1 is never stepped; give it a legal stride whatever the view says. (Zero strides of
+  // larger extents, a broadcast V, never reach here: sage_int8_sm90_takes sends them to the sm80 path.)
   const auto stride_or = [](int64_t stride, int extent, int64_t fallback) {
-    return static_cast<uint64_t>(extent == 1 || stride == 0 ? fallback : stride);
+    return static_cast<uint64_t>(extent == 1 ? fallback : stride);
   };
   const uint64_t v_token = stride_or(vs.token, pr.len_k, D * 2);
   const uint64_t v_head = stride_or(vs.head, pr.heads_kv, v_token * pr.len_k);
@@ -473,6 +474,13 @@ std::string sage_int8_sm90_unavailable() {
     return "this build has no sm_90a code (CMAKE_CUDA_ARCHITECTURES lacks 90a; the device would run sm_" +
            std::to_string(attributes.binaryVersion) + " code)";
   return {};
+}
+
+bool sage_int8_sm90_takes(const AttentionProblem& p, const AttentionTensors& t) {
+  if (p.dtype == ElementType::kBFloat16) return true;  // V then comes from the dense workspace copy
+  const Strides4& s = t.v_strides;  // elements
+  const auto ok = [](int64_t stride, int extent) { return extent == 1 || stride > 0; };
+  return ok(s.token, p.len_k) && ok(s.head, p.heads_kv) && ok(s.batch, p.batch);
 }
 
 void sage_int8_attention_sm90(const AttentionProblem& problem, const AttentionTensors& tensors,

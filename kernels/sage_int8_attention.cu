@@ -55,7 +55,8 @@ void sage_int8_attention(const AttentionProblem& problem, const AttentionTensors
                          const SageInt8Workspace& workspace, cudaStream_t stream) {
   sm80::validate_problem(problem, tensors, "sage_int8_attention");
   if (problem.batch == 0 || problem.len_q == 0) return;
-  if (sage_int8_path() == SageInt8Path::kSm90) {
+  // The sm90 path takes every problem the sm80 path does except a zero-stride V (see sage_int8_sm90_takes).
+  if (sage_int8_path() == SageInt8Path::kSm90 && sage_int8_sm90_takes(problem, tensors)) {
     sage_int8_attention_sm90(problem, tensors, workspace, stream);
   } else {
     sage_int8_attention_sm80(problem, tensors, workspace, stream);

@@ -18,6 +18,10 @@ void sage_int8_attention_sm80(const AttentionProblem& problem, const AttentionTe
 void sage_int8_attention_sm90(const AttentionProblem& problem, const AttentionTensors& tensors,
                               const SageInt8Workspace& workspace, cudaStream_t stream);
 
+// Whether the sm90 path's tensor maps can describe these inputs: not a V broadcast with a zero stride over an
+// extent larger than 1 (the sm80 path reads it as it is).
+bool sage_int8_sm90_takes(const AttentionProblem& problem, const AttentionTensors& tensors);
+
 // Empty when the sm90 path can run on the current device, else why not.
 std::string sage_int8_sm90_unavailable();
 

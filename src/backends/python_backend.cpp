@@ -13,6 +13,7 @@
 #include <pybind11/stl.h>
 
 #include <ATen/DLConvertor.h>
+#include <torch/version.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -29,9 +30,13 @@ void start_interpreter() {
   static std::once_flag once;
   std::call_once(once, [] {
     if (Py_IsInitialized() == 0) {
-      py::initialize_interpreter();
-      // The bundled adapters (python/sageval_adapters) are importable without PYTHONPATH.
-      py::module_::import("sys").attr("path").attr("insert")(0, SAGEVAL_PYTHON_DIR);
+      // No Python signal handlers: Ctrl-C and SIGPIPE keep their usual effect on the C++ program.
+      py::initialize_interpreter(/*init_signal_handlers=*/false);
+      // The bundled adapters (python/sageval_adapters) and the site directory of the torch found at configure time
+      // (a virtual environment's is not on the embedded interpreter's default path) come first.
+      py::object path = py::module_::import("sys").attr("path");
+      path.attr("insert")(0, SAGEVAL_PYTHON_TORCH_SITE);
+      path.attr("insert")(0, SAGEVAL_PYTHON_DIR);
       PyEval_SaveThread();  // release the GIL; every call takes it with gil_scoped_acquire
     }
   });
@@ -42,7 +47,7 @@ std::string python_error(const py::error_already_set& e) {
   return fmt::format("{}: {}", py::str(e.type().attr("__name__")).cast<std::string>(), py::str(e.value()).cast<std::string>());
 }
 
-py::object to_python(const at::Tensor& t) {
+py::object to_python(const at::Tensor& t) {  // may raise py::error_already_set: callers name the backend
   DLManagedTensor* managed = at::toDLPack(t);
   py::capsule capsule(managed, "dltensor", [](PyObject* o) {
     // Still named "dltensor": nobody consumed it, so its deleter is ours to call.
@@ -59,9 +64,17 @@ at::Tensor from_python(const py::handle& tensor, const std::string& backend, con
   if (!py::isinstance(tensor, torch.attr("Tensor")))
     throw std::invalid_argument(fmt::format("{}: the {} returned is a {}, not a torch.Tensor", backend, what,
                                             py::str(tensor.get_type().attr("__name__")).cast<std::string>()));
-  py::object capsule = py::module_::import("torch.utils.dlpack").attr("to_dlpack")(tensor);
+  py::object capsule;
+  try {
+    capsule = py::module_::import("torch.utils.dlpack").attr("to_dlpack")(tensor);
+  } catch (const py::error_already_set& e) {  // e.g. a tensor that requires grad
+    throw std::invalid_argument(fmt::format("{}: the {} could not be handed over (DLPack): {}", backend, what, python_error(e)));
+  }
   auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule.ptr(), "dltensor"));
-  if (managed == nullptr) throw std::runtime_error(fmt::format("{}: the {} could not be handed over (DLPack)", backend, what));
+  if (managed == nullptr) {
+    PyErr_Clear();  // no Python error may stay pending for the next call
+    throw std::runtime_error(fmt::format("{}: the {} could not be handed over (DLPack)", backend, what));
+  }
   PyCapsule_SetName(capsule.ptr(), "used_dltensor");  // ownership moves to the at::Tensor
   return at::fromDLPack(managed);
 }
@@ -82,6 +95,7 @@ class PythonBackend final : public AttentionBackend {
     const std::string module = name.substr(3, colon - 3), function = name.substr(colon + 1);
     start_interpreter();
     py::gil_scoped_acquire gil;
+    check_torch_version();
     py::module_ m;
     try {
       m = py::module_::import(module.c_str());
@@ -90,11 +104,14 @@ class PythonBackend final : public AttentionBackend {
     }
     if (!py::hasattr(m, function.c_str()))
       throw std::invalid_argument(fmt::format("{}: module '{}' has no '{}'", name_, module, function));
-    fn_ = m.attr(function.c_str());
-    if (!py::hasattr(fn_, "sageval_capabilities"))
+    // Held in a local until every check passed: a throwing constructor never runs the destructor, which is what
+    // releases fn_ under the GIL, while locals are released here, still under it.
+    py::object fn = m.attr(function.c_str());
+    if (!py::hasattr(fn, "sageval_capabilities"))
       throw std::invalid_argument(fmt::format("{}: '{}' declares no sageval_capabilities (decorate it with "
                                               "sageval_adapters.capabilities)", name_, function));
-    read_capabilities(fn_.attr("sageval_capabilities"));
+    read_capabilities(fn.attr("sageval_capabilities"));
+    fn_ = std::move(fn);
   }
   ~PythonBackend() override {
     py::gil_scoped_acquire gil;
@@ -148,6 +165,21 @@ class PythonBackend final : public AttentionBackend {
                                               c10::toString(dtype)));
     if (t.device() != device)
       throw std::invalid_argument(fmt::format("{}: the {} is on {}, expected {}", name_, what, t.device().str(), device.str()));
+  }
+
+  // The torch the interpreter imports must be the libtorch this program links (tensors cross over DLPack into
+  // it): same major.minor, or a named error.
+  void check_torch_version() const {
+    std::string version;
+    try {
+      version = py::str(py::module_::import("torch").attr("__version__")).cast<std::string>();
+    } catch (const py::error_already_set& e) {
+      throw std::invalid_argument(fmt::format("{}: the embedded Python cannot import torch: {}", name_, python_error(e)));
+    }
+    const std::string linked = fmt::format("{}.{}.", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR);
+    if (version.rfind(linked, 0) != 0)
+      throw std::invalid_argument(fmt::format("{}: the embedded Python imports torch {}, this program links libtorch {}.{}",
+                                              name_, version, TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR));
   }
 
   void read_capabilities(const py::handle& caps) {

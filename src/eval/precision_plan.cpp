@@ -52,6 +52,8 @@ PrecisionPlan precision_plan_from_json(const nlohmann::json& j, const std::strin
       throw bad(fmt::format("layer {} does not exist (the model has {} layers)", layer, num_layers));
     if (!seen.insert(layer).second) throw bad(fmt::format("layer {} is listed twice", layer));
   }
+  if (num_layers > 0 && static_cast<int64_t>(seen.size()) >= num_layers)
+    throw bad(fmt::format("keeps all {} layers on the baseline: nothing of the candidate would be validated", num_layers));
   p.baseline_layers.assign(seen.begin(), seen.end());
   if (j.contains("found_by")) {
     if (!j["found_by"].is_string()) throw bad("\"found_by\" must be a string");
@@ -79,7 +81,8 @@ void write_precision_plan(const PrecisionPlan& plan, const std::string& path) {
 }
 
 PlanSearch plan_precision(model::LlamaModel& model, const at::Tensor& inputs, const at::Tensor& targets,
-                          int64_t score_from, const BackendPair& pair, const PlanGate& gate) {
+                          int64_t score_from, const BackendPair& pair, const PlanGate& gate,
+                          int64_t max_tokens_per_forward) {
   if (inputs.dim() != 2 || !inputs.sizes().equals(targets.sizes()))
     throw std::invalid_argument("plan_precision: inputs and targets must both be [windows, T]");
   if (score_from < 0 || score_from >= inputs.size(1))
@@ -91,16 +94,18 @@ PlanSearch plan_precision(model::LlamaModel& model, const at::Tensor& inputs, co
                           "the layer whose move lowers the mean KLD against all-{} most, until the gate passes",
                           inputs.size(0), inputs.size(1), score_from, pair.baseline, pair.baseline)};
   model.set_attention({pair.baseline, {}});
-  const at::Tensor base = model.forward(inputs).slice(1, score_from);
+  const at::Tensor base = forward_in_chunks(model, inputs, max_tokens_per_forward).slice(1, score_from);
   const at::Tensor scored = targets.slice(1, score_from).to(base.device());
   auto step_json = [&](const std::vector<int64_t>& kept, const TokenStatsSummary& s, bool pass) {
     return nlohmann::json{{"baseline_layers", kept}, {"same_top1", json_number(s.same_top1)},
                           {"kld_mean", json_number(s.kld_mean)}, {"pass", pass}};
   };
-  TokenStatsSummary current = compare_selection(model, out.plan.selection(), inputs, base, scored, score_from);
+  TokenStatsSummary current =
+      compare_selection(model, out.plan.selection(), inputs, base, scored, score_from, max_tokens_per_forward);
   out.passes = gate(current);
   out.steps.push_back(step_json(out.plan.baseline_layers, current, out.passes));
-  while (!out.passes && static_cast<int64_t>(out.plan.baseline_layers.size()) < layers) {
+  // At most layers - 1 on the baseline: a plan without the candidate would pass trivially and validate nothing.
+  while (!out.passes && static_cast<int64_t>(out.plan.baseline_layers.size()) < layers - 1) {
     int64_t best = -1;
     TokenStatsSummary best_summary;
     for (int64_t i = 0; i < layers; ++i) {
@@ -108,7 +113,8 @@ PlanSearch plan_precision(model::LlamaModel& model, const at::Tensor& inputs, co
         continue;
       PrecisionPlan trial = out.plan;
       trial.baseline_layers.push_back(i);
-      const TokenStatsSummary s = compare_selection(model, trial.selection(), inputs, base, scored, score_from);
+      const TokenStatsSummary s =
+          compare_selection(model, trial.selection(), inputs, base, scored, score_from, max_tokens_per_forward);
       if (best < 0 || s.kld_mean < best_summary.kld_mean) {
         best = i;
         best_summary = s;

@@ -1,6 +1,7 @@
 #include "sageval/eval/sensitivity.h"
 
 #include <algorithm>
+#include <vector>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -13,8 +14,8 @@ namespace {
 
 SensitivityRun measure(model::LlamaModel& model, const model::AttentionSelection& selection, const at::Tensor& inputs,
                        const at::Tensor& base_logits, const at::Tensor& targets, int64_t score_from, std::string what,
-                       int64_t layer) {
-  const TokenStatsSummary s = compare_selection(model, selection, inputs, base_logits, targets, score_from);
+                       int64_t layer, int64_t max_tokens) {
+  const TokenStatsSummary s = compare_selection(model, selection, inputs, base_logits, targets, score_from, max_tokens);
   return {std::move(what), layer, s.n, s.same_top1, s.kld_mean, s.kld_max};
 }
 
@@ -29,11 +30,18 @@ nlohmann::json run_json(const SensitivityRun& r) {
 
 }  // namespace
 
+at::Tensor forward_in_chunks(const model::LlamaModel& model, const at::Tensor& inputs, int64_t max_tokens_per_forward) {
+  const int64_t rows = std::max<int64_t>(1, max_tokens_per_forward / std::max<int64_t>(1, inputs.size(1)));
+  std::vector<at::Tensor> out;
+  for (int64_t r = 0; r < inputs.size(0); r += rows) out.push_back(model.forward(inputs.slice(0, r, r + rows)));
+  return out.size() == 1 ? out.front() : at::cat(out);
+}
+
 TokenStatsSummary compare_selection(model::LlamaModel& model, const model::AttentionSelection& selection,
                                     const at::Tensor& inputs, const at::Tensor& base, const at::Tensor& scored_targets,
-                                    int64_t score_from) {
+                                    int64_t score_from, int64_t max_tokens_per_forward) {
   model.set_attention(selection);
-  const at::Tensor cand = model.forward(inputs).slice(1, score_from);
+  const at::Tensor cand = forward_in_chunks(model, inputs, max_tokens_per_forward).slice(1, score_from);
   const int64_t vocab = cand.size(-1);
   TokenComparison cmp;
   cmp.add(base.reshape({-1, vocab}), cand.reshape({-1, vocab}), scored_targets.reshape({-1}));
@@ -41,7 +49,8 @@ TokenStatsSummary compare_selection(model::LlamaModel& model, const model::Atten
 }
 
 SensitivityTrace trace_layer_sensitivity(model::LlamaModel& model, const at::Tensor& inputs, const at::Tensor& targets,
-                                         int64_t score_from, const BackendPair& pair, bool trace_heads) {
+                                         int64_t score_from, const BackendPair& pair, bool trace_heads,
+                                         int64_t max_tokens_per_forward) {
   if (inputs.dim() != 2 || !inputs.sizes().equals(targets.sizes()))
     throw std::invalid_argument("trace_layer_sensitivity: inputs and targets must both be [windows, T]");
   if (score_from < 0 || score_from >= inputs.size(1))
@@ -51,14 +60,15 @@ SensitivityTrace trace_layer_sensitivity(model::LlamaModel& model, const at::Ten
   SensitivityTrace t;
   t.pair = pair;
   model.set_attention({pair.baseline, {}});
-  const at::Tensor base = model.forward(inputs).slice(1, score_from);
+  const at::Tensor base = forward_in_chunks(model, inputs, max_tokens_per_forward).slice(1, score_from);
   const at::Tensor scored = targets.slice(1, score_from).to(base.device());
-  t.all = measure(model, {pair.candidate, {}}, inputs, base, scored, score_from, "all layers", -1);
+  const int64_t mt = max_tokens_per_forward;
+  t.all = measure(model, {pair.candidate, {}}, inputs, base, scored, score_from, "all layers", -1, mt);
   for (int64_t i = 0; i < layers; ++i) {
     t.only.push_back(measure(model, {pair.baseline, {{i, pair.candidate}}}, inputs, base, scored, score_from,
-                             fmt::format("only layer {}", i), i));
+                             fmt::format("only layer {}", i), i, mt));
     t.all_but.push_back(measure(model, {pair.candidate, {{i, pair.baseline}}}, inputs, base, scored, score_from,
-                                fmt::format("all but layer {}", i), i));
+                                fmt::format("all but layer {}", i), i, mt));
   }
   model.set_attention({pair.baseline, {}});
   for (int64_t i = 0; i < layers; ++i)
@@ -78,9 +88,9 @@ SensitivityTrace trace_layer_sensitivity(model::LlamaModel& model, const at::Ten
         model::AttentionSelection only{pair.baseline, {}, {{layer, {{i, pair.candidate}}}}};
         model::AttentionSelection all_but{pair.baseline, {{layer, pair.candidate}}, {{layer, {{i, pair.baseline}}}}};
         h.only.push_back(measure(model, only, inputs, base, scored, score_from,
-                                 fmt::format("only head {} of layer {}", i, layer), i));
+                                 fmt::format("only head {} of layer {}", i, layer), i, mt));
         h.all_but.push_back(measure(model, all_but, inputs, base, scored, score_from,
-                                    fmt::format("layer {} but head {}", layer, i), i));
+                                    fmt::format("layer {} but head {}", layer, i), i, mt));
       }
       const double layer_kld = t.only[static_cast<size_t>(layer)].kld_mean;
       for (int64_t i = 0; i < heads; ++i)

@@ -68,6 +68,26 @@ TEST(SageInt8Paths, AutoTakesSm90ExactlyWhereItCanRun) {
 #endif
 }
 
+// V broadcast over the batch (a zero batch stride): the sm90 path's tensor maps cannot describe it, so it goes to
+// the sm80 path, which reads it as it is; the result matches the same attention on a materialized V.
+TEST(SageInt8Paths, BroadcastVIsReadAsItIs) {
+  if (const std::string why = why_no_kernels(); !why.empty()) GTEST_SKIP() << why;
+  AttentionShape s;
+  s.batch = 2;
+  s.heads_q = s.heads_kv = 2;
+  s.len_q = s.len_k = 300;
+  s.head_dim = 128;
+  AttentionInputs in = make_attention_inputs(s, InputFamily::Gaussian, at::kHalf, Layout::HND, 41, at::kCUDA);
+  const at::Tensor v = in.v.narrow(0, 0, 1).expand({2, -1, -1, -1});
+  ASSERT_EQ(v.stride(0), 0);
+  const AttentionOutput broadcast = make_backend("sage_int8")->forward(in.q, in.k, v);
+  const AttentionOutput dense = make_backend("sage_int8")->forward(in.q, in.k, v.contiguous());
+  const ErrorStats e = compare_tensors(broadcast.out, dense.out);
+  std::printf("[ figures  ] broadcast V vs materialized V: %s\n", format_error_stats(e).c_str());
+  EXPECT_EQ(e.nan_count + e.inf_count, 0);
+  EXPECT_GE(e.cosine, 0.99999);
+}
+
 // The sm80 path against the CPU emulation on the shape table, whatever the device (on Hopper the accuracy grid
 // covers the sm90 path, this covers the fallback).
 class SageInt8Sm80Path : public ::testing::TestWithParam<AttentionCase> {};

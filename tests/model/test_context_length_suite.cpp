@@ -45,10 +45,7 @@ std::vector<int64_t> suite_lengths() {
 // Logits of the rows of `inputs`, SAGEVAL_SUITE_BATCH_TOKENS (default 65536) tokens per forward pass, so
 // that long windows (and math's float64 score blocks) stay within memory.
 at::Tensor forward_in_chunks(const model::LlamaModel& model, const at::Tensor& inputs) {
-  const int64_t rows = std::max<int64_t>(1, env_int_or("SAGEVAL_SUITE_BATCH_TOKENS", 65536) / inputs.size(1));
-  std::vector<at::Tensor> out;
-  for (int64_t r = 0; r < inputs.size(0); r += rows) out.push_back(model.forward(inputs.slice(0, r, r + rows)));
-  return at::cat(out);
+  return eval::forward_in_chunks(model, inputs, env_int_or("SAGEVAL_SUITE_BATCH_TOKENS", 65536));
 }
 
 class ContextLength : public ::testing::TestWithParam<bool> {};  // param: baseline against math
@@ -140,10 +137,11 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
                 eval::percentile_sorted(sorted, 0.5), sorted.back());
     // A failing candidate (or SAGEVAL_SUITE_TRACE=1): which layers' candidate attention moves the worst window.
     const bool failing = std::any_of(r.gates.begin(), r.gates.end(), [](const Gate& g) { return !g.pass; });
-    if (!against_math && (failing || env_int_or("SAGEVAL_SUITE_TRACE", 0) != 0)) {
+    // (Not under a precision plan: the trace starts from the candidate in every layer.)
+    if (!against_math && pair.candidate_layer_backend.empty() && (failing || env_int_or("SAGEVAL_SUITE_TRACE", 0) != 0)) {
       const eval::SensitivityTrace trace = eval::trace_layer_sensitivity(
           *model, inputs.slice(0, worst_window, worst_window + 1), targets.slice(0, worst_window, worst_window + 1),
-          half, pair);
+          half, pair, /*trace_heads=*/true, env_int_or("SAGEVAL_SUITE_BATCH_TOKENS", 65536));
       r.figures["sensitivity"] = trace.to_json();
       r.figures["sensitivity"]["window"] = worst_window;
       std::printf("         sensitivity of window %lld:\n%s", static_cast<long long>(worst_window), trace.table().c_str());

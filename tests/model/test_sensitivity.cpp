@@ -178,6 +178,8 @@ TEST(PrecisionPlanFile, RoundTripsAndNamesEveryBadField) {
   EXPECT_NE(error_of("{" + ok_backends + R"(, "baseline_layers": [7]})", 6).find("layer 7 does not exist (the model has 6 layers)"), std::string::npos);
   EXPECT_NE(error_of(R"({"candidate": "", "baseline": "fp16", "baseline_layers": []})").find("\"candidate\" must be a non-empty string"), std::string::npos);
   EXPECT_NE(error_of("{" + ok_backends + "}").find("\"baseline_layers\" must be an array"), std::string::npos);
+  EXPECT_NE(error_of("{" + ok_backends + R"(, "baseline_layers": [0, 1, 2]})", 3).find("keeps all 3 layers on the baseline"),
+            std::string::npos);
   EXPECT_NE(error_of("[1, 2]").find("is not a JSON object"), std::string::npos);
   EXPECT_NE(error_of("{nope").find("not JSON"), std::string::npos);
   EXPECT_NE(error_of("{nope").find(dir + "/bad.json"), std::string::npos) << "errors name the file";

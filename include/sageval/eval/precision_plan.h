@@ -34,7 +34,8 @@ struct PrecisionPlan {
 };
 
 // Reads and checks a plan file; errors (std::invalid_argument) name the file and the field: unknown keys, wrong
-// types, negative or repeated layers, empty backend names. `num_layers` > 0 also checks layers < num_layers.
+// types, negative or repeated layers, empty backend names. `num_layers` > 0 also checks layers < num_layers and
+// that some layer is left on the candidate.
 PrecisionPlan read_precision_plan(const std::string& path, int64_t num_layers = 0);
 PrecisionPlan precision_plan_from_json(const nlohmann::json& j, const std::string& where, int64_t num_layers = 0);
 void write_precision_plan(const PrecisionPlan& plan, const std::string& path);  // atomically
@@ -48,11 +49,13 @@ struct PlanSearch {
   std::vector<nlohmann::json> steps;           // per step: the layers on the baseline, agreement, KLD, pass
 };
 
-// Greedy search on windows (inputs/targets int64 [W, T], positions >= score_from scored): start with the candidate
-// in every layer; while the gate fails, trace the current selection's layers still on the candidate and move the
-// guilty ones (eval/sensitivity.h's rule) to the baseline; stop when the gate passes or every layer is on the
-// baseline. Leaves the model on the all-baseline selection.
+// Greedy search on windows (inputs/targets int64 [W, T], positions >= score_from scored, forward passes of at most
+// max_tokens_per_forward tokens): start with the candidate in every layer; while the gate fails, move to the
+// baseline the layer whose move lowers the mean KLD most; stop when the gate passes or only one layer is left on
+// the candidate (a plan without the candidate would pass trivially: then `passes` is false). Leaves the model on
+// the all-baseline selection.
 PlanSearch plan_precision(model::LlamaModel& model, const at::Tensor& inputs, const at::Tensor& targets,
-                          int64_t score_from, const BackendPair& pair, const PlanGate& gate);
+                          int64_t score_from, const BackendPair& pair, const PlanGate& gate,
+                          int64_t max_tokens_per_forward = 65536);
 
 }  // namespace sageval::eval

@@ -54,13 +54,18 @@ struct SensitivityTrace {
 // the scored targets ([W, T - score_from]); leaves the model on `selection`.
 TokenStatsSummary compare_selection(model::LlamaModel& model, const model::AttentionSelection& selection,
                                     const at::Tensor& inputs, const at::Tensor& base, const at::Tensor& scored_targets,
-                                    int64_t score_from);
+                                    int64_t score_from, int64_t max_tokens_per_forward = 65536);
+
+// Logits of the rows of `inputs` ([W, T]), at most max_tokens_per_forward tokens (whole rows, at least one) per
+// forward pass, so that many long windows stay within memory.
+at::Tensor forward_in_chunks(const model::LlamaModel& model, const at::Tensor& inputs, int64_t max_tokens_per_forward);
 
 // inputs, targets: int64 [windows, T] (targets[w][t] is the token after inputs[w][t]); positions >= score_from
 // are scored. With trace_heads, the heads of every guilty layer are traced too (2 * heads more runs per layer).
 // Leaves the model's attention on the all-baseline selection. Throws std::invalid_argument on mismatched shapes
 // or score_from outside [0, T).
 SensitivityTrace trace_layer_sensitivity(model::LlamaModel& model, const at::Tensor& inputs, const at::Tensor& targets,
-                                         int64_t score_from, const BackendPair& pair, bool trace_heads = true);
+                                         int64_t score_from, const BackendPair& pair, bool trace_heads = true,
+                                         int64_t max_tokens_per_forward = 65536);
 
 }  // namespace sageval::eval
