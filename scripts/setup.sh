@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what sageval needs to build and test, where it is missing.
-#   Debian/Ubuntu: cmake, ninja, g++, GoogleTest, nlohmann_json, fmt, CLI11, python3-dev and pybind11-dev (the
-#   py: backends) and (when no libtorch is found otherwise) Debian's CPU libtorch (libtorch-dev, 1.13) and its
-#   Python torch (python3-torch) through apt.
+#   Debian/Ubuntu: cmake, ninja, g++, GoogleTest, nlohmann_json, fmt, CLI11 and (when no libtorch is found
+#   otherwise) Debian's CPU libtorch (libtorch-dev, 1.13) through apt; optionally (a failure is a warning)
+#   python3-dev, pybind11-dev and Debian's python3-torch for the py: backends.
 #   Elsewhere: prints what to install.
 # --plots: also python3-matplotlib (the report's figures) where python3 cannot import matplotlib yet.
 # A CUDA build needs a CUDA-enabled libtorch: pip install torch, then pass its CMake path, e.g.
@@ -28,25 +28,38 @@ if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; 
   # Debian's libtorch calls the system BLAS; without OpenBLAS that is the reference BLAS, about 15x slower on
   # the model tests (measured: 62 s against 4.4 s for the default model's CI slice).
   torch_from_pip || wanted+=(libtorch-dev libopenblas0-pthread)
-  # py:MODULE:FUNCTION backends embed Python (cmake/python_backends.cmake): Debian's torch for Debian's libtorch.
-  wanted+=(python3-dev pybind11-dev)
-  torch_from_pip || wanted+=(python3-torch)
   if [ $plots = 1 ] && ! python3 -c 'import matplotlib' >/dev/null 2>&1; then wanted+=(python3-matplotlib); fi
-  missing=()
+  # Optional: py:MODULE:FUNCTION backends embed Python (cmake/python_backends.cmake), Debian's torch for Debian's
+  # libtorch. Without them the build goes on without py: backends and their tests skip, saying why.
+  optional=(python3-dev pybind11-dev)
+  torch_from_pip || optional+=(python3-torch)
+  missing=() missing_optional=()
   for p in "${wanted[@]}"; do have_pkg "$p" || missing+=("$p"); done
-  if [ ${#missing[@]} -eq 0 ]; then
-    echo "setup: all packages present (${wanted[*]})"
+  for p in "${optional[@]}"; do have_pkg "$p" || missing_optional+=("$p"); done
+  if [ ${#missing[@]} -eq 0 ] && [ ${#missing_optional[@]} -eq 0 ]; then
+    echo "setup: all packages present (${wanted[*]} ${optional[*]})"
     exit 0
   fi
-  echo "setup: installing ${missing[*]}"
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "setup: need root or sudo to apt-get install ${missing[*]}" >&2; exit 1; }
+    if ! command -v sudo >/dev/null 2>&1; then
+      [ ${#missing[@]} -eq 0 ] && { echo "setup: without root, not installing the optional ${missing_optional[*]}"; exit 0; }
+      echo "setup: need root or sudo to apt-get install ${missing[*]}" >&2
+      exit 1
+    fi
     SUDO=sudo
   fi
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  $SUDO apt-get update -qq || [ ${#missing[@]} -eq 0 ]
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if [ ${#missing_optional[@]} -gt 0 ]; then
+    echo "setup: installing the optional ${missing_optional[*]}"
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing_optional[@]}" >/dev/null ||
+      echo "setup: could not install ${missing_optional[*]}: no py: backends in this build" >&2
+  fi
   echo "setup: done"
 else
   cat >&2 <<'TXT'
