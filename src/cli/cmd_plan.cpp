@@ -1,7 +1,7 @@
 // `sageval plan`: a precision plan for a model (eval/precision_plan.h), found on the context-length suite's data
 // and judged by its gates (data/thresholds.json): the fewest layers kept on the baseline, by greedy search, for the
 // candidate to pass. Writes the plan file a user hands to `sageval validate --precision-plan FILE` or an engine.
-#include <cmath>
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -15,7 +15,6 @@
 #include "sageval/eval/precision_plan.h"
 #include "sageval/model/llama_model.h"
 #include "sageval/model/tokenizer.h"
-#include "sageval/thresholds.h"
 
 namespace sageval::cli {
 namespace {
@@ -36,17 +35,14 @@ int run_plan(const PlanOptions& o) {
   const std::string text = data::read_text_file(data::resolve_dataset(o.dataset));
   const eval::ContextWindows w = eval::context_windows(*tokenizer, text, o.length, o.windows);
 
-  // The context-length suite's gates (tests/model/test_context_length_suite.cpp), on these windows.
-  const Thresholds& t = Thresholds::defaults();
-  const double max_nll_dev = t.number("/model/context_length/max_nll_ratio_deviation");
-  const double min_agree = t.number("/model/context_length/min_top1_agreement");
-  const double agree_z = t.number("/model/context_length/top1_agreement_z");
-  const eval::PlanGate gate = [&](const eval::TokenStatsSummary& s) {
-    return std::abs(s.nll_cand_mean / s.nll_base_mean - 1.0) <= max_nll_dev && s.same_top1 + agree_z * s.same_top1_unc >= min_agree;
+  // The context-length suite's gates (eval/context_windows.h), on these windows.
+  const eval::PlanGate gate = [](const eval::TokenStatsSummary& s) {
+    const std::vector<Gate> gates = eval::context_length_gates(s);
+    return std::all_of(gates.begin(), gates.end(), [](const Gate& g) { return g.pass; });
   };
-  fmt::print("plan: {} against {} on {} windows of {} bytes of {} ({}), gates: top-1 agreement + {} SE >= {}, "
-             "|NLL ratio - 1| <= {}\n",
-             o.candidate, baseline, o.windows, o.length, o.dataset, m->device().str(), agree_z, min_agree, max_nll_dev);
+  fmt::print("plan: {} against {} on {} windows of {} bytes of {} ({}), gated as the context-length suite "
+             "(data/thresholds.json, /model/context_length)\n",
+             o.candidate, baseline, o.windows, o.length, o.dataset, m->device().str());
   const eval::PlanSearch search = eval::plan_precision(*m, w.inputs, w.targets, w.score_from, {baseline, o.candidate, {}}, gate);
   for (const auto& step : search.steps)
     fmt::print("  layers on {:<6} {:<12} top-1 agreement {:.4f}  mean KLD {:.3e}  {}\n", baseline,

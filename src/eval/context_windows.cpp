@@ -3,7 +3,11 @@
 #include <stdexcept>
 #include <vector>
 
+#include <cmath>
+
 #include <fmt/format.h>
+
+#include "sageval/thresholds.h"
 
 namespace sageval::eval {
 
@@ -28,6 +32,17 @@ ContextWindows context_windows(const model::Tokenizer& tokenizer, const std::str
     w.targets[i].copy_(at::tensor(ids, at::kLong));
   }
   return w;
+}
+
+std::vector<Gate> context_length_gates(const TokenStatsSummary& s) {
+  const Thresholds& t = Thresholds::defaults();
+  const double agree_z = t.number("/model/context_length/top1_agreement_z");
+  return {Gate::at_most("/model/context_length/max_nll_ratio_deviation: |nll_cand / nll_base - 1|",
+                        std::abs(s.nll_cand_mean / s.nll_base_mean - 1.0),
+                        t.number("/model/context_length/max_nll_ratio_deviation")),
+          Gate::at_least(fmt::format("/model/context_length/min_top1_agreement: top-1 agreement + {} SE (top1_agreement_z)",
+                                     agree_z),
+                         s.same_top1 + agree_z * s.same_top1_unc, t.number("/model/context_length/min_top1_agreement"))};
 }
 
 }  // namespace sageval::eval

@@ -83,25 +83,18 @@ void write_precision_plan(const PrecisionPlan& plan, const std::string& path) {
 PlanSearch plan_precision(model::LlamaModel& model, const at::Tensor& inputs, const at::Tensor& targets,
                           int64_t score_from, const BackendPair& pair, const PlanGate& gate,
                           int64_t max_tokens_per_forward) {
-  if (inputs.dim() != 2 || !inputs.sizes().equals(targets.sizes()))
-    throw std::invalid_argument("plan_precision: inputs and targets must both be [windows, T]");
-  if (score_from < 0 || score_from >= inputs.size(1))
-    throw std::invalid_argument(fmt::format("plan_precision: score_from {} outside [0, {})", score_from, inputs.size(1)));
+  const BaselineRun reference(model, inputs, targets, score_from, pair.baseline, max_tokens_per_forward, "plan_precision");
   const int64_t layers = model.config().num_layers;
   PlanSearch out;
   out.plan = {pair.candidate, pair.baseline, {},
               fmt::format("greedy search on {} window(s) of {} tokens (positions from {} scored): each step keeps on {} "
                           "the layer whose move lowers the mean KLD against all-{} most, until the gate passes",
                           inputs.size(0), inputs.size(1), score_from, pair.baseline, pair.baseline)};
-  model.set_attention({pair.baseline, {}});
-  const at::Tensor base = forward_in_chunks(model, inputs, max_tokens_per_forward).slice(1, score_from);
-  const at::Tensor scored = targets.slice(1, score_from).to(base.device());
   auto step_json = [&](const std::vector<int64_t>& kept, const TokenStatsSummary& s, bool pass) {
     return nlohmann::json{{"baseline_layers", kept}, {"same_top1", json_number(s.same_top1)},
                           {"kld_mean", json_number(s.kld_mean)}, {"pass", pass}};
   };
-  TokenStatsSummary current =
-      compare_selection(model, out.plan.selection(), inputs, base, scored, score_from, max_tokens_per_forward);
+  TokenStatsSummary current = reference.compare(out.plan.selection());
   out.passes = gate(current);
   out.steps.push_back(step_json(out.plan.baseline_layers, current, out.passes));
   // At most layers - 1 on the baseline: a plan without the candidate would pass trivially and validate nothing.
@@ -113,8 +106,7 @@ PlanSearch plan_precision(model::LlamaModel& model, const at::Tensor& inputs, co
         continue;
       PrecisionPlan trial = out.plan;
       trial.baseline_layers.push_back(i);
-      const TokenStatsSummary s =
-          compare_selection(model, trial.selection(), inputs, base, scored, score_from, max_tokens_per_forward);
+      const TokenStatsSummary s = reference.compare(trial.selection());
       if (best < 0 || s.kld_mean < best_summary.kld_mean) {
         best = i;
         best_summary = s;

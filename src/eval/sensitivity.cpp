@@ -12,11 +12,25 @@
 namespace sageval::eval {
 namespace {
 
-SensitivityRun measure(model::LlamaModel& model, const model::AttentionSelection& selection, const at::Tensor& inputs,
-                       const at::Tensor& base_logits, const at::Tensor& targets, int64_t score_from, std::string what,
-                       int64_t layer, int64_t max_tokens) {
-  const TokenStatsSummary s = compare_selection(model, selection, inputs, base_logits, targets, score_from, max_tokens);
+SensitivityRun measure(const BaselineRun& reference, const model::AttentionSelection& selection, std::string what,
+                       int64_t layer) {
+  const TokenStatsSummary s = reference.compare(selection);
   return {std::move(what), layer, s.n, s.same_top1, s.kld_mean, s.kld_max};
+}
+
+// The header's rule, for layers (reference: the all-candidate run) and heads (reference: the candidate in the
+// layer only): those whose return to the baseline removes at least half of the reference's mean KLD, else the one
+// whose candidate-only run has the largest mean KLD. `index` of the runs is the layer or head.
+std::vector<int64_t> guilty_by_rule(const std::vector<SensitivityRun>& only, const std::vector<SensitivityRun>& all_but,
+                                    double reference_kld) {
+  std::vector<int64_t> guilty;
+  for (const SensitivityRun& r : all_but)
+    if (reference_kld > 0.0 && r.kld_mean <= 0.5 * reference_kld) guilty.push_back(r.layer);
+  if (guilty.empty() && !only.empty())
+    guilty.push_back(std::max_element(only.begin(), only.end(), [](const SensitivityRun& a, const SensitivityRun& b) {
+                       return a.kld_mean < b.kld_mean;
+                     })->layer);
+  return guilty;
 }
 
 nlohmann::json run_json(const SensitivityRun& r) {
@@ -37,48 +51,41 @@ at::Tensor forward_in_chunks(const model::LlamaModel& model, const at::Tensor& i
   return out.size() == 1 ? out.front() : at::cat(out);
 }
 
-TokenStatsSummary compare_selection(model::LlamaModel& model, const model::AttentionSelection& selection,
-                                    const at::Tensor& inputs, const at::Tensor& base, const at::Tensor& scored_targets,
-                                    int64_t score_from, int64_t max_tokens_per_forward) {
-  model.set_attention(selection);
-  const at::Tensor cand = forward_in_chunks(model, inputs, max_tokens_per_forward).slice(1, score_from);
+BaselineRun::BaselineRun(model::LlamaModel& model, const at::Tensor& inputs, const at::Tensor& targets,
+                         int64_t score_from, const std::string& baseline, int64_t max_tokens_per_forward, const char* who)
+    : model_(model), inputs_(inputs), score_from_(score_from), max_tokens_(max_tokens_per_forward) {
+  if (inputs.dim() != 2 || !inputs.sizes().equals(targets.sizes()))
+    throw std::invalid_argument(fmt::format("{}: inputs and targets must both be [windows, T]", who));
+  if (score_from < 0 || score_from >= inputs.size(1))
+    throw std::invalid_argument(fmt::format("{}: score_from {} outside [0, {})", who, score_from, inputs.size(1)));
+  model.set_attention({baseline, {}});
+  base_ = forward_in_chunks(model, inputs, max_tokens_).slice(1, score_from);
+  scored_ = targets.slice(1, score_from).to(base_.device());
+}
+
+TokenStatsSummary BaselineRun::compare(const model::AttentionSelection& selection) const {
+  model_.set_attention(selection);
+  const at::Tensor cand = forward_in_chunks(model_, inputs_, max_tokens_).slice(1, score_from_);
   const int64_t vocab = cand.size(-1);
   TokenComparison cmp;
-  cmp.add(base.reshape({-1, vocab}), cand.reshape({-1, vocab}), scored_targets.reshape({-1}));
+  cmp.add(base_.reshape({-1, vocab}), cand.reshape({-1, vocab}), scored_.reshape({-1}));
   return cmp.summarize();
 }
 
 SensitivityTrace trace_layer_sensitivity(model::LlamaModel& model, const at::Tensor& inputs, const at::Tensor& targets,
                                          int64_t score_from, const BackendPair& pair, bool trace_heads,
                                          int64_t max_tokens_per_forward) {
-  if (inputs.dim() != 2 || !inputs.sizes().equals(targets.sizes()))
-    throw std::invalid_argument("trace_layer_sensitivity: inputs and targets must both be [windows, T]");
-  if (score_from < 0 || score_from >= inputs.size(1))
-    throw std::invalid_argument(fmt::format("trace_layer_sensitivity: score_from {} outside [0, {})", score_from,
-                                            inputs.size(1)));
+  const BaselineRun reference(model, inputs, targets, score_from, pair.baseline, max_tokens_per_forward,
+                              "trace_layer_sensitivity");
   const int64_t layers = model.config().num_layers;
   SensitivityTrace t;
   t.pair = pair;
-  model.set_attention({pair.baseline, {}});
-  const at::Tensor base = forward_in_chunks(model, inputs, max_tokens_per_forward).slice(1, score_from);
-  const at::Tensor scored = targets.slice(1, score_from).to(base.device());
-  const int64_t mt = max_tokens_per_forward;
-  t.all = measure(model, {pair.candidate, {}}, inputs, base, scored, score_from, "all layers", -1, mt);
+  t.all = measure(reference, {pair.candidate, {}}, "all layers", -1);
   for (int64_t i = 0; i < layers; ++i) {
-    t.only.push_back(measure(model, {pair.baseline, {{i, pair.candidate}}}, inputs, base, scored, score_from,
-                             fmt::format("only layer {}", i), i, mt));
-    t.all_but.push_back(measure(model, {pair.candidate, {{i, pair.baseline}}}, inputs, base, scored, score_from,
-                                fmt::format("all but layer {}", i), i, mt));
+    t.only.push_back(measure(reference, {pair.baseline, {{i, pair.candidate}}}, fmt::format("only layer {}", i), i));
+    t.all_but.push_back(measure(reference, {pair.candidate, {{i, pair.baseline}}}, fmt::format("all but layer {}", i), i));
   }
-  model.set_attention({pair.baseline, {}});
-  for (int64_t i = 0; i < layers; ++i)
-    if (t.all_but[static_cast<size_t>(i)].kld_mean <= 0.5 * t.all.kld_mean && t.all.kld_mean > 0.0) t.guilty.push_back(i);
-  if (t.guilty.empty() && layers > 0) {
-    const auto worst = std::max_element(t.only.begin(), t.only.end(), [](const SensitivityRun& a, const SensitivityRun& b) {
-      return a.kld_mean < b.kld_mean;
-    });
-    t.guilty.push_back(worst->layer);
-  }
+  t.guilty = guilty_by_rule(t.only, t.all_but, t.all.kld_mean);
   if (trace_heads) {
     const int64_t heads = model.config().num_heads;
     for (int64_t layer : t.guilty) {
@@ -87,22 +94,14 @@ SensitivityTrace trace_layer_sensitivity(model::LlamaModel& model, const at::Ten
       for (int64_t i = 0; i < heads; ++i) {
         model::AttentionSelection only{pair.baseline, {}, {{layer, {{i, pair.candidate}}}}};
         model::AttentionSelection all_but{pair.baseline, {{layer, pair.candidate}}, {{layer, {{i, pair.baseline}}}}};
-        h.only.push_back(measure(model, only, inputs, base, scored, score_from,
-                                 fmt::format("only head {} of layer {}", i, layer), i, mt));
-        h.all_but.push_back(measure(model, all_but, inputs, base, scored, score_from,
-                                    fmt::format("layer {} but head {}", layer, i), i, mt));
+        h.only.push_back(measure(reference, only, fmt::format("only head {} of layer {}", i, layer), i));
+        h.all_but.push_back(measure(reference, all_but, fmt::format("layer {} but head {}", layer, i), i));
       }
-      const double layer_kld = t.only[static_cast<size_t>(layer)].kld_mean;
-      for (int64_t i = 0; i < heads; ++i)
-        if (layer_kld > 0.0 && h.all_but[static_cast<size_t>(i)].kld_mean <= 0.5 * layer_kld) h.guilty.push_back(i);
-      if (h.guilty.empty() && heads > 0)
-        h.guilty.push_back(std::max_element(h.only.begin(), h.only.end(), [](const SensitivityRun& a, const SensitivityRun& b) {
-                             return a.kld_mean < b.kld_mean;
-                           })->layer);
+      h.guilty = guilty_by_rule(h.only, h.all_but, t.only[static_cast<size_t>(layer)].kld_mean);
       t.heads.push_back(std::move(h));
     }
-    model.set_attention({pair.baseline, {}});
   }
+  model.set_attention({pair.baseline, {}});
   return t;
 }
 

@@ -59,10 +59,6 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
   const std::string text = data::read_text_file(data::resolve_dataset("wikitext2-test"));
   auto tokenizer = model::make_tokenizer(model->config(), model->folder());
   const int64_t want_tokens = suite_size("SAGEVAL_SUITE_TOKENS", 2048, 65536);
-  const Thresholds& t = Thresholds::defaults();
-  const double max_nll_dev = t.number("/model/context_length/max_nll_ratio_deviation");
-  const double min_agree = t.number("/model/context_length/min_top1_agreement");
-  const double agree_z = t.number("/model/context_length/top1_agreement_z");
   std::printf("[ figures  ] context length, %s vs %s\n      L  windows  nll_base  nll_cand  acc_base  acc_cand  kld_mean  agree\n",
               cand.c_str(), base.c_str());
   for (int64_t len : suite_lengths()) {
@@ -82,7 +78,6 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
     const eval::TokenStatsSummary s = cmp.summarize();
     const double acc_base = (lb.argmax(-1) == tg).to(at::kDouble).mean().item<double>();
     const double acc_cand = (lc.argmax(-1) == tg).to(at::kDouble).mean().item<double>();
-    const double nll_dev = std::abs(s.nll_cand_mean / s.nll_base_mean - 1.0);
     std::printf("  %5lld  %7lld  %8.5f  %8.5f  %8.4f  %8.4f  %8.2e  %.4f\n", static_cast<long long>(len),
                 static_cast<long long>(windows), s.nll_base_mean, s.nll_cand_mean, acc_base, acc_cand, s.kld_mean,
                 s.same_top1);
@@ -112,14 +107,8 @@ TEST_P(ContextLength, TracksReferenceAtEveryLength) {
       std::printf(" (%lld, %lld, %s)", static_cast<long long>(w["window"].get<int64_t>()),
                   static_cast<long long>(w["position"].get<int64_t>()), w["kld"].dump().c_str());
     std::printf("\n");
-    r.gates.push_back(Gate::at_most("/model/context_length/max_nll_ratio_deviation: |nll_cand / nll_base - 1|", nll_dev,
-                                    max_nll_dev));
-    // Agreement is a proportion over a finite sample: the gate allows `agree_z` standard errors (thresholds file).
-    const double agree_upper = s.same_top1 + agree_z * s.same_top1_unc;
-    r.figures["top1_agreement_upper"] = agree_upper;
-    r.gates.push_back(Gate::at_least(
-        fmt::format("/model/context_length/min_top1_agreement: top-1 agreement + {} SE (top1_agreement_z)", agree_z),
-        agree_upper, min_agree));
+    r.gates = eval::context_length_gates(s);  // the same gates `sageval plan` searches with
+    r.figures["top1_agreement_upper"] = r.gates[1].measured;
     // Agreement per window, so that one diverging window shows as such rather than as a lower total.
     const at::Tensor per_window = (lb.argmax(-1) == lc.argmax(-1)).to(at::kDouble).mean(1).cpu();
     std::vector<double> agree(per_window.data_ptr<double>(), per_window.data_ptr<double>() + windows);

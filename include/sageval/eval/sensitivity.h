@@ -50,11 +50,23 @@ struct SensitivityTrace {
   std::string table() const;  // fixed-width text, one line per run, guilty layers marked
 };
 
-// One run of `selection` against reference logits `base` (the scored positions, [W, T - score_from, vocab]) on
-// the scored targets ([W, T - score_from]); leaves the model on `selection`.
-TokenStatsSummary compare_selection(model::LlamaModel& model, const model::AttentionSelection& selection,
-                                    const at::Tensor& inputs, const at::Tensor& base, const at::Tensor& scored_targets,
-                                    int64_t score_from, int64_t max_tokens_per_forward = 65536);
+// The all-baseline run every trace and plan step is measured against: the windows (inputs, targets int64 [W, T],
+// checked; positions >= score_from scored, forward passes of at most max_tokens_per_forward tokens), the
+// baseline's logits and targets at the scored positions.
+class BaselineRun {
+ public:
+  // Runs the baseline (the model is left on it). Throws std::invalid_argument, naming `who`, on mismatched shapes
+  // or score_from outside [0, T).
+  BaselineRun(model::LlamaModel& model, const at::Tensor& inputs, const at::Tensor& targets, int64_t score_from,
+              const std::string& baseline, int64_t max_tokens_per_forward, const char* who);
+  // `selection` against the baseline on the scored positions; leaves the model on `selection`.
+  TokenStatsSummary compare(const model::AttentionSelection& selection) const;
+
+ private:
+  model::LlamaModel& model_;
+  at::Tensor inputs_, base_, scored_;
+  int64_t score_from_, max_tokens_;
+};
 
 // Logits of the rows of `inputs` ([W, T]), at most max_tokens_per_forward tokens (whole rows, at least one) per
 // forward pass, so that many long windows stay within memory.
