@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "sageval/app/options.h"
+#include "sageval/perf/gpu_devices.h"
 
 namespace sageval::bench {
 
@@ -17,6 +18,13 @@ namespace sageval::bench {
 template <typename Options>
 int bench_main(int argc, char** argv, const char* description, void (*add_options)(CLI::App&, Options&),
                void (*finish)(const CLI::App&, Options&), int (*run)(const Options&)) {
+  // Under `ctest --resource-spec-file` the benchmark runs on the GPU ctest allotted it, a whole one.
+  try {
+    if (const std::string line = perf::use_ctest_allotted_gpu(); !line.empty()) fmt::print("{}\n", line);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return app::kExitError;
+  }
   CLI::App app{description};
   Options opt;
   add_options(app, opt);

@@ -3,7 +3,8 @@
 # would cost a process start (libtorch's load) per case: about 1,300 of them, 700 of which only skip on a
 # machine without a GPU. Every entry sets SAGEVAL_ALL_SKIPPED_EXIT_CODE=77, so a suite whose cases all skip
 # shows in ctest as Skipped, never as Passed.
-# Inputs: EXE, PREFIX (prepended to the names), LABELS (comma-separated), OUT_FILE, TIMEOUT (seconds).
+# Inputs: EXE, PREFIX (prepended to the names), LABELS (comma-separated), OUT_FILE, TIMEOUT (seconds),
+# RESOURCES (the entries' RESOURCE_GROUPS, e.g. "gpus:1"; empty for CPU tests).
 execute_process(COMMAND "${EXE}" --gtest_list_tests OUTPUT_VARIABLE listing ERROR_VARIABLE errors
                 RESULT_VARIABLE rc TIMEOUT ${TIMEOUT})
 if(NOT rc EQUAL 0)
@@ -20,6 +21,9 @@ foreach(line IN LISTS lines)
       "add_test([=[${name}]=] [=[${EXE}]=] [=[--gtest_filter=${CMAKE_MATCH_1}.*]=])\n"
       "set_tests_properties([=[${name}]=] PROPERTIES LABELS [=[${labels}]=] SKIP_RETURN_CODE 77\n"
       "  ENVIRONMENT SAGEVAL_ALL_SKIPPED_EXIT_CODE=77)\n")
+    if(NOT "${RESOURCES}" STREQUAL "")
+      string(APPEND content "set_tests_properties([=[${name}]=] PROPERTIES RESOURCE_GROUPS [=[${RESOURCES}]=])\n")
+    endif()
   endif()
 endforeach()
 file(WRITE "${OUT_FILE}" "${content}")

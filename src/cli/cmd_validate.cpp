@@ -23,12 +23,14 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/job_steps.h"
 #include "cli/plot_figures.h"
 #include "sageval/app/options.h"
 #include "sageval/build_paths.h"
 #include "sageval/eval/precision_plan.h"
 #include "sageval/model/llama_model.h"
 #include "sageval/perf/environment.h"
+#include "sageval/perf/gpu_devices.h"
 #include "sageval/record.h"
 
 namespace sageval::cli {
@@ -42,12 +44,6 @@ struct ValidateOptions {
   std::string precision_plan;  // "", "auto" or a plan file
   bool quick = false;
 };
-
-std::string quoted(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 // What a command prints, or "" when it fails.
 std::string output_of(const std::string& command) {
@@ -64,7 +60,7 @@ std::string output_of(const std::string& command) {
 // SAGEVAL_COMMIT names it where git cannot (a copied working tree).
 std::string source_commit() {
   if (const char* c = std::getenv("SAGEVAL_COMMIT"); c != nullptr && *c != '\0') return c;
-  const std::string git = "git -C " + quoted(SAGEVAL_SOURCE_DIR);
+  const std::string git = "git -C " + shell_quoted(SAGEVAL_SOURCE_DIR);
   const std::string commit = output_of(git + " rev-parse --short HEAD 2>/dev/null");
   if (commit.empty()) return "unknown";
   return std::system((git + " diff --quiet HEAD 2>/dev/null").c_str()) == 0 ? commit : commit + " (with local changes)";
@@ -83,58 +79,16 @@ std::string utc_now() {
   return buf;
 }
 
-// The gtest summary lines of a log ("[  PASSED  ] 40 tests."), joined.
-std::string test_summary(const std::string& log) {
-  std::ifstream in(log);
-  static const std::regex summary(R"(^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?)");
-  std::string line, out;
-  while (std::getline(in, line))
-    if (std::smatch m; std::regex_search(line, m, summary)) out += (out.empty() ? "" : " ") + m.str();
-  return out;
-}
-
-class Job {
- public:
-  explicit Job(std::string report_dir) : dir_(std::move(report_dir)) {}
-
-  // Runs one step (an executable and its arguments), its output in logs/<log>; prints one line.
-  int step(const std::string& name, const std::string& log, const std::string& exe, const std::vector<std::string>& args) {
-    std::string command = quoted(exe);
-    for (const std::string& a : args) command += " " + quoted(a);
-    commands_.push_back(command);
-    const std::string log_path = dir_ + "/logs/" + log;
-    fmt::print("== {:<34} ", name);
-    std::fflush(stdout);
-    const auto start = std::chrono::steady_clock::now();
-    const int status = std::system((command + " > " + quoted(log_path) + " 2>&1").c_str());
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (rc == 126 || rc == 127)  // the shell could not start it: the job cannot run, which is not a verdict
-      throw std::runtime_error(fmt::format("step '{}' could not start `{}` (exit {}; see {})", name, command, rc, log_path));
-    const std::string verdict = rc == 0 ? "passed" : rc == app::kExitNoGpu ? "skipped" : "failed";
-    const std::string summary = test_summary(log_path);
-    fmt::print("{} in {:.0f} s {}(log: logs/{})\n", verdict, seconds, summary.empty() ? "" : summary + " ", log);
-    steps_.push_back({{"name", name}, {"status", verdict}, {"exit_code", rc}, {"seconds", seconds}, {"log", "logs/" + log}});
-    return rc;
-  }
-
-  void skip(const std::string& section, const std::string& reason) {
-    skipped_.push_back({{"section", section}, {"reason", reason}});
-    fmt::print("== {}: skipped ({})\n", section, reason);
-  }
-
-  // Marks the last step (e.g. "precision_plan": a step of the plan's run; "replaced_by_plan": a candidate-everywhere
-  // step whose verdict the plan's step replaces), for the report's two verdicts (report.h, plan_verdicts).
-  void tag_last(const char* key) { steps_.back()[key] = true; }
-
-  json record() const { return {{"commands", commands_}, {"suites", steps_}, {"skipped", skipped_}}; }
-
- private:
-  std::string dir_;
-  json commands_ = json::array(), steps_ = json::array(), skipped_ = json::array();
-};
-
 std::string absolute(const std::string& path) { return fs::weakly_canonical(fs::absolute(path)).string(); }
+
+// "cuda (2 x NVIDIA H200)", or "cuda (GPUs differ: ...)" when the run's GPUs are not all one model.
+std::string describe_gpus(const std::vector<perf::GpuDevice>& gpus) {
+  std::vector<std::string> names;
+  for (const perf::GpuDevice& g : gpus) names.push_back(g.name);
+  if (std::all_of(names.begin(), names.end(), [&](const std::string& n) { return n == names[0]; }))
+    return fmt::format("cuda ({} x {})", names.size(), names[0]);
+  return fmt::format("cuda (GPUs differ: {})", fmt::join(names, ", "));
+}
 
 void set_env(const char* name, const std::string& value) { ::setenv(name, value.c_str(), 1); }
 void default_env(const char* name, const std::string& value) { ::setenv(name, value.c_str(), 0); }
@@ -202,18 +156,22 @@ int run_validate(const ValidateOptions& o) {
   fmt::print("== device: {}{}; candidate {}, baseline {}; quick={}\n", gpu ? "cuda" : "cpu",
              gpu ? "" : " (" + why_no_gpu + ")", o.backend, baseline, o.quick ? 1 : 0);
 
+  // With several GPUs visible the lanes run at once, one per GPU (CUDA_VISIBLE_DEVICES narrows the set).
+  const std::vector<perf::GpuDevice> gpus = gpu ? perf::visible_gpus() : std::vector<perf::GpuDevice>{};
   Job job(dir);
   const std::string model_suites = "Suite/Perplexity.*:Suite/ContextLength.*:Suite/ActivationDrift.*:Suite/LogitsDiff.*:Generation.*";
   const std::string kernel_filter = o.quick ? "*D128*" : "*";
-  // --precision-plan: the model suites once more with the plan (after the candidate-everywhere run, whose
-  // verdict the report keeps beside the plan's). "auto" first finds the plan on the context-length suite's data
-  // at this run's sizes: windows of 1024 bytes (or the longest suite length below that), as many as the suite
-  // scores tokens for.
-  json plan_info;
-  auto run_with_plan = [&](const std::string& suite_exe) {
-    if (o.precision_plan.empty()) return;
-    job.tag_last("replaced_by_plan");
-    std::string plan_file = absolute(o.precision_plan == "auto" ? dir + "/precision_plan.json" : o.precision_plan);
+  auto step = [](std::string name, std::string log, std::string exe, std::vector<std::string> args) {
+    return JobStep{std::move(name), std::move(log), std::move(exe), std::move(args), {}, {}, nullptr};
+  };
+  // --precision-plan: the model suites once more with the plan, in a lane of their own (the candidate-everywhere
+  // run's verdict stays in the report beside the plan's). "auto" first finds the plan on the context-length
+  // suite's data at this run's sizes: windows of 1024 bytes (or the longest suite length below that), as many as
+  // the suite scores tokens for.
+  const std::string plan_file =
+      o.precision_plan.empty() ? "" : absolute(o.precision_plan == "auto" ? dir + "/precision_plan.json" : o.precision_plan);
+  auto plan_lane = [&](const std::string& suite_exe, double expected_seconds) {
+    JobLane lane{{}, expected_seconds};
     if (o.precision_plan == "auto") {
       int64_t length = 1024;
       if (const char* lengths = std::getenv("SAGEVAL_SUITE_LENGTHS"); lengths != nullptr && *lengths != '\0') {
@@ -227,24 +185,30 @@ int run_validate(const ValidateOptions& o) {
       const int64_t tokens = tokens_env != nullptr ? std::stoll(tokens_env) : (gpu ? 65536 : 2048);
       const int64_t scored = length - length / 2;
       const int64_t windows = std::max<int64_t>(1, (tokens + scored - 1) / scored);
-      const int rc = job.step("precision plan (auto)", "precision_plan.log", sageval_exe.string(),
-               {"plan", "--model", absolute(model), "--attention-backend", o.backend, "--baseline", baseline, "--device",
-                gpu ? "cuda" : "cpu", "--length", std::to_string(length), "--windows", std::to_string(windows), "--out",
-                plan_file});
-      job.tag_last("precision_plan");
+      JobStep search = step("precision plan (auto)", "precision_plan.log", sageval_exe.string(),
+                            {"plan", "--model", absolute(model), "--attention-backend", o.backend, "--baseline", baseline,
+                             "--device", gpu ? "cuda" : "cpu", "--length", std::to_string(length), "--windows",
+                             std::to_string(windows), "--out", plan_file});
+      search.tags = {"precision_plan"};
       // 0: a plan that passes; 1: the best plan found does not pass (the suites then show how far off it is);
       // anything else: no plan was made, and its log says why.
-      if ((rc != 0 && rc != 1) || !fs::exists(plan_file)) return;
+      search.lane_continues = [plan_file](int rc) { return (rc == 0 || rc == 1) && fs::exists(plan_file); };
+      lane.steps.push_back(search);
     }
-    plan_info = {{"file", plan_file}, {"requested", o.precision_plan},
-                 {"plan", eval::read_precision_plan(plan_file).to_json()}};
-    set_env("SAGEVAL_PRECISION_PLAN", plan_file);
-    // The cases against math do not involve the candidate: they ran once already.
-    job.step("model suites with the precision plan", "model_suites_plan.log", suite_exe,
-             {"--gtest_filter=" + model_suites + "-*BaselineVsMath*"});
-    job.tag_last("precision_plan");
-    ::unsetenv("SAGEVAL_PRECISION_PLAN");
+    // The cases against math do not involve the candidate: the candidate-everywhere run has them.
+    JobStep suites = step("model suites with the precision plan", "model_suites_plan.log", suite_exe,
+                          {"--gtest_filter=" + model_suites + "-*BaselineVsMath*"});
+    suites.env = {{"SAGEVAL_PRECISION_PLAN", plan_file}};
+    suites.tags = {"precision_plan"};
+    lane.steps.push_back(suites);
+    return lane;
   };
+  auto model_suites_step = [&](std::string name, const std::string& suite_exe) {
+    JobStep s = step(std::move(name), "model_suites.log", suite_exe, {"--gtest_filter=" + model_suites});
+    if (!o.precision_plan.empty()) s.tags = {"replaced_by_plan"};
+    return s;
+  };
+  std::vector<JobLane> lanes;  // in the report's order; expected seconds from a full run on one H200 (NOTES.md)
   if (gpu) {
     if (o.quick) {
       default_env("SAGEVAL_SUITE_MAX_BYTES", "262144");
@@ -253,13 +217,14 @@ int run_validate(const ValidateOptions& o) {
     }
     std::vector<std::string> quick;
     if (o.quick) quick.push_back("--quick");
-    job.step("kernel accuracy (CUDA)", "kernel_accuracy.log", tests + "/sageval_gpu_tests", {"--gtest_filter=" + kernel_filter});
+    lanes.push_back({{step("kernel accuracy (CUDA)", "kernel_accuracy.log", tests + "/sageval_gpu_tests",
+                           {"--gtest_filter=" + kernel_filter})}, 35});
     auto kernel_bench = quick;
     kernel_bench.insert(kernel_bench.end(), {"--json", dir + "/attention_kernel_bench.json"});
-    job.step("kernel speed", "kernel_speed.log", bench + "/sageval_attention_bench", kernel_bench);
-    job.step("model suites (GPU sizes)", "model_suites.log", tests + "/sageval_model_gpu_tests", {"--gtest_filter=" + model_suites});
-    run_with_plan(tests + "/sageval_model_gpu_tests");
-    job.step("memory and leak checks", "memory.log", tests + "/sageval_perf_tests", {});
+    lanes.push_back({{step("kernel speed", "kernel_speed.log", bench + "/sageval_attention_bench", kernel_bench)}, 45});
+    lanes.push_back({{model_suites_step("model suites (GPU sizes)", tests + "/sageval_model_gpu_tests")}, 76});
+    if (!o.precision_plan.empty()) lanes.push_back(plan_lane(tests + "/sageval_model_gpu_tests", 120));
+    lanes.push_back({{step("memory and leak checks", "memory.log", tests + "/sageval_perf_tests", {})}, 3});
     // fp16, the candidate and libtorch's SDPA where this libtorch has it, each once.
     std::vector<std::string> backends = {"fp16"};
     if (o.backend != "fp16") backends.push_back(o.backend);
@@ -267,7 +232,7 @@ int run_validate(const ValidateOptions& o) {
     auto model_bench = quick;
     model_bench.insert(model_bench.end(), {"--backends", fmt::format("{}", fmt::join(backends, ",")), "--model",
                                            absolute(model), "--json", dir + "/model_bench.json"});
-    job.step("model throughput and memory", "model_bench.log", bench + "/sageval_model_bench", model_bench);
+    lanes.push_back({{step("model throughput and memory", "model_bench.log", bench + "/sageval_model_bench", model_bench)}, 32});
   } else {
     if (o.quick) {
       default_env("SAGEVAL_SUITE_MAX_BYTES", "2048");
@@ -277,11 +242,21 @@ int run_validate(const ValidateOptions& o) {
       default_env("SAGEVAL_SUITE_LONG_TOKENS", "1024");
       default_env("SAGEVAL_SUITE_NEW_TOKENS", "32");
     }
-    job.step("kernel accuracy (CPU emulation)", "kernel_accuracy.log", tests + "/sageval_accuracy_tests",
-             {"--gtest_filter=" + kernel_filter});
-    job.step("model suites (CPU sizes)", "model_suites.log", tests + "/sageval_model_tests", {"--gtest_filter=" + model_suites});
-    run_with_plan(tests + "/sageval_model_tests");
+    lanes.push_back({{step("kernel accuracy (CPU emulation)", "kernel_accuracy.log", tests + "/sageval_accuracy_tests",
+                           {"--gtest_filter=" + kernel_filter})}, 0});
+    lanes.push_back({{model_suites_step("model suites (CPU sizes)", tests + "/sageval_model_tests")}, 0});
+    if (!o.precision_plan.empty()) lanes.push_back(plan_lane(tests + "/sageval_model_tests", 0));
+  }
+  job.run(lanes, gpus);
+  if (!gpu)
     for (const char* section : {"kernel speed", "memory", "throughput"}) job.skip(section, why_no_gpu);
+  json plan_info;
+  if (!plan_file.empty()) {
+    bool ran = false;
+    for (const json& s : job.record()["suites"]) ran = ran || s.value("log", "") == "logs/model_suites_plan.log";
+    if (ran)
+      plan_info = {{"file", plan_file}, {"requested", o.precision_plan},
+                   {"plan", eval::read_precision_plan(plan_file).to_json()}};
   }
 
   json run = job.record();
@@ -289,8 +264,9 @@ int run_validate(const ValidateOptions& o) {
   run.update(json{{"commit", commit},
                   {"date", utc_now()},
                   {"host", host()},
-                  {"device", gpu && env.value("gpu", json()).is_object()
-                                 ? fmt::format("cuda ({})", env["gpu"].value("name", "?")) : std::string(gpu ? "cuda" : "cpu")},
+                  {"device", gpus.size() > 1                           ? describe_gpus(gpus)
+                             : gpu && env.value("gpu", json()).is_object() ? fmt::format("cuda ({})", env["gpu"].value("name", "?"))
+                                                                           : std::string(gpu ? "cuda" : "cpu")},
                   {"candidate", o.backend},
                   {"baseline", baseline},
                   {"quick", o.quick},
@@ -298,13 +274,19 @@ int run_validate(const ValidateOptions& o) {
                   {"data", absolute(data)},
                   {"environment", env}});
   if (!plan_info.is_null()) run["precision_plan"] = plan_info;
+  // The GPUs the steps ran on (each step's record names its own); the report says when their models differ.
+  if (!gpus.empty()) {
+    json used = json::array();
+    for (const perf::GpuDevice& g : gpus) used.push_back({{"ordinal", g.ordinal}, {"name", g.name}, {"uuid", g.uuid}});
+    run["gpus"] = used;
+  }
   // What the candidate is, in its own words: for a py: backend, the external library and its version.
   run["candidate_description"] = candidate_description;
   run["commands"].insert(run["commands"].begin(),
                          fmt::format("sageval validate{} --attention-backend {} --model {} --data {} --report-dir {}{}",
-                                     o.quick ? " --quick" : "", o.backend, quoted(absolute(model)),
-                                     quoted(absolute(data)), quoted(dir),
-                                     o.precision_plan.empty() ? "" : " --precision-plan " + quoted(o.precision_plan)));
+                                     o.quick ? " --quick" : "", o.backend, shell_quoted(absolute(model)),
+                                     shell_quoted(absolute(data)), shell_quoted(dir),
+                                     o.precision_plan.empty() ? "" : " --precision-plan " + shell_quoted(o.precision_plan)));
   // Every setting that changes what the suites compute or how they are judged.
   json settings = json::object();
   for (char** e = environ; *e != nullptr; ++e) {

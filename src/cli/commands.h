@@ -15,6 +15,7 @@ void add_check_command(CLI::App& app, Run& run);
 void add_model_commands(CLI::App& app, Run& run);  // generate, logits, prefill-speed, nll
 void add_plan_command(CLI::App& app, Run& run);
 void add_report_command(CLI::App& app, Run& run);
+void add_resource_spec_command(CLI::App& app, Run& run);
 void add_validate_command(CLI::App& app, Run& run);
 
 }  // namespace sageval::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   sageval::cli::add_model_commands(app, run);
   sageval::cli::add_plan_command(app, run);
   sageval::cli::add_report_command(app, run);
+  sageval::cli::add_resource_spec_command(app, run);
   if (const int rc = sageval::app::parse(app, argc, argv); rc >= 0) return rc;
   const std::string command = app.get_subcommands().front()->get_name();
   // One line per error: libtorch's own errors carry a C++ backtrace in what(), which helps nobody here.

@@ -35,6 +35,22 @@ std::string figure(const RunData& run, const std::string& file, const std::strin
   return fmt::format("![{}]({})\n\n", caption, rel);
 }
 
+// "GPU 1: NVIDIA H200" from a step's or run's {"ordinal", "name", "uuid"}; "" when there is none.
+std::string gpu_label(const json& g) {
+  if (!g.is_object()) return "";
+  return fmt::format("GPU {}: {}", g.value("ordinal", -1), g.value("name", "?"));
+}
+
+// The models of the run's GPUs, joined, when they are not all one model; "" otherwise.
+std::string gpu_models_differ(const json& info) {
+  std::set<std::string> models;
+  for (const json& g : info.value("gpus", json::array())) models.insert(g.value("name", "?"));
+  if (models.size() < 2) return "";
+  std::string out;
+  for (const std::string& m : models) out += (out.empty() ? "" : ", ") + m;
+  return out;
+}
+
 std::string pair_of(const json& r) { return r.value("candidate", "?") + " vs " + r.value("baseline", "?"); }
 
 std::string verdict_section(const RunData& run) {
@@ -385,6 +401,11 @@ std::string environment_section(const RunData& run) {
   add("libtorch", env.contains("libtorch") ? env["libtorch"] : info.value("libtorch", json()));
   add("compiler", env.contains("compiler") ? env["compiler"] : info.value("compiler", json()));
   add("build type", env.value("build_type", json()));
+  if (const json gpus = info.value("gpus", json::array()); gpus.size() > 1) {
+    std::string used;
+    for (const json& g : gpus) used += (used.empty() ? "" : "; ") + gpu_label(g) + " " + g.value("uuid", "");
+    add("GPUs (the steps spread over them; each step's GPU below)", used);
+  }
   add("report directory", run.dir);
   out += t.str() + "\n";
   const json commands = info.value("commands", json::array());
@@ -395,9 +416,15 @@ std::string environment_section(const RunData& run) {
   }
   const json suites = info.value("suites", json::array());
   if (!suites.empty()) {
-    MarkdownTable s({"step", "status", "seconds", "log"});
-    for (const json& x : suites)
-      s.row({x.value("name", "?"), x.value("status", "?"), num(x.value("seconds", json()), "{:.0f}"), x.value("log", "")});
+    const bool on_gpus = std::any_of(suites.begin(), suites.end(), [](const json& x) { return x.contains("gpu"); });
+    MarkdownTable s(on_gpus ? std::vector<std::string>{"step", "status", "seconds", "GPU", "log"}
+                            : std::vector<std::string>{"step", "status", "seconds", "log"});
+    for (const json& x : suites) {
+      std::vector<std::string> row = {x.value("name", "?"), x.value("status", "?"), num(x.value("seconds", json()), "{:.0f}")};
+      if (on_gpus) row.push_back(gpu_label(x.value("gpu", json())));
+      row.push_back(x.value("log", ""));
+      s.row(row);
+    }
     out += s.str() + "\n";
   }
   return out;
@@ -425,6 +452,9 @@ std::string render_report(const RunData& run) {
   if (info.contains("commit"))
     out += fmt::format("Commit `{}`, {} (UTC){}.\n\n", info.value("commit", "?"), info.value("date", "?"),
                        info.value("quick", false) ? ", quick sizes" : "");
+  if (const std::string differ = gpu_models_differ(info); !differ.empty())
+    out += fmt::format("**The steps ran on GPUs of different models** ({}): the speed figures of different sections "
+                       "are not comparable with each other; each step's GPU is listed under Environment.\n\n", differ);
   if (!run.unreadable.empty()) {
     out += fmt::format("**Incomplete:** {} record line(s) could not be read (a run cut short, or a damaged file); "
                        "the report shows the rest, and the verdict cannot pass:\n\n", run.unreadable.size());

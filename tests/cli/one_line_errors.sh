@@ -24,6 +24,13 @@ expect_one_line "no data folder" validate --data /nonexistent
 echo '{"candidate": "sage_int8", "baseline": "fp16", "baseline_layers": [0, 0]}' > "$tmp/plan.json"
 expect_one_line "layer 0 is listed twice" validate --data "$tmp" --model "$model" --precision-plan "$tmp/plan.json"
 expect_one_line "--out is required" plan --model "$model"
+# No GPU visible (an empty CUDA_VISIBLE_DEVICES hides any): no spec to offer ctest. --gpus N writes one anyway.
+CUDA_VISIBLE_DEVICES= expect_one_line "no GPU visible to CUDA here" resource-spec
+if "$bin" resource-spec --gpus 2 --out "$tmp/spec.json" 2> /dev/null && grep -q '"id": "1"' "$tmp/spec.json"; then
+  echo "ok: sageval resource-spec --gpus 2 -> $(tr -d ' \n' < "$tmp/spec.json")"
+else
+  echo "FAILED: sageval resource-spec --gpus 2 did not write a spec of two GPUs"; failures=$((failures + 1))
+fi
 cp -r "$model" "$tmp/model" && sed -i 's/"hidden_act": "silu"/"hidden_act": "gelu_fast"/' "$tmp/model/config.json"
 expect_one_line "field 'hidden_act' = \"gelu_fast\" is not supported" logits --model "$tmp/model" --prompt x --out "$tmp/l"
 # float16 weights on the CPU: runs where this libtorch has a float16 CPU matmul, else one line saying so.

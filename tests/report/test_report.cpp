@@ -75,6 +75,23 @@ TEST_F(RunDir, FailedSuiteRunFailsTheVerdictWithoutAnyGate) {
   EXPECT_HAS(report::render_report(run), "exit status == 0");
 }
 
+TEST_F(RunDir, NamesTheGpuOfEachStepAndSaysWhenModelsDiffer) {
+  const json h200 = {{"ordinal", 0}, {"name", "NVIDIA H200"}, {"uuid", "GPU-a"}};
+  const json h100 = {{"ordinal", 1}, {"name", "NVIDIA H100 80GB HBM3"}, {"uuid", "GPU-b"}};
+  json info = {{"suites", {{{"name", "kernel speed"}, {"status", "passed"}, {"exit_code", 0}, {"gpu", h200}},
+                           {{"name", "model suites (GPU sizes)"}, {"status", "passed"}, {"exit_code", 0}, {"gpu", h100}}}},
+               {"gpus", {h200, h100}}};
+  std::string md = report::render_report(report::load_run(make("gpus_differ", {perplexity_record("A", 1.0, true)}, info)));
+  EXPECT_HAS(md, "| model suites (GPU sizes) | passed | - | GPU 1: NVIDIA H100 80GB HBM3 |");
+  EXPECT_HAS(md, "**The steps ran on GPUs of different models** (NVIDIA H100 80GB HBM3, NVIDIA H200)");
+  EXPECT_HAS(md, "GPU 0: NVIDIA H200 GPU-a; GPU 1: NVIDIA H100 80GB HBM3 GPU-b");
+  info["gpus"][1]["name"] = "NVIDIA H200";
+  info["suites"][1]["gpu"]["name"] = "NVIDIA H200";
+  md = report::render_report(report::load_run(make("gpus_same", {perplexity_record("A", 1.0, true)}, info)));
+  EXPECT_EQ(md.find("different models"), std::string::npos);
+  EXPECT_HAS(md, "| kernel speed | passed | - | GPU 0: NVIDIA H200 |");
+}
+
 TEST_F(RunDir, EmptyRunIsNotAPass) {
   const auto run = report::load_run(make("empty", {}, nullptr));
   EXPECT_FALSE(report::run_passes(run));

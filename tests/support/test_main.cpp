@@ -7,6 +7,7 @@
 #include "sageval/app/options.h"
 #include "sageval/attention.h"
 #include "sageval/model/llama_model.h"
+#include "sageval/perf/gpu_devices.h"
 #include "support/test_options.h"
 
 namespace sageval::testing {
@@ -34,6 +35,13 @@ int64_t env_int_or(const char* name, int64_t fallback) {
 }  // namespace sageval::testing
 
 int main(int argc, char** argv) {
+  // Under `ctest --resource-spec-file` this process runs on the GPU ctest allotted it (before anything starts CUDA).
+  try {
+    if (const std::string line = sageval::perf::use_ctest_allotted_gpu(); !line.empty()) std::printf("%s\n", line.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return sageval::app::kExitError;
+  }
   ::testing::InitGoogleTest(&argc, argv);  // takes its own --gtest_* flags out of argv
   CLI::App app{"sageval test executable (GoogleTest flags: --help)"};
   sageval::app::add_backend_option(app, sageval::testing::g_candidate, "the candidate the suites compare");

@@ -1,0 +1,186 @@
+#include "cli/job_steps.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <optional>
+#include <regex>
+#include <stdexcept>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "sageval/app/options.h"
+
+extern char** environ;
+
+namespace sageval::cli {
+namespace {
+
+using nlohmann::json;
+
+// The gtest summary lines of a log ("[  PASSED  ] 40 tests."), joined.
+std::string test_summary(const std::string& log) {
+  std::ifstream in(log);
+  static const std::regex summary(R"(^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?)");
+  std::string line, out;
+  while (std::getline(in, line))
+    if (std::smatch m; std::regex_search(line, m, summary)) out += (out.empty() ? "" : " ") + m.str();
+  return out;
+}
+
+// Runs `exe args` with this process's environment plus `env`, stdout and stderr into `log_path`; waits for it.
+// Returns the exit code (128 + signal when killed); throws when it cannot be started.
+int run_process(const std::string& exe, const std::vector<std::string>& args,
+                const std::vector<std::pair<std::string, std::string>>& env, const std::string& log_path) {
+  std::vector<std::string> words = {exe};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  std::map<std::string, std::string> overrides(env.begin(), env.end());
+  std::vector<std::string> entries;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string kv = *e;
+    if (overrides.count(kv.substr(0, kv.find('='))) == 0) entries.push_back(kv);
+  }
+  for (const auto& [k, v] : overrides) entries.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (std::string& e : entries) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&files, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = 0;
+  const int err = ::posix_spawn(&pid, exe.c_str(), &files, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&files);
+  if (err != 0) throw std::runtime_error(fmt::format("could not start {}: {}", exe, std::strerror(err)));
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw std::runtime_error(fmt::format("waiting for {}: {}", exe, std::strerror(errno)));
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+struct StepResult {
+  json record;
+  std::string command;
+};
+
+}  // namespace
+
+std::string shell_quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+void Job::run(const std::vector<JobLane>& lanes, const std::vector<perf::GpuDevice>& gpus) {
+  std::vector<std::vector<std::optional<StepResult>>> results(lanes.size());
+  for (size_t i = 0; i < lanes.size(); ++i) results[i].resize(lanes[i].steps.size());
+  std::mutex mutex;  // guards printing and the queue
+  std::vector<size_t> queue(lanes.size());
+  std::iota(queue.begin(), queue.end(), size_t{0});
+  const bool parallel = gpus.size() > 1 && lanes.size() > 1;
+  if (parallel)
+    std::stable_sort(queue.begin(), queue.end(),
+                     [&](size_t a, size_t b) { return lanes[a].expected_seconds > lanes[b].expected_seconds; });
+  size_t next = 0;
+
+  auto run_lane = [&](size_t lane, const perf::GpuDevice* gpu) {
+    for (size_t s = 0; s < lanes[lane].steps.size(); ++s) {
+      const JobStep& step = lanes[lane].steps[s];
+      std::vector<std::pair<std::string, std::string>> env = step.env;
+      std::string where;
+      if (gpu != nullptr) {
+        env.emplace_back("CUDA_VISIBLE_DEVICES", perf::cuda_visible_devices_for(gpu->ordinal, std::getenv("CUDA_VISIBLE_DEVICES")));
+        where = fmt::format(" on GPU {}", gpu->ordinal);
+      }
+      std::string command;
+      for (const auto& [k, v] : env) command += k + "=" + shell_quoted(v) + " ";
+      command += shell_quoted(step.exe);
+      for (const std::string& a : step.args) command += " " + shell_quoted(a);
+      const std::string log_path = dir_ + "/logs/" + step.log;
+      if (!parallel) {
+        fmt::print("== {:<34} ", step.name);
+        std::fflush(stdout);
+      }
+      const auto start = std::chrono::steady_clock::now();
+      int rc = 0;
+      try {
+        rc = run_process(step.exe, step.args, env, log_path);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(fmt::format("step '{}': {}", step.name, e.what()));
+      }
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const std::string verdict = rc == 0 ? "passed" : rc == app::kExitNoGpu ? "skipped" : "failed";
+      const std::string summary = test_summary(log_path);
+      json record = {{"name", step.name}, {"status", verdict}, {"exit_code", rc}, {"seconds", seconds}, {"log", "logs/" + step.log}};
+      if (gpu != nullptr) record["gpu"] = {{"ordinal", gpu->ordinal}, {"name", gpu->name}, {"uuid", gpu->uuid}};
+      for (const std::string& tag : step.tags) record[tag] = true;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (parallel) fmt::print("== {:<34} ", step.name);
+        fmt::print("{} in {:.0f} s{} {}(log: logs/{})\n", verdict, seconds, where, summary.empty() ? "" : summary + " ", step.log);
+        std::fflush(stdout);
+        results[lane][s] = StepResult{record, command};
+      }
+      if (step.lane_continues && !step.lane_continues(rc)) break;
+    }
+  };
+
+  if (!parallel) {
+    for (size_t lane : queue) run_lane(lane, gpus.empty() ? nullptr : &gpus[0]);
+  } else {
+    fmt::print("== {} GPUs: the steps run in {} lanes, one lane per GPU at a time\n", gpus.size(), lanes.size());
+    std::exception_ptr failure;
+    std::vector<std::thread> workers;
+    for (const perf::GpuDevice& gpu : gpus)
+      workers.emplace_back([&, gpu] {
+        for (;;) {
+          size_t lane = 0;
+          {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (failure || next == queue.size()) return;
+            lane = queue[next++];
+          }
+          try {
+            run_lane(lane, &gpu);
+          } catch (...) {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (!failure) failure = std::current_exception();
+            return;
+          }
+        }
+      });
+    for (std::thread& w : workers) w.join();
+    if (failure) std::rethrow_exception(failure);
+  }
+  for (const auto& lane : results)
+    for (const auto& r : lane)
+      if (r) {
+        steps_.push_back(r->record);
+        commands_.push_back(r->command);
+      }
+}
+
+void Job::skip(const std::string& section, const std::string& reason) {
+  skipped_.push_back({{"section", section}, {"reason", reason}});
+  fmt::print("== {}: skipped ({})\n", section, reason);
+}
+
+json Job::record() const { return {{"commands", commands_}, {"suites", steps_}, {"skipped", skipped_}}; }
+
+}  // namespace sageval::cli
