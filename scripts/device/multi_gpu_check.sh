@@ -3,6 +3,7 @@
 # resource allocation on one GPU and on all of them, each timed, and (MAIN_JOB=1) the main job on one GPU and on
 # all of them, each timed; logs under $OUT. The per-test device is the line each test process prints
 # ("ctest resource allocation: GPU n ... -> CUDA_VISIBLE_DEVICES=n: NAME UUID"), collected from ctest's log.
+# On a machine of one GPU only the one-GPU runs are made.
 # Usage: scripts/device/multi_gpu_check.sh   (env: CTEST=0 skips the ctest runs, MAIN_JOB=1 adds the main job)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,16 +31,17 @@ timed_ctest() {  # timed_ctest NAME SPEC JOBS [env...]
 if [ "${CTEST:-1}" = 1 ]; then
   "$sageval" resource-spec --out "$OUTDIR/gpus_all.json"
   CUDA_VISIBLE_DEVICES=0 "$sageval" resource-spec --out "$OUTDIR/gpus_one.json"
-  timed_ctest all_gpus "$OUTDIR/gpus_all.json" $((ngpu * slots))
+  [ "$ngpu" -gt 1 ] && timed_ctest all_gpus "$OUTDIR/gpus_all.json" $((ngpu * slots))
   timed_ctest one_gpu "$OUTDIR/gpus_one.json" "$slots" CUDA_VISIBLE_DEVICES=0
 fi
 if [ "${MAIN_JOB:-0}" = 1 ]; then
-  for run in all one; do
+  runs=(one); [ "$ngpu" -gt 1 ] && runs=(all one)
+  for run in "${runs[@]}"; do
     vis=(); [ $run = one ] && vis=(CUDA_VISIBLE_DEVICES=0)
     t=$(date +%s)
     env "${vis[@]}" "$sageval" validate --data .device-data --report-dir "build-gpu/report_$run" > "$OUTDIR/main_job_$run.log" 2>&1
     echo "main job ($run GPUs): rc=$? wall $(( $(date +%s) - t )) s"
     grep -E '^== ' "$OUTDIR/main_job_$run.log"
   done
-  tar -czf "$OUTDIR/reports.tar.gz" -C build-gpu report_all report_one
+  tar -czf "$OUTDIR/reports.tar.gz" -C build-gpu "${runs[@]/#/report_}"
 fi
