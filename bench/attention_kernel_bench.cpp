@@ -374,13 +374,6 @@ void print_table(const std::vector<ShapeResult>& rows, const json& copy) {
   fmt::print("\n");
 }
 
-void write_json(const std::string& path, const json& doc) {
-  if (path.empty()) return;
-  std::ofstream f(path);
-  f << doc.dump(2) << "\n";
-  if (!f) throw std::runtime_error("cannot write " + path);
-}
-
 int run_benchmark(const Options& opt) {
   c10::InferenceMode inference;  // no autograd bookkeeping around the SDPA calls
   json doc = {{"benchmark", "sageval_attention_bench"},
@@ -412,7 +405,7 @@ int run_benchmark(const Options& opt) {
           for (const std::string& name : kVariants) rows.back().variants[name] = {"error", e.what(), {}};
         }
         doc["shapes"].push_back(shape_json(rows.back()));
-        write_json(opt.json_path, doc);  // after every shape, so a run cut short keeps what it measured
+        sageval::bench::write_json(opt.json_path, doc);  // after every shape, so a run cut short keeps what it measured
       }
   print_failures(rows);
   print_table(rows, doc["copy_bandwidth"]);

@@ -3,14 +3,27 @@
 // run (an exception exits 1 with its message).
 #pragma once
 
+#include <filesystem>
+#include <string>
+
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 
 #include "sageval/app/options.h"
 #include "sageval/perf/gpu_devices.h"
+#include "sageval/record.h"
 
 namespace sageval::bench {
+
+// The --json file: its folder made when missing (ctest runs the benchmarks before anything made the report
+// folder), written atomically so a run cut short leaves the previous file or this one whole. No path: nothing.
+inline void write_json(const std::string& path, const nlohmann::json& doc) {
+  if (path.empty()) return;
+  if (const std::filesystem::path parent = std::filesystem::path(path).parent_path(); !parent.empty())
+    std::filesystem::create_directories(parent);
+  write_file_atomically(path, doc.dump(2) + "\n");
+}
 
 // `add_options` declares the options on the app, bound to an Options; `finish` applies what depends on several
 // of them (--quick's sizes unless given) and throws std::invalid_argument naming a bad value. `run` is null in

@@ -350,12 +350,6 @@ std::vector<std::string> malformed_figures(const json& doc) {
   return bad;
 }
 
-void write_json(const std::string& path, const json& doc) {
-  std::ofstream f(path);
-  f << doc.dump(2) << "\n";
-  if (!f) throw std::runtime_error("cannot write " + path);
-}
-
 int run(const Options& opt) {
   c10::InferenceMode inference;
   sageval::model::LoadOptions lo;
@@ -381,10 +375,10 @@ int run(const Options& opt) {
   const std::string dir = opt.json_path.substr(0, opt.json_path.find_last_of('/'));
   if (!dir.empty() && dir != opt.json_path) std::filesystem::create_directories(dir);
   b.prefill();
-  write_json(opt.json_path, b.doc);
+  sageval::bench::write_json(opt.json_path, b.doc);
   b.ttft();
   b.decode();
-  write_json(opt.json_path, b.doc);
+  sageval::bench::write_json(opt.json_path, b.doc);
   b.memory();
   print_throughput_table("Prefill", b.doc["prefill"], opt, opt.batches, opt.lengths, "length");
   print_throughput_table("Decode", b.doc["decode"], opt, opt.decode_batches, opt.decode_lengths, "context");
@@ -411,7 +405,7 @@ int run(const Options& opt) {
     fmt::print("baseline {}: {} configurations compared, {} regressions\n", opt.baseline_path, changes.size(), regressions);
     if (regressions > 0 && status == 0) status = 3;
   }
-  write_json(opt.json_path, b.doc);
+  sageval::bench::write_json(opt.json_path, b.doc);
   fmt::print("wrote {}\n", opt.json_path);
   return status;
 }

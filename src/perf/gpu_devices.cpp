@@ -1,9 +1,13 @@
 #include "sageval/perf/gpu_devices.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <thread>
 #include <sstream>
 #include <stdexcept>
 
+#include <ATen/Parallel.h>
 #include <fmt/format.h>
 
 #include "sageval/build_paths.h"
@@ -104,14 +108,38 @@ std::string cuda_visible_devices_for(int ordinal, const char* current) {
   return devices[ordinal];
 }
 
+int cpu_threads_for_share(int slots, int slots_per_gpu, int gpus_on_host, int cores) {
+  const int64_t share = static_cast<int64_t>(cores) * slots / (static_cast<int64_t>(slots_per_gpu) * std::max(1, gpus_on_host));
+  return static_cast<int>(std::clamp<int64_t>(share, 1, std::max(1, cores)));
+}
+
+namespace {
+// GPUs the host offers this process before any narrowing: the entries of CUDA_VISIBLE_DEVICES, else the driver's
+// list (/proc/driver/nvidia/gpus, readable without starting CUDA), else 1.
+int gpus_on_host(const char* visible) {
+  if (visible != nullptr && *visible != '\0') return static_cast<int>(split(visible, ',').size());
+  std::error_code ec;
+  int count = 0;
+  for (std::filesystem::directory_iterator it("/proc/driver/nvidia/gpus", ec), end; !ec && it != end; it.increment(ec))
+    ++count;
+  return std::max(count, 1);
+}
+}  // namespace
+
 std::string use_ctest_allotted_gpu() {
   const std::optional<CtestGpu> gpu = ctest_allotted_gpu([](const char* name) { return std::getenv(name); });
   if (!gpu) return "";
   const char* before = std::getenv("CUDA_VISIBLE_DEVICES");
   const std::string visible = cuda_visible_devices_for(gpu->id, before);
+  // Tests sharing the host run at once: each takes the CPU threads of its share (its slots of all the host's
+  // GPU slots), or libtorch's thread pools (a thread per core each) oversubscribe the cores many times over
+  // (one H200, 16 cores, ctest -L gpu -j 4 without this: the 28 entries took 1795 s of process time in 470 s).
+  const int threads = cpu_threads_for_share(gpu->slots, ctest_gpu_slots(), gpus_on_host(before),
+                                            static_cast<int>(std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
   ::setenv("CUDA_VISIBLE_DEVICES", visible.c_str(), 1);
-  std::string line = fmt::format("ctest resource allocation: GPU {} ({} of {} slots) -> CUDA_VISIBLE_DEVICES={}",
-                                 gpu->id, gpu->slots, ctest_gpu_slots(), visible);
+  std::string line = fmt::format("ctest resource allocation: GPU {} ({} of {} slots, {} CPU threads) -> CUDA_VISIBLE_DEVICES={}",
+                                 gpu->id, gpu->slots, ctest_gpu_slots(), threads, visible);
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
   // The device CUDA now sees, by name and UUID; more than one means CUDA had started before the narrowing.
   const std::vector<GpuDevice> seen = visible_gpus();

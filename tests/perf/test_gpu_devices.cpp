@@ -90,6 +90,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadAllotment{"TwoGpus", with_gpus("id:0,slots:1;id:1,slots:1"), "CTEST_RESOURCE_GROUP_0_GPUS"}),
     [](const ::testing::TestParamInfo<BadAllotment>& info) { return std::string(info.param.label); });
 
+TEST(CpuThreadsForShare, TheSharesOfTheCores) {
+  EXPECT_EQ(perf::cpu_threads_for_share(1, 4, 1, 16), 4);   // four sharing tests on one GPU
+  EXPECT_EQ(perf::cpu_threads_for_share(4, 4, 1, 16), 16);  // a test with the GPU to itself
+  EXPECT_EQ(perf::cpu_threads_for_share(1, 4, 2, 32), 4);   // eight at once on two GPUs
+  EXPECT_EQ(perf::cpu_threads_for_share(4, 4, 2, 32), 16);
+  EXPECT_EQ(perf::cpu_threads_for_share(1, 4, 8, 16), 1);   // never below one
+  EXPECT_EQ(perf::cpu_threads_for_share(1, 4, 0, 0), 1);
+}
+
 TEST(CudaVisibleDevicesFor, TheOrdinalItselfWithoutAList) {
   EXPECT_EQ(perf::cuda_visible_devices_for(1, nullptr), "1");
   EXPECT_EQ(perf::cuda_visible_devices_for(0, ""), "0");

@@ -48,8 +48,13 @@ std::optional<CtestGpu> ctest_allotted_gpu(const EnvironmentLookup& env);
 // `current` is null or empty. Throws std::invalid_argument when the list has no such entry.
 std::string cuda_visible_devices_for(int ordinal, const char* current);
 
+// The CPU threads of a process holding `slots` of the `slots_per_gpu` slots of one of `gpus_on_host` GPUs on a
+// host of `cores` cores: its share of the cores, at least 1.
+int cpu_threads_for_share(int slots, int slots_per_gpu, int gpus_on_host, int cores);
+
 // The first step of every GPU test and benchmark process: under ctest with a resource spec, sets
-// CUDA_VISIBLE_DEVICES to the allotted GPU and returns a line saying so (the process prints it, so each test's
+// CUDA_VISIBLE_DEVICES to the allotted GPU, libtorch's CPU threads to the process's share of the cores
+// (cpu_threads_for_share) and returns a line saying so (the process prints it, so each test's
 // log names its device: the GPU's name and UUID as CUDA then sees it); otherwise changes nothing and returns "".
 // Must run before anything starts CUDA. Throws std::invalid_argument as ctest_allotted_gpu does, and
 // std::runtime_error when CUDA then sees no GPU or several (it had started before).
