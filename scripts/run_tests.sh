@@ -12,6 +12,15 @@ export SAGEVAL_REPORT_DIR="${SAGEVAL_REPORT_DIR:-$PWD/$BUILD_DIR/report}"
 rm -f "$SAGEVAL_REPORT_DIR"/*.jsonl
 # ctest runs tests in parallel; one BLAS thread each keeps them from oversubscribing the cores.
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+# Where GPUs are visible, ctest spreads the GPU tests over them (`sageval resource-spec`: each GPU test asks for
+# one GPU; timing, memory and model suites for a whole one). Without a GPU there is nothing to spread.
+spec=()
+if "$BUILD_DIR/src/sageval" resource-spec --out "$BUILD_DIR/gpus.json" 2> "$BUILD_DIR/gpus.log"; then
+  spec=(--resource-spec-file "$PWD/$BUILD_DIR/gpus.json")
+  echo "run_tests: GPU tests spread over the visible GPUs ($(grep -c '^GPU' "$BUILD_DIR/gpus.log"); $BUILD_DIR/gpus.json)"
+else
+  echo "run_tests: no resource spec: $(sed 's/^sageval resource-spec: error: //' "$BUILD_DIR/gpus.log")"
+fi
 cd "$BUILD_DIR"
 # One JUnit file per run in the report folder, for CI dashboards (one test case per ctest entry).
-ctest --output-on-failure -j "${SAGEVAL_JOBS:-$(nproc)}" --output-junit "$SAGEVAL_REPORT_DIR/ctest-junit.xml" "$@"
+ctest --output-on-failure -j "${SAGEVAL_JOBS:-$(nproc)}" --output-junit "$SAGEVAL_REPORT_DIR/ctest-junit.xml" "${spec[@]}" "$@"

@@ -26,7 +26,7 @@ timed_ctest() {  # timed_ctest NAME SPEC JOBS [env...]
   echo "ctest -L gpu ($name, -j $jobs): rc=$rc wall $(( $(date +%s) - t )) s; $(grep -E 'tests passed|tests failed' "$OUTDIR/ctest_$name.log")"
   grep -E '^\s+[0-9]+ - .*\((Failed|Timeout|Not Run)' "$OUTDIR/ctest_$name.log" | head -10
   # Per test: the GPU its process was given.
-  grep -oE 'ctest resource allocation: GPU [0-9]+ \([0-9]+ of [0-9]+ slots, [0-9]+ CPU threads\) -> CUDA_VISIBLE_DEVICES=[^:]+: .*' \
+  grep -oE 'ctest resource allocation: GPU [0-9]+ \([0-9]+ of [0-9]+ slots, [0-9]+ CPU threads[a-zA-Z_ ]*\) -> CUDA_VISIBLE_DEVICES=[^:]+: .*' \
     "$OUTDIR/ctest_${name}_detail.log" | sed -E 's/ -> CUDA_VISIBLE_DEVICES=[^:]+: / /' | sort | uniq -c
 }
 if [ "${CTEST:-1}" = 1 ]; then

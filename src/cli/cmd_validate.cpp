@@ -208,7 +208,9 @@ int run_validate(const ValidateOptions& o) {
     if (!o.precision_plan.empty()) s.tags = {"replaced_by_plan"};
     return s;
   };
-  std::vector<JobLane> lanes;  // in the report's order; expected seconds from a full run on one H200 (NOTES.md)
+  // In the report's order; the expected seconds (which lanes start first on several GPUs) are the steps' times in
+  // a full run on one H200 (docs/measurements/h200_ctest_resource_groups_2026-11-29.md).
+  std::vector<JobLane> lanes;
   if (gpu) {
     if (o.quick) {
       default_env("SAGEVAL_SUITE_MAX_BYTES", "262144");
@@ -218,12 +220,13 @@ int run_validate(const ValidateOptions& o) {
     std::vector<std::string> quick;
     if (o.quick) quick.push_back("--quick");
     lanes.push_back({{step("kernel accuracy (CUDA)", "kernel_accuracy.log", tests + "/sageval_gpu_tests",
-                           {"--gtest_filter=" + kernel_filter})}, 35});
+                           {"--gtest_filter=" + kernel_filter})}, 34});
     auto kernel_bench = quick;
     kernel_bench.insert(kernel_bench.end(), {"--json", dir + "/attention_kernel_bench.json"});
-    lanes.push_back({{step("kernel speed", "kernel_speed.log", bench + "/sageval_attention_bench", kernel_bench)}, 45});
-    lanes.push_back({{model_suites_step("model suites (GPU sizes)", tests + "/sageval_model_gpu_tests")}, 76});
-    if (!o.precision_plan.empty()) lanes.push_back(plan_lane(tests + "/sageval_model_gpu_tests", 120));
+    lanes.push_back({{step("kernel speed", "kernel_speed.log", bench + "/sageval_attention_bench", kernel_bench)}, 48});
+    lanes.push_back({{model_suites_step("model suites (GPU sizes)", tests + "/sageval_model_gpu_tests")}, 64});
+    // The plan's search has no GPU timing yet: its lane is taken as twice the model suites' (it runs them again).
+    if (!o.precision_plan.empty()) lanes.push_back(plan_lane(tests + "/sageval_model_gpu_tests", 2 * 64));
     lanes.push_back({{step("memory and leak checks", "memory.log", tests + "/sageval_perf_tests", {})}, 3});
     // fp16, the candidate and libtorch's SDPA where this libtorch has it, each once.
     std::vector<std::string> backends = {"fp16"};
@@ -232,7 +235,7 @@ int run_validate(const ValidateOptions& o) {
     auto model_bench = quick;
     model_bench.insert(model_bench.end(), {"--backends", fmt::format("{}", fmt::join(backends, ",")), "--model",
                                            absolute(model), "--json", dir + "/model_bench.json"});
-    lanes.push_back({{step("model throughput and memory", "model_bench.log", bench + "/sageval_model_bench", model_bench)}, 32});
+    lanes.push_back({{step("model throughput and memory", "model_bench.log", bench + "/sageval_model_bench", model_bench)}, 50});
   } else {
     if (o.quick) {
       default_env("SAGEVAL_SUITE_MAX_BYTES", "2048");

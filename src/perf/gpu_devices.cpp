@@ -134,12 +134,19 @@ std::string use_ctest_allotted_gpu() {
   // Tests sharing the host run at once: each takes the CPU threads of its share (its slots of all the host's
   // GPU slots), or libtorch's thread pools (a thread per core each) oversubscribe the cores many times over
   // (one H200, 16 cores, ctest -L gpu -j 4 without this: the 28 entries took 1795 s of process time in 470 s).
-  const int threads = cpu_threads_for_share(gpu->slots, ctest_gpu_slots(), gpus_on_host(before),
-                                            static_cast<int>(std::thread::hardware_concurrency()));
-  at::set_num_threads(threads);
+  // An OMP_NUM_THREADS given by the user wins (scripts/run_tests.sh sets 1 for its CPU tests), and the line says so.
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  const bool user_threads = omp != nullptr && *omp != '\0';
+  int threads = at::get_num_threads();
+  if (!user_threads) {
+    threads = cpu_threads_for_share(gpu->slots, ctest_gpu_slots(), gpus_on_host(before),
+                                    static_cast<int>(std::thread::hardware_concurrency()));
+    at::set_num_threads(threads);
+  }
   ::setenv("CUDA_VISIBLE_DEVICES", visible.c_str(), 1);
-  std::string line = fmt::format("ctest resource allocation: GPU {} ({} of {} slots, {} CPU threads) -> CUDA_VISIBLE_DEVICES={}",
-                                 gpu->id, gpu->slots, ctest_gpu_slots(), threads, visible);
+  std::string line = fmt::format("ctest resource allocation: GPU {} ({} of {} slots, {} CPU threads{}) -> CUDA_VISIBLE_DEVICES={}",
+                                 gpu->id, gpu->slots, ctest_gpu_slots(), threads, user_threads ? " by OMP_NUM_THREADS" : "",
+                                 visible);
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
   // The device CUDA now sees, by name and UUID; more than one means CUDA had started before the narrowing.
   const std::vector<GpuDevice> seen = visible_gpus();

@@ -84,7 +84,7 @@ file(WRITE ${WORK_DIR}/one_gpu.json
   "{\"version\": {\"major\": 1, \"minor\": 0}, \"local\": [{\"gpus\": [{\"id\": \"0\", \"slots\": ${SLOTS}}]}]}\n")
 execute_process(COMMAND ${CTEST} --test-dir ${WORK_DIR} -V --resource-spec-file ${WORK_DIR}/one_gpu.json
                 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0 OR NOT out MATCHES "ctest resource allocation: GPU 0 \\(1 of ${SLOTS} slots, [0-9]+ CPU threads\\) -> CUDA_VISIBLE_DEVICES=")
+if(NOT rc EQUAL 0 OR NOT out MATCHES "ctest resource allocation: GPU 0 \\(1 of ${SLOTS} slots, [0-9]+ CPU threads[a-zA-Z_ ]*\\) -> CUDA_VISIBLE_DEVICES=")
   message(FATAL_ERROR "${PROBE} under a one-GPU spec (exit ${rc}) did not report its allotment:\n${out}\n${err}")
 endif()
 message(STATUS "${PROBE} under a one-GPU resource spec: allotment reported")

@@ -54,7 +54,7 @@ int cpu_threads_for_share(int slots, int slots_per_gpu, int gpus_on_host, int co
 
 // The first step of every GPU test and benchmark process: under ctest with a resource spec, sets
 // CUDA_VISIBLE_DEVICES to the allotted GPU, libtorch's CPU threads to the process's share of the cores
-// (cpu_threads_for_share) and returns a line saying so (the process prints it, so each test's
+// (cpu_threads_for_share; OMP_NUM_THREADS, when given, wins) and returns a line saying so (the process prints it, so each test's
 // log names its device: the GPU's name and UUID as CUDA then sees it); otherwise changes nothing and returns "".
 // Must run before anything starts CUDA. Throws std::invalid_argument as ctest_allotted_gpu does, and
 // std::runtime_error when CUDA then sees no GPU or several (it had started before).
