@@ -33,7 +33,7 @@ int run_report(const ReportOptions& o) {
     }
     return 0;
   }
-  return write_report(o.dir, o.out.empty() ? o.dir + "/REPORT.md" : o.out, !o.no_figures);
+  return write_report(o.dir, o.out, !o.no_figures);
 }
 
 }  // namespace
@@ -43,7 +43,8 @@ void add_report_command(CLI::App& app, Run& run) {
   CLI::App* sub = app.add_subcommand("report", "REPORT.md and figures from a run's records; exits 0 on PASS, 1 on "
                                                "FAIL; or, with --compare, what changed between two runs");
   sub->add_option("--dir", o->dir, "the run's report directory")->check(CLI::ExistingDirectory)->capture_default_str();
-  sub->add_option("--out", o->out, "default: DIR/REPORT.md (--compare: standard output)");
+  sub->add_option("--out", o->out, "default: DIR/REPORT.md, or DIR/REPORT.incomplete.md for a run that did not finish "
+                                   "(--compare: standard output)");
   sub->add_flag("--no-figures", o->no_figures, "do not run the plotting script");
   sub->add_option("--compare", o->compare, "OLD_DIR NEW_DIR")->expected(2)->check(CLI::ExistingDirectory);
   sub->callback([o, &run] { run = [o] { return run_report(*o); }; });

@@ -138,14 +138,25 @@ int run_validate(const ValidateOptions& o) {
   default_env("OPENBLAS_NUM_THREADS", "1");
   // A step whose every case skipped exits 77 and counts as skipped, which fails the verdict: nothing was checked.
   set_env("SAGEVAL_ALL_SKIPPED_EXIT_CODE", std::to_string(app::kExitNoGpu));
-  // A fresh run: records of earlier runs would mix into this report. Only what a run writes is removed.
+  // A fresh run: records of earlier runs would mix into this report. Only what a run writes is removed, and not
+  // the last finished run's REPORT.md and figures: they stay whole until this run has finished and replaces them
+  // (a run that does not finish writes REPORT.incomplete.md instead).
   for (const char* f : {"attention_kernel_bench.json", "model_bench.json", "sageval_attention_bench_quick.json",
-                        "sageval_model_bench_quick.json", "run.json", "REPORT.md", "figures.log", "precision_plan.json"})
+                        "sageval_model_bench_quick.json", "run.json", "figures.log", "precision_plan.json"})
     fs::remove(fs::path(dir) / f);
-  for (const char* d : {"figures", "logs"}) remove_tree((fs::path(dir) / d).string());
+  remove_tree((fs::path(dir) / "logs").string());
   for (const auto& entry : fs::directory_iterator(dir))
     if (entry.path().extension() == ".jsonl") fs::remove(entry.path());
   fs::create_directories(fs::path(dir) / "logs");
+  // Until the end replaces it, run.json says the run has not finished: a run killed outright (SIGKILL, a machine
+  // gone) leaves that, and `sageval report` then marks its report incomplete.
+  const std::string started = utc_now();
+  write_file_atomically(dir + "/run.json",
+                        json{{"commit", commit}, {"date", started}, {"candidate", o.backend}, {"baseline", baseline},
+                             {"quick", o.quick},
+                             {"incomplete", {fmt::format("the main job started at {} (UTC) has not finished: it is still "
+                                                         "running, or it was killed before it could say why", started)}}}
+                                .dump(2) + "\n");
 
   std::string why_no_gpu;
   if (!at::hasCUDA())
@@ -265,7 +276,7 @@ int run_validate(const ValidateOptions& o) {
   json run = job.record();
   const json env = perf::environment_info();
   run.update(json{{"commit", commit},
-                  {"date", utc_now()},
+                  {"date", started},
                   {"host", host()},
                   {"device", gpus.size() > 1                           ? describe_gpus(gpus)
                              : gpu && env.value("gpu", json()).is_object() ? fmt::format("cuda ({})", env["gpu"].value("name", "?"))
@@ -300,8 +311,11 @@ int run_validate(const ValidateOptions& o) {
       settings[key] = eq == std::string::npos ? "" : kv.substr(eq + 1);
   }
   run["settings"] = settings;
+  const std::vector<std::string> unfinished = job.unfinished();
+  if (!unfinished.empty()) run["incomplete"] = unfinished;
   write_file_atomically(dir + "/run.json", run.dump(2) + "\n");
-  return write_report(dir, dir + "/REPORT.md", /*figures=*/true);
+  if (unfinished.empty()) remove_tree((fs::path(dir) / "figures").string());  // the last run's, redrawn now
+  return write_report(dir, "", /*figures=*/true);
 }
 
 }  // namespace

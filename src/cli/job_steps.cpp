@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -20,6 +22,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "sageval/app/options.h"
 
@@ -39,6 +42,45 @@ std::string test_summary(const std::string& log) {
     if (std::smatch m; std::regex_search(line, m, summary)) out += (out.empty() ? "" : " ") + m.str();
   return out;
 }
+
+// SIGINT/SIGTERM while steps run: remembered, passed on to the running steps (SIGTERM), and no step starts after.
+// Only async-signal-safe work in the handler: atomics and kill().
+constexpr int kMaxChildren = 64;
+std::atomic<int> g_signal{0};
+std::atomic<pid_t> g_children[kMaxChildren];
+
+void on_signal(int sig) {
+  g_signal.store(sig);
+  for (auto& child : g_children)
+    if (const pid_t pid = child.load(); pid > 0) ::kill(pid, SIGTERM);
+}
+
+void track_child(pid_t pid, bool running) {
+  for (auto& child : g_children) {
+    pid_t expected = running ? 0 : pid;
+    if (child.compare_exchange_strong(expected, running ? pid : 0)) return;
+  }
+}
+
+// Installs the handler for the life of a Job::run, then puts the previous ones back.
+class SignalScope {
+ public:
+  SignalScope() {
+    g_signal.store(0);
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old_int_);
+    ::sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~SignalScope() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
 
 // Runs `exe args` with this process's environment plus `env`, stdout and stderr into `log_path`; waits for it.
 // Returns the exit code (128 + signal when killed); throws when it cannot be started.
@@ -68,9 +110,15 @@ int run_process(const std::string& exe, const std::vector<std::string>& args,
   const int err = ::posix_spawn(&pid, exe.c_str(), &files, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&files);
   if (err != 0) throw std::runtime_error(fmt::format("could not start {}: {}", exe, std::strerror(err)));
+  track_child(pid, true);
+  if (g_signal.load() != 0) ::kill(pid, SIGTERM);  // the signal came between the check and the start
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) throw std::runtime_error(fmt::format("waiting for {}: {}", exe, std::strerror(errno)));
+    if (errno != EINTR) {
+      track_child(pid, false);
+      throw std::runtime_error(fmt::format("waiting for {}: {}", exe, std::strerror(errno)));
+    }
+  track_child(pid, false);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -88,6 +136,7 @@ std::string shell_quoted(const std::string& s) {
 }
 
 void Job::run(const std::vector<JobLane>& lanes, const std::vector<perf::GpuDevice>& gpus) {
+  const SignalScope signals;
   std::vector<std::vector<std::optional<StepResult>>> results(lanes.size());
   for (size_t i = 0; i < lanes.size(); ++i) results[i].resize(lanes[i].steps.size());
   std::mutex mutex;  // guards printing and the queue
@@ -101,6 +150,7 @@ void Job::run(const std::vector<JobLane>& lanes, const std::vector<perf::GpuDevi
 
   auto run_lane = [&](size_t lane, const perf::GpuDevice* gpu) {
     for (size_t s = 0; s < lanes[lane].steps.size(); ++s) {
+      if (g_signal.load() != 0) return;
       const JobStep& step = lanes[lane].steps[s];
       std::vector<std::pair<std::string, std::string>> env = step.env;
       std::string where;
@@ -125,7 +175,7 @@ void Job::run(const std::vector<JobLane>& lanes, const std::vector<perf::GpuDevi
         throw std::runtime_error(fmt::format("step '{}': {}", step.name, e.what()));
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      const std::string verdict = rc == 0 ? "passed" : rc == app::kExitNoGpu ? "skipped" : "failed";
+      const std::string verdict = rc == 0 ? "passed" : rc == app::kExitNoGpu ? "skipped" : rc > 128 ? "killed" : "failed";
       const std::string summary = test_summary(log_path);
       json record = {{"name", step.name}, {"status", verdict}, {"exit_code", rc}, {"seconds", seconds}, {"log", "logs/" + step.log}};
       if (gpu != nullptr) record["gpu"] = {{"ordinal", gpu->ordinal}, {"name", gpu->name}, {"uuid", gpu->uuid}};
@@ -168,12 +218,31 @@ void Job::run(const std::vector<JobLane>& lanes, const std::vector<perf::GpuDevi
     for (std::thread& w : workers) w.join();
     if (failure) std::rethrow_exception(failure);
   }
-  for (const auto& lane : results)
-    for (const auto& r : lane)
-      if (r) {
+  for (size_t lane = 0; lane < results.size(); ++lane)
+    for (size_t s = 0; s < results[lane].size(); ++s)
+      if (const auto& r = results[lane][s]) {
         steps_.push_back(r->record);
         commands_.push_back(r->command);
+      } else if (g_signal.load() != 0) {
+        not_run_.push_back(lanes[lane].steps[s].name);
       }
+  interrupted_by_ = g_signal.load();
+}
+
+std::vector<std::string> Job::unfinished() const {
+  std::vector<std::string> reasons;
+  for (const json& s : steps_) {
+    const int rc = s.value("exit_code", 0);
+    if (rc == 0 || rc == 1 || rc == app::kExitNoGpu) continue;  // a verdict, or nothing to measure here
+    reasons.push_back(rc > 128 ? fmt::format("step '{}' was ended by signal {} ({})", s.value("name", "?"), rc - 128,
+                                             strsignal(rc - 128))
+                               : fmt::format("step '{}' stopped with exit code {}, an error (see {})", s.value("name", "?"),
+                                             rc, s.value("log", "its log")));
+  }
+  if (interrupted_by_ != 0)
+    reasons.push_back(fmt::format("the main job was interrupted by signal {} ({}){}", interrupted_by_, strsignal(interrupted_by_),
+                                  not_run_.empty() ? std::string() : fmt::format("; not run: {}", fmt::join(not_run_, ", "))));
+  return reasons;
 }
 
 void Job::skip(const std::string& section, const std::string& reason) {

@@ -40,11 +40,18 @@ class Job {
 
   void skip(const std::string& section, const std::string& reason);
 
+  // Why the steps did not all finish: a step ended by a signal or by an error exit code (anything but 0 PASS,
+  // 1 FAIL, 77 nothing to measure), or the job interrupted by SIGINT/SIGTERM (which run() passes on to the
+  // running steps, starting no more). Empty when every step finished.
+  std::vector<std::string> unfinished() const;
+
   // {"commands": [...], "suites": [{"name", "status", "exit_code", "seconds", "log", "gpu"?, tags...}], "skipped"}
   nlohmann::json record() const;
 
  private:
   std::string dir_;
+  int interrupted_by_ = 0;
+  std::vector<std::string> not_run_;
   nlohmann::json commands_ = nlohmann::json::array(), steps_ = nlohmann::json::array(),
                  skipped_ = nlohmann::json::array();
 };

@@ -1,5 +1,6 @@
 #include "cli/plot_figures.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "sageval/app/options.h"
 #include "sageval/build_paths.h"
@@ -39,21 +41,30 @@ std::string render_figures(const std::string& dir) {
 }
 
 int write_report(const std::string& dir, const std::string& out, bool figures) {
-  if (figures) {
+  // An unfinished run draws no figures: they would replace those the last finished run's REPORT.md shows.
+  const bool finished = report::incomplete_reasons(report::load_run(dir)).empty();
+  if (figures && finished) {
     const std::string why = render_figures(dir);
     if (!why.empty()) fmt::print("figures: none ({})\n", why);
   }
   const report::RunData run = report::load_run(dir);  // after plotting, so the figures are found
-  write_file_atomically(out, report::render_report(run));  // an interrupted run leaves the previous report whole
+  const std::string path = out.empty() ? report::default_report_path(run) : out;
+  write_file_atomically(path, report::render_report(run));  // an interrupted run leaves the previous report whole
+  if (const auto reasons = report::incomplete_reasons(run); !reasons.empty()) {
+    fmt::print("report: {}\nverdict: none, the run did not finish ({}){}\n", path, fmt::join(reasons, "; "),
+               out.empty() ? "; REPORT.md is still the last finished run's" : "");
+    return app::kExitError;
+  }
+  if (out.empty()) std::remove((fs::path(dir) / "REPORT.incomplete.md").c_str());  // stale once a run finishes
   // With a precision plan the verdict is the plan's (what the user would deploy); the report gives both.
   const auto plan = report::plan_verdicts(run);
   const bool pass = plan ? plan->with_plan_passes : report::run_passes(run);
   if (plan)
-    fmt::print("report: {}\nverdict with the precision plan {}: {} ({} everywhere: {})\n", out, plan->label,
+    fmt::print("report: {}\nverdict with the precision plan {}: {} ({} everywhere: {})\n", path, plan->label,
                pass ? "PASS" : "FAIL", run.run_info.value("candidate", "the candidate"),
                plan->candidate_everywhere_passes ? "PASS" : "FAIL");
   else
-    fmt::print("report: {}\nverdict: {}\n", out, pass ? "PASS" : "FAIL");
+    fmt::print("report: {}\nverdict: {}\n", path, pass ? "PASS" : "FAIL");
   return pass ? 0 : app::kExitFail;
 }
 

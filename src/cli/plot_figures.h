@@ -10,8 +10,9 @@ namespace sageval::cli {
 // when it ran, otherwise why there are no figures (no python3, no matplotlib, or the script's failure).
 std::string render_figures(const std::string& dir);
 
-// Figures (unless `figures` is false), then REPORT.md at `out` from the records in `dir`; prints the report's
-// path and the verdict and returns the exit code of it: 0 PASS, 1 FAIL.
+// Figures (unless `figures` is false or the run did not finish), then the report at `out` (empty: DIR/REPORT.md,
+// or DIR/REPORT.incomplete.md for a run that did not finish) from the records in `dir`; prints the report's path
+// and the verdict and returns its exit code: 0 PASS, 1 FAIL, 2 no verdict (the run did not finish).
 int write_report(const std::string& dir, const std::string& out, bool figures);
 
 }  // namespace sageval::cli

@@ -53,6 +53,15 @@ std::string gpu_models_differ(const json& info) {
 
 std::string pair_of(const json& r) { return r.value("candidate", "?") + " vs " + r.value("baseline", "?"); }
 
+// A section whose records file had lines that could not be read says so where the reader looks (the list is
+// also at the top of the report): "_Incomplete: perplexity.jsonl:7: not a JSON record (...)_".
+std::string unreadable_note(const RunData& run, const std::string& file_prefix) {
+  std::string out;
+  for (const std::string& what : run.unreadable)
+    if (what.rfind(file_prefix, 0) == 0) out += fmt::format("_Incomplete: `{}`; the section shows the rest._\n\n", what);
+  return out;
+}
+
 std::string verdict_section(const RunData& run) {
   MarkdownTable t({"suite", "subject", "gate", "measured", "threshold", "cases", "verdict"});
   for (const VerdictRow& v : verdict_rows(run))
@@ -79,6 +88,7 @@ std::string family_of(const std::string& case_name) {
 std::string kernel_accuracy_section(const RunData& run) {
   std::string out = "## Kernel accuracy\n\nEvery case of the attention suites against the float64 `math` reference "
                     "(and, on a GPU, the CUDA kernels against their exact CPU emulation), grouped by input family.\n\n";
+  out += unreadable_note(run, "attention_");
   MarkdownTable t({"suite", "backends", "inputs", "cases", "failed", "max rel L1", "min cosine", "min worst-row cosine"});
   for (const auto& [suite, records] : run.records) {
     if (suite.rfind("attention_", 0) != 0) continue;
@@ -139,6 +149,7 @@ std::string kernel_speed_section(const RunData& run) {
 std::string perplexity_section(const RunData& run) {
   std::string out = "## Perplexity\n\n";
   const auto& recs = records_of(run, "perplexity");
+  out += unreadable_note(run, "perplexity.jsonl");
   if (recs.empty()) return out + not_run(run, "perplexity");
   std::set<std::string> protocols;
   MarkdownTable t({"data set", "protocol", "backends", "tokens", "ppl base", "ppl cand", "ppl ratio ± unc", "bits/byte base",
@@ -164,6 +175,7 @@ std::string perplexity_section(const RunData& run) {
 std::string logits_section(const RunData& run) {
   std::string out = "## Logits difference\n\n";
   const auto& recs = records_of(run, "logits_diff");
+  out += unreadable_note(run, "logits_diff.jsonl");
   if (recs.empty()) return out + not_run(run, "logits difference");
   MarkdownTable t({"case", "backends", "prompts × tokens", "max abs", "MSE", "cosine", "mean KLD", "KLD p99", "same top-1", "verdict"});
   for (const json& r : recs) {
@@ -216,6 +228,7 @@ std::string context_section(const RunData& run) {
   std::string out = "## Context length\n\nPer window length L: BOS + L-1 bytes of WikiText-2 test, the last half of each "
                     "window scored.\n\n";
   const auto& recs = records_of(run, "context_length");
+  out += unreadable_note(run, "context_length.jsonl");
   if (recs.empty()) return out + not_run(run, "context length");
   MarkdownTable t({"L", "backends", "windows", "tokens", "NLL base", "NLL cand", "NLL ratio", "top-1 acc base", "top-1 acc cand",
                    "mean KLD", "max KLD", "top-1 agreement ± SE", "per-window agreement min / p10 / median (worst window)",
@@ -243,6 +256,7 @@ std::string drift_section(const RunData& run) {
   std::string out = "## Activation drift\n\nPer layer: the attention output (after o_proj) and the hidden state after the "
                     "block, compared between the two backends of each pair.\n\n";
   const auto& recs = records_of(run, "activation_drift");
+  out += unreadable_note(run, "activation_drift.jsonl");
   if (recs.empty()) return out + not_run(run, "activation drift");
   for (const json& r : recs) {
     const json& f = r["figures"];
@@ -261,6 +275,7 @@ std::string generation_section(const RunData& run) {
   std::string out = "## Generation\n\nGreedy continuations of prompts from WikiText-2 test (no gate on identity: greedy "
                     "decoding amplifies any difference; every backend must generate, deterministically).\n\n";
   const auto& recs = records_of(run, "generation");
+  out += unreadable_note(run, "generation.jsonl");
   if (recs.empty()) return out + not_run(run, "generation");
   MarkdownTable t({"backends", "prompts", "new tokens", "identical", "mean common prefix (tokens)", "first divergence"});
   for (const json& r : recs) {
@@ -444,6 +459,10 @@ std::string render_report(const RunData& run) {
     if (info.contains("precision_plan"))
       out += fmt::format("The plan ({}): `{}`.\n\n", info["precision_plan"].value("file", "?"),
                          info["precision_plan"].value("plan", json::object()).dump());
+  } else if (!incomplete_reasons(run).empty()) {
+    out += fmt::format("**No verdict: the run did not finish** — candidate `{}` against baseline `{}`{}.\n\n",
+                       info.value("candidate", "sage_int8"), info.value("baseline", "fp16"),
+                       info.contains("device") ? fmt::format(" on {}", info["device"].get<std::string>()) : "");
   } else {
     out += fmt::format("**Verdict: {}** — candidate `{}` against baseline `{}`{}.\n\n", pass ? "PASS" : "FAIL",
                        info.value("candidate", "sage_int8"), info.value("baseline", "fp16"),
@@ -452,6 +471,12 @@ std::string render_report(const RunData& run) {
   if (info.contains("commit"))
     out += fmt::format("Commit `{}`, {} (UTC){}.\n\n", info.value("commit", "?"), info.value("date", "?"),
                        info.value("quick", false) ? ", quick sizes" : "");
+  if (const auto reasons = incomplete_reasons(run); !reasons.empty()) {
+    out += "**Incomplete run:** it did not finish, so this report shows only what was recorded, and the verdict "
+           "cannot pass. Why:\n\n";
+    for (const std::string& why : reasons) out += "- " + why + "\n";
+    out += "\n";
+  }
   if (const std::string differ = gpu_models_differ(info); !differ.empty())
     out += fmt::format("**The steps ran on GPUs of different models** ({}): the speed figures of different sections "
                        "are not comparable with each other; each step's GPU is listed under Environment.\n\n", differ);

@@ -194,10 +194,23 @@ std::vector<VerdictRow> verdict_rows(const RunData& run) {
     row.pass = false;
     rows.push_back(row);
   }
+  // A run that did not finish: what it would have recorded is unknown.
+  for (const std::string& why : incomplete_reasons(run)) {
+    VerdictRow row;
+    row.suite = "run";
+    row.subject = why;
+    row.gate = "run finished";
+    row.measured = "no";
+    row.threshold = "yes";
+    row.cases = 1;
+    row.failed = 1;
+    row.pass = false;
+    rows.push_back(row);
+  }
   // A suite executable that failed without a failing gate (an exception, a failed EXPECT) fails the run too.
   if (run.run_info.is_object())
     for (const json& s : run.run_info.value("suites", json::array()))
-      if (const std::string status = s.value("status", ""); status == "failed" || status == "skipped") {
+      if (const std::string status = s.value("status", ""); status == "failed" || status == "skipped" || status == "killed") {
         VerdictRow row;
         row.suite = s.value("name", "?");
         row.subject = "suite run";
@@ -210,6 +223,23 @@ std::vector<VerdictRow> verdict_rows(const RunData& run) {
         rows.push_back(row);
       }
   return rows;
+}
+
+std::vector<std::string> incomplete_reasons(const RunData& run) {
+  std::vector<std::string> reasons;
+  if (!run.run_info.is_object() || !run.run_info.contains("incomplete")) return reasons;
+  const json& why = run.run_info["incomplete"];
+  if (why.is_array()) {
+    for (const json& w : why) reasons.push_back(w.is_string() ? w.get<std::string>() : w.dump());
+  } else {
+    reasons.push_back(why.is_string() ? why.get<std::string>() : why.dump());
+  }
+  if (reasons.empty()) reasons.push_back("run.json marks the run incomplete without a reason");
+  return reasons;
+}
+
+std::string default_report_path(const RunData& run) {
+  return (fs::path(run.dir) / (incomplete_reasons(run).empty() ? "REPORT.md" : "REPORT.incomplete.md")).string();
 }
 
 bool run_passes(const RunData& run) {

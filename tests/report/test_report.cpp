@@ -92,6 +92,37 @@ TEST_F(RunDir, NamesTheGpuOfEachStepAndSaysWhenModelsDiffer) {
   EXPECT_HAS(md, "| kernel speed | passed | - | GPU 0: NVIDIA H200 |");
 }
 
+TEST_F(RunDir, AnUnfinishedRunHasNoVerdictAndItsOwnReportFile) {
+  const json info = {{"incomplete", {"step 'model suites' was ended by signal 9 (Killed)"}},
+                     {"suites", {{{"name", "model suites"}, {"status", "killed"}, {"exit_code", 137}}}}};
+  const auto run = report::load_run(make("unfinished", {perplexity_record("A", 1.0, true)}, info));
+  EXPECT_EQ(report::incomplete_reasons(run), std::vector<std::string>{"step 'model suites' was ended by signal 9 (Killed)"});
+  EXPECT_FALSE(report::run_passes(run));
+  EXPECT_EQ(fs::path(report::default_report_path(run)).filename(), "REPORT.incomplete.md");
+  const std::string md = report::render_report(run);
+  EXPECT_HAS(md, "**No verdict: the run did not finish**");
+  EXPECT_HAS(md, "**Incomplete run:**");
+  EXPECT_HAS(md, "- step 'model suites' was ended by signal 9 (Killed)");
+  const auto finished = report::load_run(make("finished", {perplexity_record("A", 1.0, true)}, json::object()));
+  EXPECT_TRUE(report::incomplete_reasons(finished).empty());
+  EXPECT_EQ(fs::path(report::default_report_path(finished)).filename(), "REPORT.md");
+}
+
+TEST_F(RunDir, ATruncatedRecordMarksItsSection) {
+  const std::string dir = make("truncated", {perplexity_record("A", 1.0, true), perplexity_record("B", 1.0, true)}, nullptr);
+  {
+    std::ofstream f(fs::path(dir) / "perplexity.jsonl", std::ios::app);
+    f << R"({"suite": "perplexity", "case": "C", "fig)";  // a line cut short
+  }
+  const auto run = report::load_run(dir);
+  EXPECT_EQ(run.records.at("perplexity").size(), 2u);  // the rest is read
+  const std::string md = report::render_report(run);
+  const size_t section = md.find("## Perplexity");
+  ASSERT_NE(section, std::string::npos);
+  EXPECT_NE(md.find("_Incomplete: `perplexity.jsonl:3: not a JSON record", section), std::string::npos) << md;
+  EXPECT_FALSE(report::run_passes(run));
+}
+
 TEST_F(RunDir, EmptyRunIsNotAPass) {
   const auto run = report::load_run(make("empty", {}, nullptr));
   EXPECT_FALSE(report::run_passes(run));

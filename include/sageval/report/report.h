@@ -49,6 +49,14 @@ struct PlanVerdicts {
 };
 std::optional<PlanVerdicts> plan_verdicts(const RunData& run);
 
+// Why the run did not finish, from run.json's "incomplete" (a step killed or stopped by an error, the main job
+// interrupted, or a run still under way or killed outright); empty for a finished run. An unfinished run's
+// verdict cannot pass.
+std::vector<std::string> incomplete_reasons(const RunData& run);
+// Where the report of this run goes by default: DIR/REPORT.md for a finished run, DIR/REPORT.incomplete.md for an
+// unfinished one, so that the last finished run's REPORT.md stays whole.
+std::string default_report_path(const RunData& run);
+
 std::string render_report(const RunData& run);
 std::string render_comparison(const RunData& old_run, const RunData& new_run);
 
