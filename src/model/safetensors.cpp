@@ -23,97 +23,21 @@
 namespace sageval::model {
 namespace {
 
-constexpr uint64_t kMaxHeaderBytes = 100ull * 1024 * 1024;  // a sane cap: real headers are a few MB at most
 constexpr const char* kMetadataKey = "__metadata__";
-
-struct DtypeInfo {
-  const char* name;
-  at::ScalarType type;
-  int64_t size;
-};
-
-constexpr DtypeInfo kDtypes[] = {
-    {"F64", at::kDouble, 8}, {"F32", at::kFloat, 4}, {"F16", at::kHalf, 2},  {"BF16", at::kBFloat16, 2},
-    {"I64", at::kLong, 8},   {"I32", at::kInt, 4},   {"I16", at::kShort, 2}, {"I8", at::kChar, 1},
-    {"U8", at::kByte, 1},    {"BOOL", at::kBool, 1},
-};
-
-const DtypeInfo* find_dtype(const std::string& name) {
-  for (const DtypeInfo& d : kDtypes)
-    if (name == d.name) return &d;
-  return nullptr;
-}
-
-std::string known_dtype_names() {
-  std::string out;
-  for (const DtypeInfo& d : kDtypes) out += (out.empty() ? "" : " ") + std::string(d.name);
-  return out;
-}
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error(fmt::format("safetensors file '{}': {}", path, what));
 }
 
-[[noreturn]] void fail_tensor(const std::string& path, const std::string& name, const std::string& what) {
-  throw std::runtime_error(fmt::format("safetensors file '{}': tensor '{}': {}", path, name, what));
-}
+struct DtypeType {
+  const char* name;
+  at::ScalarType type;
+};
 
-// A JSON value as a non-negative int64, or nullopt-like false.
-bool as_non_negative(const nlohmann::json& v, int64_t& out) {
-  if (v.is_number_unsigned()) {
-    const uint64_t u = v.get<uint64_t>();
-    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
-    out = static_cast<int64_t>(u);
-    return true;
-  }
-  if (v.is_number_integer()) {
-    out = v.get<int64_t>();
-    return out >= 0;
-  }
-  return false;
-}
-
-SafetensorsEntry parse_entry(const std::string& path, const std::string& name, const nlohmann::json& j,
-                             int64_t data_size) {
-  if (!j.is_object()) fail_tensor(path, name, fmt::format("header entry is not a JSON object but {}", j.type_name()));
-  SafetensorsEntry e;
-
-  auto dt = j.find("dtype");
-  if (dt == j.end() || !dt->is_string()) fail_tensor(path, name, "header entry has no string \"dtype\"");
-  e.dtype = dt->get<std::string>();
-  const DtypeInfo* info = find_dtype(e.dtype);
-  if (info == nullptr)
-    fail_tensor(path, name, fmt::format("unknown or unsupported dtype '{}' (known: {})", e.dtype, known_dtype_names()));
-
-  auto sh = j.find("shape");
-  if (sh == j.end() || !sh->is_array()) fail_tensor(path, name, "header entry has no array \"shape\"");
-  int64_t elements = 1;
-  bool overflow = false;
-  for (const nlohmann::json& d : *sh) {
-    int64_t dim = 0;
-    if (!as_non_negative(d, dim)) fail_tensor(path, name, fmt::format("shape {} has an entry that is not a non-negative integer", sh->dump()));
-    e.shape.push_back(dim);
-    overflow = overflow || __builtin_mul_overflow(elements, dim, &elements);
-  }
-  int64_t bytes = 0;
-  overflow = overflow || __builtin_mul_overflow(elements, info->size, &bytes);
-  if (overflow) fail_tensor(path, name, fmt::format("shape {} overflows a 64-bit byte count", sh->dump()));
-
-  auto off = j.find("data_offsets");
-  if (off == j.end() || !off->is_array() || off->size() != 2 || !as_non_negative((*off)[0], e.begin) ||
-      !as_non_negative((*off)[1], e.end))
-    fail_tensor(path, name, "header entry needs \"data_offsets\": [begin, end] of two non-negative integers");
-  if (e.begin > e.end) fail_tensor(path, name, fmt::format("data_offsets [{}, {}] end before they begin", e.begin, e.end));
-  if (e.end > data_size)
-    fail_tensor(path, name,
-                fmt::format("data_offsets [{}, {}] exceed the data area of {} bytes (truncated or corrupt file?)", e.begin,
-                            e.end, data_size));
-  if (e.end - e.begin != bytes)
-    fail_tensor(path, name,
-                fmt::format("data_offsets [{}, {}] span {} bytes but shape {} of {} needs {} bytes", e.begin, e.end,
-                            e.end - e.begin, sh->dump(), e.dtype, bytes));
-  return e;
-}
+constexpr DtypeType kDtypeTypes[] = {
+    {"F64", at::kDouble}, {"F32", at::kFloat}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}, {"I64", at::kLong},
+    {"I32", at::kInt},    {"I16", at::kShort}, {"I8", at::kChar},  {"U8", at::kByte},       {"BOOL", at::kBool},
+};
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -135,12 +59,15 @@ bool write_all(int fd, const void* data, size_t n) {
 }  // namespace
 
 at::ScalarType scalar_type_from_safetensors(const std::string& dtype) {
-  if (const DtypeInfo* d = find_dtype(dtype)) return d->type;
-  throw std::runtime_error(fmt::format("unknown or unsupported safetensors dtype '{}' (known: {})", dtype, known_dtype_names()));
+  for (const DtypeType& d : kDtypeTypes)
+    if (dtype == d.name) return d.type;
+  std::string known;
+  for (const DtypeType& d : kDtypeTypes) known += (known.empty() ? "" : " ") + std::string(d.name);
+  throw std::runtime_error(fmt::format("unknown or unsupported safetensors dtype '{}' (known: {})", dtype, known));
 }
 
 std::string safetensors_dtype_name(at::ScalarType type) {
-  for (const DtypeInfo& d : kDtypes)
+  for (const DtypeType& d : kDtypeTypes)
     if (d.type == type) return d.name;
   throw std::runtime_error(fmt::format("dtype {} has no safetensors equivalent supported here", c10::toString(type)));
 }
@@ -161,9 +88,9 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     fail(path, "cannot stat: " + why);
   }
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
-  if (file_size < 8) {
+  if (file_size < 8) {  // too short to map usefully; the header parser says why
     ::close(fd);
-    fail(path, fmt::format("is {} bytes, shorter than the 8-byte header length (truncated or not a safetensors file?)", file_size));
+    parse_safetensors_header(nullptr, file_size, path);
   }
   void* map = ::mmap(nullptr, file_size, PROT_READ, MAP_PRIVATE, fd, 0);
   const std::string map_error = map == MAP_FAILED ? errno_text() : std::string();
@@ -173,51 +100,10 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   f->map_size_ = file_size;
   const auto* bytes = static_cast<const uint8_t*>(map);
 
-  uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
-  if (header_len > kMaxHeaderBytes)
-    fail(path, fmt::format("header length {} is beyond the cap of {} bytes (corrupt or not a safetensors file?)", header_len,
-                           kMaxHeaderBytes));
-  if (8 + header_len > file_size)
-    fail(path, fmt::format("header length {} runs past the end of the {}-byte file (truncated or corrupt file?)", header_len,
-                           file_size));
-  const int64_t data_size = static_cast<int64_t>(file_size - 8 - header_len);
-  f->data_ = bytes + 8 + header_len;
-
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(reinterpret_cast<const char*>(bytes + 8),
-                                   reinterpret_cast<const char*>(bytes + 8 + header_len));
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, fmt::format("header is not valid JSON: {}", e.what()));
-  }
-  if (!header.is_object()) fail(path, fmt::format("header is not a JSON object but {}", header.type_name()));
-
-  for (auto it = header.begin(); it != header.end(); ++it) {
-    if (it.key() == kMetadataKey) {
-      if (!it.value().is_object()) fail(path, "\"__metadata__\" is not a JSON object");
-      for (auto m = it.value().begin(); m != it.value().end(); ++m) {
-        if (!m.value().is_string()) fail(path, fmt::format("\"__metadata__\" value of '{}' is not a string", m.key()));
-        f->metadata_[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
-    f->entries_[it.key()] = parse_entry(path, it.key(), it.value(), data_size);
-  }
-
-  // No two entries may share bytes: order by begin and compare neighbours (empty entries hold no bytes).
-  std::vector<std::pair<const std::string*, const SafetensorsEntry*>> order;
-  for (const auto& [name, e] : f->entries_)
-    if (e.end > e.begin) order.emplace_back(&name, &e);
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.second->begin < b.second->begin; });
-  for (size_t i = 1; i < order.size(); ++i) {
-    const auto& [prev_name, prev] = order[i - 1];
-    const auto& [name, e] = order[i];
-    if (e->begin < prev->end)
-      fail_tensor(path, *name,
-                  fmt::format("data_offsets [{}, {}] overlap those of tensor '{}' [{}, {}]", e->begin, e->end, *prev_name,
-                              prev->begin, prev->end));
-  }
+  SafetensorsHeader header = parse_safetensors_header(bytes, file_size, path);
+  f->entries_ = std::move(header.entries);
+  f->metadata_ = std::move(header.metadata);
+  f->data_ = bytes + header.data_start;
   return f;
 }
 
@@ -229,14 +115,14 @@ at::Tensor SafetensorsFile::make_tensor(const std::string& name, bool copy, std:
   auto it = entries_.find(name);
   if (it == entries_.end()) throw std::runtime_error(fmt::format("safetensors file '{}' has no tensor '{}'", path_, name));
   const SafetensorsEntry& e = it->second;
-  const DtypeInfo* info = find_dtype(e.dtype);  // checked when the header was parsed
-  const auto options = at::TensorOptions().dtype(info->type).device(at::kCPU);
+  const int64_t element_size = safetensors_dtype_size(e.dtype);  // checked when the header was parsed
+  const auto options = at::TensorOptions().dtype(scalar_type_from_safetensors(e.dtype)).device(at::kCPU);
   const uint8_t* src = data_ + e.begin;
   const int64_t nbytes = e.end - e.begin;
 
   // A copy when asked, when there are no bytes to view, or when the bytes are not aligned to the element size
   // (a header whose length is not a multiple of 8 leaves the data area misaligned).
-  if (copy || nbytes == 0 || reinterpret_cast<uintptr_t>(src) % static_cast<uintptr_t>(info->size) != 0) {
+  if (copy || nbytes == 0 || reinterpret_cast<uintptr_t>(src) % static_cast<uintptr_t>(element_size) != 0) {
     at::Tensor out = at::empty(e.shape, options);
     if (nbytes > 0) std::memcpy(out.data_ptr(), src, static_cast<size_t>(nbytes));
     return out;

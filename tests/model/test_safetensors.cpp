@@ -212,6 +212,11 @@ TEST_F(SafetensorsTest, CorruptHeadersGiveSpecificErrors) {
        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
        12, 0, {"tensor 'b'", "overlap", "'a'"}},
       {"metadata not strings", R"({"__metadata__":{"k":1}})", 0, 0, {"__metadata__", "'k'"}},
+      // JSON keeps one value per key: a name given twice would lose its first entry without a word.
+      {"duplicate tensor name",
+       R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8,
+       0, {"names 'w' more than once"}},
+      {"duplicate metadata", R"({"__metadata__":{},"__metadata__":{}})", 0, 0, {"names '__metadata__' more than once"}},
   };
   for (const CorruptCase& c : cases) {
     SCOPED_TRACE(c.label);

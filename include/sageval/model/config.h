@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
-#include <ATen/ATen.h>
+// Declared only: the parser builds without libtorch (fuzz/); rope.cpp, which computes the tensor, includes ATen.
+namespace at {
+class Tensor;
+}
 
 namespace sageval::model {
 

@@ -1,9 +1,9 @@
 // Our own reader and writer of the safetensors format (Hugging Face): an 8-byte little-endian header length N,
 // N bytes of JSON {"name": {"dtype": "F16", "shape": [..], "data_offsets": [begin, end]}, ..., "__metadata__":
 // {..}}, then the raw little-endian tensor data, offsets relative to the end of the header. The reader maps
-// the file and checks everything it can (header length against the file size, JSON, dtype names, offsets
-// inside the data area and not overlapping, byte sizes against shape x element size); every error names the
-// file and, where there is one, the tensor.
+// the file and checks everything it can (safetensors_header.h: header length against the file size, JSON, dtype
+// names, offsets inside the data area and not overlapping, byte sizes against shape x element size); every error
+// names the file and, where there is one, the tensor.
 #pragma once
 
 #include <cstdint>
@@ -14,14 +14,9 @@
 
 #include <ATen/ATen.h>
 
-namespace sageval::model {
+#include "sageval/model/safetensors_header.h"
 
-struct SafetensorsEntry {
-  std::string dtype;           // safetensors name: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL
-  std::vector<int64_t> shape;
-  int64_t begin = 0;           // byte offsets in the data area
-  int64_t end = 0;
-};
+namespace sageval::model {
 
 class SafetensorsFile {
  public:
