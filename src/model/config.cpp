@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "sageval/unique_keys_json.h"
+
 namespace sageval::model {
 namespace {
 
@@ -215,11 +217,13 @@ void parse_sliding_window(const json& j, ModelConfig& c, const std::string& sour
 
 ModelConfig parse_config(const std::string& text, const std::string& source) {
   json j;
+  std::string duplicate;
   try {
-    j = json::parse(text);
+    j = parse_json_unique_keys(text.data(), text.data() + text.size(), duplicate);
   } catch (const json::exception& e) {
     fail(source, fmt::format("not valid JSON: {}", e.what()));
   }
+  if (!duplicate.empty()) fail(source, fmt::format("field '{}' is given more than once", duplicate));
   if (!j.is_object()) fail(source, "not a JSON object");
   ModelConfig c;
   if (!j.contains("architectures") || !j.at("architectures").is_array() || j.at("architectures").empty() ||

@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <limits>
-#include <set>
 #include <stdexcept>
 #include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "sageval/unique_keys_json.h"
 
 namespace sageval::model {
 namespace {
@@ -122,19 +123,12 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, uint64_t file_s
                            file_size));
   const int64_t data_size = static_cast<int64_t>(file_size - 8 - header_len);
 
-  // A name given twice would silently keep its last entry (JSON objects keep one value per key): refused.
-  std::set<std::string> names;
+  // A name given twice would silently keep its last entry: refused.
   std::string duplicate;
-  auto note_keys = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    if (depth == 1 && event == nlohmann::json::parse_event_t::key && duplicate.empty() &&
-        !names.insert(parsed.get<std::string>()).second)
-      duplicate = parsed.get<std::string>();
-    return true;
-  };
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(reinterpret_cast<const char*>(bytes + 8),
-                                   reinterpret_cast<const char*>(bytes + 8 + header_len), note_keys);
+    header = parse_json_unique_keys(reinterpret_cast<const char*>(bytes + 8),
+                                    reinterpret_cast<const char*>(bytes + 8 + header_len), duplicate);
   } catch (const nlohmann::json::exception& e) {
     fail(path, fmt::format("header is not valid JSON: {}", e.what()));
   }

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "sageval/model/config.h"
 #include "sageval/model/llama_model.h"
 #include "sageval/model/safetensors.h"
 #include "support/test_helpers.h"
@@ -131,6 +132,23 @@ TEST_P(UnexpectedTensors, AreRefusedNamingTensorAndFolder) {
 
 INSTANTIATE_TEST_SUITE_P(Tensors, UnexpectedTensors, ::testing::ValuesIn(unexpected_tensors()),
                          [](const ::testing::TestParamInfo<UnexpectedTensor>& info) { return info.param.name; });
+
+// JSON keeps one value per key: a field given twice would be read as its last value, while another reader of
+// the file may take the first. Refused, at any depth.
+TEST(RepeatedFields, AreRefusedNamingTheField) {
+  auto error_of_config = [](const std::string& text) {
+    try {
+      model::parse_config(text, "config.json");
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_HAS(error_of_config(R"({"architectures": ["LlamaForCausalLM"], "num_attention_heads": 4, "num_attention_heads": 8})"),
+             "field 'num_attention_heads' is given more than once");
+  EXPECT_HAS(error_of_config(R"({"architectures": ["LlamaForCausalLM"], "rope_scaling": {"factor": 2.0, "factor": 4.0}})"),
+             "field 'factor' is given more than once");
+}
 
 TEST(CheckpointTensors, RotaryInverseFrequenciesOfOldCheckpointsAreSkipped) {
   const std::string folder = write_patched("inv_freq", "LlamaForCausalLM", json::object(), [](auto& w) {
