@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "report/json_errors.h"
 #include "report/markdown.h"
 #include "sageval/perf/regression.h"
 #include "sageval/report/report.h"
@@ -48,7 +49,8 @@ std::string label(const RunData& run) {
 
 }  // namespace
 
-std::string render_comparison(const RunData& old_run, const RunData& new_run) {
+namespace {
+std::string render_comparison_unchecked(const RunData& old_run, const RunData& new_run) {
   std::string out = fmt::format("# sageval: run comparison\n\n- old: {}\n- new: {}\n\n", label(old_run), label(new_run));
   const bool old_pass = run_passes(old_run), new_pass = run_passes(new_run);
   out += fmt::format("**Verdict: {} → {}**\n\n", old_pass ? "PASS" : "FAIL", new_pass ? "PASS" : "FAIL");
@@ -93,6 +95,13 @@ std::string render_comparison(const RunData& old_run, const RunData& new_run) {
                      compared, regressions, faster, missing);
   if (!slow.empty()) out += slow.str() + "\n";
   return out;
+}
+
+}  // namespace
+
+std::string render_comparison(const RunData& old_run, const RunData& new_run) {
+  return with_named_json_errors(old_run.dir + "' or '" + new_run.dir,
+                                [&] { return render_comparison_unchecked(old_run, new_run); });
 }
 
 }  // namespace sageval::report

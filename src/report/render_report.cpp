@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "report/json_errors.h"
 #include "report/markdown.h"
 #include "sageval/report/report.h"
 
@@ -447,7 +448,8 @@ std::string environment_section(const RunData& run) {
 
 }  // namespace
 
-std::string render_report(const RunData& run) {
+namespace {
+std::string render_report_unchecked(const RunData& run) {
   const bool pass = run_passes(run);
   const json& info = run.run_info.is_object() ? run.run_info : json::object();
   std::string out = "# sageval validation report\n\n";
@@ -498,6 +500,12 @@ std::string render_report(const RunData& run) {
   out += throughput_section(run);
   out += environment_section(run);
   return out;
+}
+
+}  // namespace
+
+std::string render_report(const RunData& run) {
+  return with_named_json_errors(run.dir, [&] { return render_report_unchecked(run); });
 }
 
 }  // namespace sageval::report

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "report/json_errors.h"
 #include "report/markdown.h"
 #include "sageval/report/report.h"
 
@@ -29,6 +30,32 @@ json read_json_file(const fs::path& path) {
   }
 }
 
+// What is wrong with a record line's JSON for the report, which reads these fields with these types (record.h
+// writes them); "" when nothing is.
+std::string record_problem(const json& r) {
+  if (!r.is_object()) return fmt::format("is not a JSON object but {}", r.type_name());
+  for (const char* key : {"suite", "case"})
+    if (!r.contains(key) || !r[key].is_string()) return fmt::format("has no string \"{}\"", key);
+  if (!r.contains("figures") || !r["figures"].is_object()) return "has no object \"figures\"";
+  if (!r.contains("gates") || !r["gates"].is_array()) return "has no array \"gates\"";
+  for (const char* key : {"candidate", "baseline", "device"})
+    if (r.contains(key) && !r[key].is_string()) return fmt::format("has a \"{}\" that is not a string", key);
+  if (r.contains("pass") && !r["pass"].is_boolean()) return "has a \"pass\" that is not true or false";
+  for (size_t i = 0; i < r["gates"].size(); ++i) {
+    const json& g = r["gates"][i];
+    auto bad = [&](const std::string& what) { return fmt::format("gate {} {}", i, what); };
+    if (!g.is_object()) return bad("is not a JSON object");
+    if (!g.contains("name") || !g["name"].is_string()) return bad("has no string \"name\"");
+    if (!g.contains("pass") || !g["pass"].is_boolean()) return bad("has no \"pass\" of true or false");
+    if (g.contains("direction") && g["direction"] != "<=" && g["direction"] != ">=")
+      return bad("has a \"direction\" other than \"<=\" or \">=\"");
+    for (const char* key : {"measured", "threshold"})  // a number, or "nan"/"inf" (record.h json_number)
+      if (!g.contains(key) || (!g[key].is_number() && !g[key].is_string() && !g[key].is_null()))
+        return bad(fmt::format("has no \"{}\" that is a number or a string", key));
+  }
+  return "";
+}
+
 std::vector<json> read_records(const fs::path& path, std::vector<std::string>& unreadable) {
   std::ifstream f(path);
   if (!f) throw std::runtime_error(fmt::format("cannot read '{}'", path.string()));
@@ -44,11 +71,8 @@ std::vector<json> read_records(const fs::path& path, std::vector<std::string>& u
       unreadable.push_back(fmt::format("{}:{}: not a JSON record ({})", path.filename().string(), n, e.what()));
       continue;
     }
-    std::string missing;
-    for (const char* key : {"suite", "case", "gates", "figures"})
-      if (!r.is_object() || !r.contains(key)) missing = key;
-    if (!missing.empty()) {
-      unreadable.push_back(fmt::format("{}:{}: record has no \"{}\"", path.filename().string(), n, missing));
+    if (const std::string problem = record_problem(r); !problem.empty()) {
+      unreadable.push_back(fmt::format("{}:{}: record {}", path.filename().string(), n, problem));
       continue;
     }
     const std::string key = r["case"].get<std::string>() + "|" + r.value("candidate", "") + "|" + r.value("baseline", "");
@@ -119,7 +143,8 @@ RunData load_run(const std::string& dir) {
   return run;
 }
 
-std::vector<VerdictRow> verdict_rows(const RunData& run) {
+namespace {
+std::vector<VerdictRow> verdict_rows_unchecked(const RunData& run) {
   std::vector<VerdictRow> rows;
   for (const auto& [suite, records] : run.records) {
     if (is_accuracy_suite(suite)) {
@@ -224,6 +249,11 @@ std::vector<VerdictRow> verdict_rows(const RunData& run) {
       }
   return rows;
 }
+}  // namespace
+
+std::vector<VerdictRow> verdict_rows(const RunData& run) {
+  return with_named_json_errors(run.dir, [&] { return verdict_rows_unchecked(run); });
+}
 
 std::vector<std::string> incomplete_reasons(const RunData& run) {
   std::vector<std::string> reasons;
@@ -247,7 +277,8 @@ bool run_passes(const RunData& run) {
   return !rows.empty() && std::all_of(rows.begin(), rows.end(), [](const VerdictRow& r) { return r.pass; });
 }
 
-std::optional<PlanVerdicts> plan_verdicts(const RunData& run) {
+namespace {
+std::optional<PlanVerdicts> plan_verdicts_unchecked(const RunData& run) {
   auto has_plan = [](const json& r) { return r.contains("figures") && r["figures"].contains("precision_plan"); };
   std::optional<PlanVerdicts> out;
   std::string plain;  // the candidate the plan is for
@@ -283,6 +314,11 @@ std::optional<PlanVerdicts> plan_verdicts(const RunData& run) {
   out->candidate_everywhere_passes = run_passes(everywhere);
   out->with_plan_passes = run_passes(with_plan);
   return out;
+}
+}  // namespace
+
+std::optional<PlanVerdicts> plan_verdicts(const RunData& run) {
+  return with_named_json_errors(run.dir, [&] { return plan_verdicts_unchecked(run); });
 }
 
 }  // namespace sageval::report

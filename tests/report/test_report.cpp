@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include "sageval/report/report.h"
@@ -121,6 +122,60 @@ TEST_F(RunDir, ATruncatedRecordMarksItsSection) {
   ASSERT_NE(section, std::string::npos);
   EXPECT_NE(md.find("_Incomplete: `perplexity.jsonl:3: not a JSON record", section), std::string::npos) << md;
   EXPECT_FALSE(report::run_passes(run));
+}
+
+// Found by fuzz_records (fuzz/): a gate without "measured" (or "pass") read as a record made the renderer index
+// a missing key (an assertion in a debug build, undefined behaviour in a release one). Such lines are now
+// unreadable records, named with file and line; a run.json field of the wrong type is an error naming the folder.
+struct BadRecord {
+  const char* label;
+  json record;
+  const char* reason;
+};
+
+class RunDirBadRecords : public RunDir, public ::testing::WithParamInterface<BadRecord> {};
+
+TEST_P(RunDirBadRecords, AreUnreadableWithTheReason) {
+  const auto run = report::load_run(make(std::string("bad_") + GetParam().label, {perplexity_record("A", 1.0, true), GetParam().record}, nullptr));
+  ASSERT_EQ(run.unreadable.size(), 1u);
+  EXPECT_HAS(run.unreadable[0], std::string("perplexity.jsonl:2: record ") + GetParam().reason);
+  EXPECT_FALSE(report::run_passes(run));
+  EXPECT_HAS(report::render_report(run), "_Incomplete: `perplexity.jsonl:2: record");
+}
+
+json with_gate(const std::function<void(json&)>& change) {
+  json r = perplexity_record("B", 1.0, true);
+  change(r);
+  return r;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, RunDirBadRecords,
+    ::testing::Values(
+        BadRecord{"GateWithoutMeasured", with_gate([](json& r) { r["gates"][0].erase("measured"); }), "gate 0 has no \"measured\""},
+        BadRecord{"GateWithoutThreshold", with_gate([](json& r) { r["gates"][0].erase("threshold"); }), "gate 0 has no \"threshold\""},
+        BadRecord{"GateWithoutPass", with_gate([](json& r) { r["gates"][0].erase("pass"); }), "gate 0 has no \"pass\""},
+        BadRecord{"GatePassNotBool", with_gate([](json& r) { r["gates"][0]["pass"] = 1; }), "gate 0 has no \"pass\""},
+        BadRecord{"GateNotObject", with_gate([](json& r) { r["gates"][0] = 3; }), "gate 0 is not a JSON object"},
+        BadRecord{"GateBadDirection", with_gate([](json& r) { r["gates"][0]["direction"] = "<"; }), "\"direction\" other than"},
+        BadRecord{"CaseNotString", with_gate([](json& r) { r["case"] = 7; }), "has no string \"case\""},
+        BadRecord{"GatesNotArray", with_gate([](json& r) { r["gates"] = json::object(); }), "has no array \"gates\""},
+        BadRecord{"CandidateNotString", with_gate([](json& r) { r["candidate"] = json::array(); }), "\"candidate\" that is not a string"},
+        BadRecord{"NotAnObject", json::array({1, 2}), "is not a JSON object"}),
+    [](const ::testing::TestParamInfo<BadRecord>& info) { return std::string(info.param.label); });
+
+TEST_F(RunDir, ARunJsonFieldOfTheWrongTypeIsAnErrorNamingTheFolder) {
+  const json info = {{"candidate", 5}, {"suites", json::array()}};
+  const std::string dir = make("run_json_type", {perplexity_record("A", 1.0, true)}, info);
+  try {
+    report::render_report(report::load_run(dir));
+    FAIL() << "rendered";
+  } catch (const nlohmann::json::exception& e) {
+    FAIL() << "a JSON library error escaped: " << e.what();
+  } catch (const std::runtime_error& e) {
+    EXPECT_HAS(e.what(), dir);
+    EXPECT_HAS(e.what(), "unexpected type");
+  }
 }
 
 TEST_F(RunDir, EmptyRunIsNotAPass) {
