@@ -157,10 +157,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadRecord{"GateWithoutPass", with_gate([](json& r) { r["gates"][0].erase("pass"); }), "gate 0 has no \"pass\""},
         BadRecord{"GatePassNotBool", with_gate([](json& r) { r["gates"][0]["pass"] = 1; }), "gate 0 has no \"pass\""},
         BadRecord{"GateNotObject", with_gate([](json& r) { r["gates"][0] = 3; }), "gate 0 is not a JSON object"},
-        BadRecord{"GateBadDirection", with_gate([](json& r) { r["gates"][0]["direction"] = "<"; }), "\"direction\" other than"},
+        BadRecord{"GateBadDirection", with_gate([](json& r) { r["gates"][0]["direction"] = "<"; }), "gate 0 has a \"direction\" other than"},
         BadRecord{"CaseNotString", with_gate([](json& r) { r["case"] = 7; }), "has no string \"case\""},
         BadRecord{"GatesNotArray", with_gate([](json& r) { r["gates"] = json::object(); }), "has no array \"gates\""},
-        BadRecord{"CandidateNotString", with_gate([](json& r) { r["candidate"] = json::array(); }), "\"candidate\" that is not a string"},
+        BadRecord{"CandidateNotString", with_gate([](json& r) { r["candidate"] = json::array(); }), "has a \"candidate\" that is not a string"},
         BadRecord{"NotAnObject", json::array({1, 2}), "is not a JSON object"}),
     [](const ::testing::TestParamInfo<BadRecord>& info) { return std::string(info.param.label); });
 
