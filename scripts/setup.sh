@@ -5,14 +5,16 @@
 #   python3-dev, pybind11-dev and Debian's python3-torch for the py: backends.
 #   Elsewhere: prints what to install.
 # --plots: also python3-matplotlib (the report's figures) where python3 cannot import matplotlib yet.
+# --fuzz: also clang and its libFuzzer/sanitizer runtimes (scripts/fuzz.sh; Debian 12's clang is 14).
 # A CUDA build needs a CUDA-enabled libtorch: pip install torch, then pass its CMake path, e.g.
 #   TORCH_CMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)') scripts/run_tests.sh
 set -euo pipefail
 
-plots=0
+plots=0 fuzz=0
 for a in "$@"; do
   case "$a" in
     --plots) plots=1 ;;
+    --fuzz) fuzz=1 ;;
     *) echo "setup: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -29,6 +31,7 @@ if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; 
   # the model tests (measured: 62 s against 4.4 s for the default model's CI slice).
   torch_from_pip || wanted+=(libtorch-dev libopenblas0-pthread)
   if [ $plots = 1 ] && ! python3 -c 'import matplotlib' >/dev/null 2>&1; then wanted+=(python3-matplotlib); fi
+  if [ $fuzz = 1 ]; then wanted+=(clang libclang-rt-14-dev); fi
   # Optional: py:MODULE:FUNCTION backends embed Python (cmake/python_backends.cmake), Debian's torch for Debian's
   # libtorch. Without them the build goes on without py: backends and their tests skip, saying why.
   optional=(python3-dev pybind11-dev)
