@@ -34,12 +34,7 @@ done
 grep -h "figures" "$OUTDIR"/sageval_*_tests.log > "$OUTDIR/gpu_figures.txt" 2>/dev/null
 cat "$SAGEVAL_REPORT_DIR"/*.jsonl > "$OUTDIR/records.jsonl" 2>/dev/null
 if [ $sanitizer = 1 ]; then
-  filter='Shapes/*VsMath.Accuracy/*Q65_K65*:Shapes/*VsMath.Accuracy/*Q1_K1000*:Shapes/*VsMath.Accuracy/*Q1000_K65_*GQA4*:Kernels/CudaMisalignedViews.*'
-  for tool in memcheck racecheck synccheck; do
-    compute-sanitizer --tool $tool --error-exitcode 9 build-gpu/tests/sageval_gpu_tests --gtest_filter="$filter" \
-      > "$OUTDIR/sanitizer_$tool.log" 2>&1
-    echo "sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY|tests ran|PASSED|FAILED' "$OUTDIR/sanitizer_$tool.log" | tr '\n' ' ')"
-  done
+  bash scripts/device/sanitize_kernels.sh
 fi
 if [ $bench = 1 ] && [ -x build-gpu/bench/sageval_attention_bench ]; then
   build-gpu/bench/sageval_attention_bench "${bench_args[@]}" --json "$OUTDIR/kernel_bench.json" 2>&1 | tee "$OUTDIR/kernel_bench.txt" | tail -40

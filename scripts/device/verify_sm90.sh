@@ -5,11 +5,7 @@ bash scripts/build.sh > $OUT/build.log 2>&1 || { tail -40 $OUT/build.log; exit 1
 grep -E "C75|spill" $OUT/build.log | head -3
 timeout 240 build-gpu/tests/sageval_gpu_tests > $OUT/gpu_tests.log 2>&1; echo "gpu tests rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test' $OUT/gpu_tests.log | tr '\n' ' ')"
 grep -E '^\[  FAILED  \]' $OUT/gpu_tests.log | head -5
-f='Shapes/*VsMath.Accuracy/*Q65_K65*:Shapes/*VsMath.Accuracy/*Q1_K1000*:Shapes/*VsMath.Accuracy/*Q1000_K65_*GQA4*:Kernels/CudaMisalignedViews.*'
-for tool in memcheck racecheck synccheck; do
-  timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 build-gpu/tests/sageval_gpu_tests --gtest_filter="$f" > $OUT/san_$tool.log 2>&1
-  echo "sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY|^\[  PASSED|^\[  FAILED' $OUT/san_$tool.log | tr '\n' ' ')"
-done
+bash scripts/device/sanitize_kernels.sh
 cuobjdump -sass build-gpu/kernels/CMakeFiles/sageval_kernels.dir/attention_int8_sm90.cu.o | grep -oE "IGMMA\.[A-Z0-9x.]+|HGMMA\.[A-Z0-9x.]+|UTMALDG\.[0-9A-Z]+" | sort | uniq -c > $OUT/sass_mma.txt; cat $OUT/sass_mma.txt | tr '\n' ' '; echo
 timeout 280 build-gpu/bench/sageval_attention_bench --warmup 3 --iters 10 --json $OUT/kernel_bench.json > $OUT/kernel_bench.txt 2>&1; echo "bench rc=$?"
 grep -A30 "^TOPS" $OUT/kernel_bench.txt

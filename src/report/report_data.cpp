@@ -206,49 +206,33 @@ std::vector<VerdictRow> verdict_rows_unchecked(const RunData& run) {
         }
     }
   }
+  // One failing row for something that makes the run's evidence incomplete or broken.
+  auto failing = [&rows](std::string suite, std::string subject, std::string gate, std::string measured, std::string threshold) {
+    VerdictRow row;
+    row.suite = std::move(suite);
+    row.subject = std::move(subject);
+    row.gate = std::move(gate);
+    row.measured = std::move(measured);
+    row.threshold = std::move(threshold);
+    row.cases = 1;
+    row.failed = 1;
+    row.pass = false;
+    rows.push_back(row);
+  };
   // Records that could not be read: what they held is unknown, so the run cannot pass.
-  for (const std::string& what : run.unreadable) {
-    VerdictRow row;
-    row.suite = "records";
-    row.subject = what.substr(0, what.find(':', what.find(':') + 1));
-    row.gate = "record readable";
-    row.measured = "no";
-    row.threshold = "yes";
-    row.cases = 1;
-    row.failed = 1;
-    row.pass = false;
-    rows.push_back(row);
-  }
+  for (const std::string& what : run.unreadable)
+    failing("records", what.substr(0, what.find(':', what.find(':') + 1)), "record readable", "no", "yes");
   // A run that did not finish: what it would have recorded is unknown.
-  for (const std::string& why : incomplete_reasons(run)) {
-    VerdictRow row;
-    row.suite = "run";
-    row.subject = why;
-    row.gate = "run finished";
-    row.measured = "no";
-    row.threshold = "yes";
-    row.cases = 1;
-    row.failed = 1;
-    row.pass = false;
-    rows.push_back(row);
-  }
+  for (const std::string& why : incomplete_reasons(run)) failing("run", why, "run finished", "no", "yes");
   // A suite executable that failed without a failing gate (an exception, a failed EXPECT) fails the run too.
   if (run.run_info.is_object())
     for (const json& s : run.run_info.value("suites", json::array()))
-      if (const std::string status = s.value("status", ""); status == "failed" || status == "skipped" || status == "killed") {
-        VerdictRow row;
-        row.suite = s.value("name", "?");
-        row.subject = "suite run";
-        row.gate = status == "skipped" ? "ran at least one case" : "exit status == 0";
-        row.measured = fmt::format("{}", s.value("exit_code", -1));
-        row.threshold = "0";
-        row.cases = 1;
-        row.failed = 1;
-        row.pass = false;
-        rows.push_back(row);
-      }
+      if (const std::string status = s.value("status", ""); status == "failed" || status == "skipped" || status == "killed")
+        failing(s.value("name", "?"), "suite run", status == "skipped" ? "ran at least one case" : "exit status == 0",
+                fmt::format("{}", s.value("exit_code", -1)), "0");
   return rows;
 }
+
 }  // namespace
 
 std::vector<VerdictRow> verdict_rows(const RunData& run) {

@@ -20,10 +20,7 @@ using eval::Reference;
 // Empty when this executable's device can run `backend`; otherwise why not.
 std::string why_not_here(const std::string& backend) {
   if (!suites_on_gpu()) return {};
-  if (!at::hasCUDA()) return "no CUDA device visible to libtorch (CPU-only libtorch or no GPU/driver)";
-  if (!make_backend(backend)->capabilities().cuda)
-    return "backend '" + backend + "' has no CUDA path in this build (kernels not compiled in)";
-  return {};
+  return why_no_cuda_path(backend);
 }
 
 void check(const AttentionCase& c, const std::string& backend, Reference reference) {

@@ -13,6 +13,7 @@
 #include "sageval/eval/attention_harness.h"
 #include "sageval/kernel_bridge.h"
 #include "sageval/quantize.h"
+#include "support/suite_settings.h"
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -23,17 +24,9 @@ namespace {
 
 using eval::AttentionCase;
 
-// Empty when the GPU path can run; otherwise why not.
-std::string why_no_gpu(const std::string& backend) {
-  if (!at::hasCUDA()) return "no CUDA device visible to libtorch (CPU-only libtorch or no GPU/driver)";
-  if (!make_backend(backend)->capabilities().cuda)
-    return fmt::format("backend '{}' has no CUDA path in this build (kernels not compiled in)", backend);
-  return {};
-}
-
 #define SAGEVAL_REQUIRE_GPU(backend)             \
   do {                                           \
-    const std::string why = why_no_gpu(backend); \
+    const std::string why = why_no_cuda_path(backend); \
     if (!why.empty()) GTEST_SKIP() << why;       \
   } while (0)
 

@@ -8,22 +8,15 @@
 #include "sageval/attention.h"
 #include "sageval/model/llama_model.h"
 #include "sageval/perf/gpu_memory.h"
+#include "support/suite_settings.h"
 #include "support/test_options.h"
 
 namespace sageval::testing {
 namespace {
 
-// Why `name` cannot run on a GPU here ("" when it can).
-std::string no_cuda_reason(const std::string& name) {
-  if (!at::hasCUDA()) return "no CUDA device visible to libtorch";
-  if (!has_backend(name)) return "backend '" + name + "' is not in this build";
-  if (!make_backend(name)->capabilities().cuda) return "backend '" + name + "' has no CUDA path in this build";
-  return "";
-}
-
 #define SAGEVAL_REQUIRE_CUDA_BACKEND(name)                                        \
   do {                                                                           \
-    const std::string why_not = no_cuda_reason(name);                            \
+    const std::string why_not = why_no_cuda_path(name);                            \
     if (!why_not.empty()) GTEST_SKIP() << why_not;                               \
   } while (0)
 

@@ -66,9 +66,14 @@ std::string suite_skip_reason() {
   if (std::getenv("SAGEVAL_DATA_DIR") == nullptr)
     return "SAGEVAL_DATA_DIR is not set: WikiText-2 and PTB are needed (scripts/fetch_data.sh)";
   if (!suites_on_gpu()) return "";
-  if (!at::hasCUDA()) return "no CUDA device visible to libtorch: the GPU-sized model suites need one";
-  if (!make_backend(candidate_backend())->capabilities().cuda)
-    return fmt::format("backend '{}' has no CUDA path in this build", candidate_backend());
+  return why_no_cuda_path(candidate_backend());
+}
+
+std::string why_no_cuda_path(const std::string& backend) {
+  if (!at::hasCUDA()) return "no CUDA device visible to libtorch (CPU-only libtorch, or no GPU or driver)";
+  if (!has_backend(backend)) return fmt::format("backend '{}' is not in this build", backend);
+  if (!make_backend(backend)->capabilities().cuda)
+    return fmt::format("backend '{}' has no CUDA path in this build (kernels not compiled in)", backend);
   return "";
 }
 

@@ -46,6 +46,10 @@ std::string baseline_backend();
 // Why the suites cannot run here ("" when they can): no SAGEVAL_DATA_DIR, or a GPU executable without a GPU.
 std::string suite_skip_reason();
 
+// Why `backend` cannot run on a GPU here ("" when it can): no CUDA device visible to libtorch, a backend this build
+// does not have, or one without a CUDA path in this build. The one check every GPU test skips on.
+std::string why_no_cuda_path(const std::string& backend);
+
 // Asserts every gate of a record, from the same objects the record holds: each failed one with its key,
 // measured value and threshold, `context`, the thresholds file and `rerun`.
 void expect_gates(const Record& record, const std::string& context, const std::string& rerun);
