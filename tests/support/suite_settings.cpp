@@ -69,14 +69,6 @@ std::string suite_skip_reason() {
   return why_no_cuda_path(candidate_backend());
 }
 
-std::string why_no_cuda_path(const std::string& backend) {
-  if (!at::hasCUDA()) return "no CUDA device visible to libtorch (CPU-only libtorch, or no GPU or driver)";
-  if (!has_backend(backend)) return fmt::format("backend '{}' is not in this build", backend);
-  if (!make_backend(backend)->capabilities().cuda)
-    return fmt::format("backend '{}' has no CUDA path in this build (kernels not compiled in)", backend);
-  return "";
-}
-
 std::string rerun_hint(const std::string& case_regex) {
   return fmt::format("rerun: ctest -R '{}' -L {} (sizes: SAGEVAL_SUITE_* variables, model: SAGEVAL_MODEL, "
                      "candidate: SAGEVAL_ATTENTION_BACKEND)", case_regex, suites_on_gpu() ? "gpu" : "cpu");
