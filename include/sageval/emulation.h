@@ -18,6 +18,10 @@ AttentionOutput emulate_fp16_attention(const at::Tensor& q, const at::Tensor& k,
 
 struct SageInt8EmulationOptions {
   bool smooth_k = true;  // off only to measure what smoothing buys
+  // SageAttention2's Q smoothing: each Q block's mean over its rows is subtracted before INT8 quantization and
+  // its scores (the mean times the smoothed K, in float32) added back. Emulation only: a candidate recipe
+  // lever (backend `sage_int8_qsmooth`, CPU), not in the kernels.
+  bool smooth_q = false;
 };
 
 AttentionOutput emulate_sage_int8_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

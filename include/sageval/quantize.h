@@ -26,10 +26,16 @@ at::Tensor smooth_k(const at::Tensor& k, const at::Tensor& mean);
 // Q and K of one attention call, quantized as the `sage_int8` backend does it. q [B, Hq, Nq, D] and
 // k [B, Hkv, Nk, D] in fp16/bf16/fp32 (HND).
 struct SageInt8QK {
-  QuantizedInt8 q;   // q * sm_scale * log2(e), per block of numerics::kQBlockRows tokens
+  QuantizedInt8 q;   // q * sm_scale * log2(e) (minus its block's mean with Q smoothing), per block of
+                     // numerics::kQBlockRows tokens
   QuantizedInt8 k;   // k - mean (when smoothing), per block of numerics::kKBlockRows tokens
   at::Tensor k_mean;  // float32 [B, Hkv, D]; zeros when smoothing is off
+  // Q smoothing only (SageAttention2): the mean of each Q block over its rows, of q * sm_scale * log2(e),
+  // float32 [B, Hq, Nq blocks, D]; undefined when off. The scores then need the mean's own scores added back.
+  at::Tensor q_block_mean;
 };
-SageInt8QK quantize_sage_int8_qk(const at::Tensor& q, const at::Tensor& k, double sm_scale, bool smooth);
+// `smooth_q`: SageAttention2's Q smoothing, in the CPU emulation only (no kernel has it yet).
+SageInt8QK quantize_sage_int8_qk(const at::Tensor& q, const at::Tensor& k, double sm_scale, bool smooth,
+                                 bool smooth_q = false);
 
 }  // namespace sageval

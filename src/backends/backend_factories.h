@@ -10,6 +10,7 @@ namespace sageval::detail {
 std::unique_ptr<AttentionBackend> make_math_backend(at::ScalarType compute_dtype);
 std::unique_ptr<AttentionBackend> make_fp16_backend();
 std::unique_ptr<AttentionBackend> make_sage_int8_backend();
+std::unique_ptr<AttentionBackend> make_sage_int8_qsmooth_backend();  // CPU emulation only
 // Null where libtorch has no scaled_dot_product_attention.
 std::unique_ptr<AttentionBackend> make_sdpa_backend();
 

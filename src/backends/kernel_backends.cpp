@@ -17,8 +17,9 @@ using AttentionFn = AttentionOutput (*)(const at::Tensor&, const at::Tensor&, co
 
 class KernelBackend final : public AttentionBackend {
  public:
-  KernelBackend(std::string name, std::string description, AttentionFn cpu, AttentionFn cuda)
-      : name_(std::move(name)), description_(std::move(description)), cpu_(cpu), cuda_(cuda) {}
+  KernelBackend(std::string name, std::string description, AttentionFn cpu, AttentionFn cuda, std::string gates = "")
+      : name_(std::move(name)), description_(std::move(description)), cpu_(cpu), cuda_(cuda),
+        gates_(gates.empty() ? name_ : std::move(gates)) {}
 
   std::string name() const override { return name_; }
 
@@ -29,7 +30,7 @@ class KernelBackend final : public AttentionBackend {
     caps.cpu = true;
     caps.cuda = cuda_ != nullptr;
     caps.lse = true;
-    caps.gates = name_;
+    caps.gates = gates_;
     caps.description = description_;
     return caps;
   }
@@ -44,12 +45,20 @@ class KernelBackend final : public AttentionBackend {
  private:
   std::string name_, description_;
   AttentionFn cpu_, cuda_;
+  std::string gates_;  // whose thresholds judge it
 };
 
 // The CPU emulations read any strides; alignment does not matter to them.
 AttentionOutput emulate_sage_int8_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                       const HndOptions& o) {
   return emulate_sage_int8_attention(q, k, v, o.causal, o.sm_scale, o.return_lse);
+}
+
+AttentionOutput emulate_sage_int8_qsmooth_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                              const HndOptions& o) {
+  SageInt8EmulationOptions recipe;
+  recipe.smooth_q = true;
+  return emulate_sage_int8_attention(q, k, v, o.causal, o.sm_scale, o.return_lse, recipe);
 }
 
 AttentionOutput emulate_fp16_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const HndOptions& o) {
@@ -75,6 +84,13 @@ std::unique_ptr<AttentionBackend> make_sage_int8_backend() {
   return std::make_unique<KernelBackend>(
       "sage_int8", "INT8 Q.K^T (per-block, smoothed K), FP16 P.V (CPU: exact emulation)", &emulate_sage_int8_cpu,
       kSageInt8Cuda);
+}
+
+// A recipe lever under evaluation (issue #15): judged by sage_int8's gates, CPU only until a kernel has it.
+std::unique_ptr<AttentionBackend> make_sage_int8_qsmooth_backend() {
+  return std::make_unique<KernelBackend>(
+      "sage_int8_qsmooth", "sage_int8 with Q smoothed per block as SageAttention2 does (CPU emulation only: no kernel)",
+      &emulate_sage_int8_qsmooth_cpu, nullptr, "sage_int8");
 }
 
 bool cuda_kernels_available() { return kFp16Cuda != nullptr; }

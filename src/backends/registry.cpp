@@ -20,6 +20,7 @@ const std::map<std::string, Factory>& factories() {
     t["math_fp32"] = [] { return detail::make_math_backend(at::kFloat); };
     t["fp16"] = [] { return detail::make_fp16_backend(); };
     t["sage_int8"] = [] { return detail::make_sage_int8_backend(); };
+    t["sage_int8_qsmooth"] = [] { return detail::make_sage_int8_qsmooth_backend(); };
     if (detail::make_sdpa_backend()) t["sdpa"] = [] { return detail::make_sdpa_backend(); };
     return t;
   }();

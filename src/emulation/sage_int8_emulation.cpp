@@ -31,7 +31,7 @@ AttentionOutput emulate_sage_int8_attention(const at::Tensor& q, const at::Tenso
                                             const SageInt8EmulationOptions& emulation) {
   const int64_t group = q.size(1) / k.size(1);
   const int64_t len_q = q.size(2);
-  SageInt8QK qk = quantize_sage_int8_qk(q, k, sm_scale, emulation.smooth_k);
+  SageInt8QK qk = quantize_sage_int8_qk(q, k, sm_scale, emulation.smooth_k, emulation.smooth_q);
   // Steps 4-5: integer scores (exact in float32) times the rounded product of the two block scales.
   at::Tensor q_int = qk.q.values.to(at::kFloat);
   at::Tensor k_int = detail::expand_kv_heads(qk.k.values.to(at::kFloat), group);
@@ -40,10 +40,18 @@ AttentionOutput emulate_sage_int8_attention(const at::Tensor& q, const at::Tenso
   auto [v16, v_factor] = v_as_fp16(v);
   at::Tensor v_expanded = detail::expand_kv_heads(v16, group);
   static_assert(numerics::kKeyTile == numerics::kKBlockRows, "one K scale per key tile");
+  // Q smoothing: the block means' scores against the smoothed K in float32, added to the dequantized scores.
+  at::Tensor q_mean_rows, k_smoothed;
+  if (emulation.smooth_q) {
+    q_mean_rows = qk.q_block_mean.repeat_interleave(numerics::kQBlockRows, 2).slice(2, 0, len_q);
+    k_smoothed = detail::expand_kv_heads(emulation.smooth_k ? smooth_k(k, qk.k_mean) : k.to(at::kFloat), group);
+  }
   auto scores = [&](int64_t k0, int64_t k1) {
     at::Tensor s_int = at::matmul(q_int, k_int.slice(2, k0, k1).transpose(-1, -2));
     at::Tensor k_scale = k_block_scale.select(2, k0 / numerics::kKBlockRows).unsqueeze(-1).unsqueeze(-1);
-    return s_int * (q_row_scale * k_scale);
+    at::Tensor s = s_int * (q_row_scale * k_scale);
+    if (emulation.smooth_q) s = s + at::matmul(q_mean_rows, k_smoothed.slice(2, k0, k1).transpose(-1, -2));
+    return s;
   };
   detail::OnlineSoftmaxResult r = detail::online_softmax_attention(scores, v_expanded, len_q, causal, at::kHalf);
   at::Tensor out = r.out * detail::expand_kv_heads(v_factor, group);

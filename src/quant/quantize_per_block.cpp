@@ -67,12 +67,26 @@ at::Tensor smooth_k(const at::Tensor& k, const at::Tensor& mean) {
   return k.to(at::kFloat) - mean.unsqueeze(2);  // one float subtraction per element
 }
 
-SageInt8QK quantize_sage_int8_qk(const at::Tensor& q, const at::Tensor& k, double sm_scale, bool smooth) {
+SageInt8QK quantize_sage_int8_qk(const at::Tensor& q, const at::Tensor& k, double sm_scale, bool smooth,
+                                 bool smooth_q) {
   require_4d_cpu(q, "quantize_sage_int8_qk(q)");
   require_4d_cpu(k, "quantize_sage_int8_qk(k)");
   SageInt8QK out;
   const float scale_log2 = numerics::qk_scale_log2(static_cast<float>(sm_scale));
-  out.q = quantize_per_block(q, numerics::kQBlockRows, scale_log2);
+  if (smooth_q) {
+    // The block means of the scaled Q (accumulated in double, rounded to float), subtracted before quantizing.
+    at::Tensor scaled = q.to(at::kFloat) * scale_log2;
+    const int64_t n = q.size(2), blocks = (n + numerics::kQBlockRows - 1) / numerics::kQBlockRows;
+    std::vector<at::Tensor> means;
+    for (int64_t b = 0; b < blocks; ++b)
+      means.push_back(scaled.slice(2, b * numerics::kQBlockRows, std::min<int64_t>(n, (b + 1) * numerics::kQBlockRows))
+                          .to(at::kDouble).mean(2).to(at::kFloat));
+    out.q_block_mean = at::stack(means, 2);  // [B, Hq, blocks, D]
+    at::Tensor row_mean = out.q_block_mean.repeat_interleave(numerics::kQBlockRows, 2).slice(2, 0, n);
+    out.q = quantize_per_block(scaled - row_mean, numerics::kQBlockRows);
+  } else {
+    out.q = quantize_per_block(q, numerics::kQBlockRows, scale_log2);
+  }
   if (smooth) {
     out.k_mean = token_mean(k);
     out.k = quantize_per_block(smooth_k(k, out.k_mean), numerics::kKBlockRows);
