@@ -11,7 +11,8 @@ dir=build-fuzz
 cxx=$(command -v clang++ || true)
 if [ -z "$cxx" ]; then echo "fuzz: no clang++ (Debian: apt install clang libclang-rt-14-dev)" >&2; exit 2; fi
 t0=$(date +%s)
-cmake -S fuzz -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" > "$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 2; }
+mkdir -p "$dir"
+cmake -S fuzz -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" > "$dir/configure.log" 2>&1 || { cat "$dir/configure.log"; exit 2; }
 cmake --build "$dir" > "$dir/build.log" 2>&1 || { tail -40 "$dir/build.log"; exit 2; }
 echo "fuzz: built in $(( $(date +%s) - t0 )) s"
 /usr/bin/python3 fuzz/make_seeds.py "$dir/seeds" || exit 2

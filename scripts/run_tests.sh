@@ -10,7 +10,9 @@ BUILD_DIR="${SAGEVAL_BUILD_DIR:-build}"
 if [ -z "${SAGEVAL_DATA_DIR:-}" ] && [ -d ../shared/data ]; then export SAGEVAL_DATA_DIR="$(cd ../shared/data && pwd)"; fi
 export SAGEVAL_REPORT_DIR="${SAGEVAL_REPORT_DIR:-$PWD/$BUILD_DIR/report}"
 rm -f "$SAGEVAL_REPORT_DIR"/*.jsonl
-# ctest runs tests in parallel; one BLAS thread each keeps them from oversubscribing the cores.
+# ctest runs tests in parallel, a test per core; one BLAS thread each keeps them from oversubscribing the cores.
+# The cores are counted first: GNU nproc honours OMP_NUM_THREADS, and counted after it ctest ran one test at a time.
+jobs="${SAGEVAL_JOBS:-$(nproc)}"
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 # Where GPUs are visible, ctest spreads the GPU tests over them (`sageval resource-spec`: each GPU test asks for
 # one GPU; timing, memory and model suites for a whole one). Without a GPU there is nothing to spread.
@@ -23,4 +25,4 @@ else
 fi
 cd "$BUILD_DIR"
 # One JUnit file per run in the report folder, for CI dashboards (one test case per ctest entry).
-ctest --output-on-failure -j "${SAGEVAL_JOBS:-$(nproc)}" --output-junit "$SAGEVAL_REPORT_DIR/ctest-junit.xml" "${spec[@]}" "$@"
+ctest --output-on-failure -j "$jobs" --output-junit "$SAGEVAL_REPORT_DIR/ctest-junit.xml" "${spec[@]}" "$@"

@@ -7,8 +7,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
+mkdir -p build-asan
 SAGEVAL_BUILD_DIR=build-asan SAGEVAL_CMAKE_ARGS="-DSAGEVAL_SANITIZE=ON ${SAGEVAL_CMAKE_ARGS:-}" \
-  SAGEVAL_TARGETS=sageval_unit_tests bash scripts/build.sh > build-asan.log 2>&1 || { tail -40 build-asan.log; exit 2; }
+  SAGEVAL_TARGETS=sageval_unit_tests bash scripts/build.sh > build-asan/build.log 2>&1 || { tail -40 build-asan/build.log; exit 2; }
 echo "sanitize: built in $(( $(date +%s) - t0 )) s"
 t0=$(date +%s)
 # LeakSanitizer too (it is on with ASan): no leak was reported on 2026-11-29.

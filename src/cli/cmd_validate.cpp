@@ -261,13 +261,23 @@ int run_validate(const ValidateOptions& o) {
     lanes.push_back({{model_suites_step("model suites (CPU sizes)", tests + "/sageval_model_tests")}, 0});
     if (!o.precision_plan.empty()) lanes.push_back(plan_lane(tests + "/sageval_model_tests", 0));
   }
-  job.run(lanes, gpus);
+  try {
+    job.run(lanes, gpus);
+  } catch (const std::exception& e) {
+    // The job could not go on (a step that cannot start): run.json says so instead of "still running".
+    write_file_atomically(dir + "/run.json", json{{"commit", commit}, {"date", started}, {"candidate", o.backend},
+                                                   {"baseline", baseline}, {"quick", o.quick},
+                                                   {"incomplete", {std::string("the main job stopped: ") + e.what()}}}
+                                                 .dump(2) + "\n");
+    throw;
+  }
   if (!gpu)
     for (const char* section : {"kernel speed", "memory", "throughput"}) job.skip(section, why_no_gpu);
   json plan_info;
   if (!plan_file.empty()) {
     bool ran = false;
-    for (const json& s : job.record()["suites"]) ran = ran || s.value("log", "") == "logs/model_suites_plan.log";
+    const json record = job.record();  // held: a range over a member of a temporary would dangle
+    for (const json& s : record.at("suites")) ran = ran || s.value("log", "") == "logs/model_suites_plan.log";
     if (ran)
       plan_info = {{"file", plan_file}, {"requested", o.precision_plan},
                    {"plan", eval::read_precision_plan(plan_file).to_json()}};

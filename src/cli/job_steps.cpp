@@ -50,9 +50,11 @@ std::atomic<int> g_signal{0};
 std::atomic<pid_t> g_children[kMaxChildren];
 
 void on_signal(int sig) {
+  const int saved_errno = errno;  // kill() may set it under a thread that is about to read its own
   g_signal.store(sig);
   for (auto& child : g_children)
     if (const pid_t pid = child.load(); pid > 0) ::kill(pid, SIGTERM);
+  errno = saved_errno;
 }
 
 void track_child(pid_t pid, bool running) {
@@ -82,9 +84,14 @@ class SignalScope {
   struct sigaction old_int_ {}, old_term_ {};
 };
 
+struct ProcessEnd {
+  int exit_code = 0;  // 128 + the signal when one ended it
+  int signal = 0;     // 0 when it exited
+};
+
 // Runs `exe args` with this process's environment plus `env`, stdout and stderr into `log_path`; waits for it.
-// Returns the exit code (128 + signal when killed); throws when it cannot be started.
-int run_process(const std::string& exe, const std::vector<std::string>& args,
+// Throws when it cannot be started.
+ProcessEnd run_process(const std::string& exe, const std::vector<std::string>& args,
                 const std::vector<std::pair<std::string, std::string>>& env, const std::string& log_path) {
   std::vector<std::string> words = {exe};
   words.insert(words.end(), args.begin(), args.end());
@@ -112,15 +119,25 @@ int run_process(const std::string& exe, const std::vector<std::string>& args,
   if (err != 0) throw std::runtime_error(fmt::format("could not start {}: {}", exe, std::strerror(err)));
   track_child(pid, true);
   if (g_signal.load() != 0) ::kill(pid, SIGTERM);  // the signal came between the check and the start
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0)
+  // Wait without reaping, untrack, then reap: until it is reaped the pid cannot be reused, so the signal
+  // handler never sends SIGTERM to a stranger.
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0)
     if (errno != EINTR) {
       track_child(pid, false);
       throw std::runtime_error(fmt::format("waiting for {}: {}", exe, std::strerror(errno)));
     }
   track_child(pid, false);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw std::runtime_error(fmt::format("reaping {}: {}", exe, std::strerror(errno)));
+  if (WIFSIGNALED(status)) return {128 + WTERMSIG(status), WTERMSIG(status)};
+  return {WEXITSTATUS(status), 0};
 }
+
+// A signal that stops a step from outside (the user, the job, the machine) leaves it unfinished; any other
+// (SIGSEGV, SIGABRT, ...) is the step's own crash, a failure.
+bool stopped_from_outside(int sig) { return sig == SIGINT || sig == SIGTERM || sig == SIGKILL || sig == SIGHUP; }
 
 struct StepResult {
   json record;
@@ -147,10 +164,16 @@ void Job::run(const std::vector<JobLane>& lanes, const std::vector<perf::GpuDevi
     std::stable_sort(queue.begin(), queue.end(),
                      [&](size_t a, size_t b) { return lanes[a].expected_seconds > lanes[b].expected_seconds; });
   size_t next = 0;
+  std::atomic<bool> stop{false};  // a lane failed to run: the others start no further step
+  // Lanes at once share the host's cores as they share its GPUs, unless the user set OMP_NUM_THREADS.
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  const std::string lane_threads =
+      std::to_string(std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(std::max<size_t>(1, gpus.size()))));
+  const bool share_threads = parallel && (omp == nullptr || *omp == '\0');
 
   auto run_lane = [&](size_t lane, const perf::GpuDevice* gpu) {
     for (size_t s = 0; s < lanes[lane].steps.size(); ++s) {
-      if (g_signal.load() != 0) return;
+      if (g_signal.load() != 0 || stop.load()) return;
       const JobStep& step = lanes[lane].steps[s];
       std::vector<std::pair<std::string, std::string>> env = step.env;
       std::string where;
@@ -158,6 +181,7 @@ void Job::run(const std::vector<JobLane>& lanes, const std::vector<perf::GpuDevi
         env.emplace_back("CUDA_VISIBLE_DEVICES", perf::cuda_visible_devices_for(gpu->ordinal, std::getenv("CUDA_VISIBLE_DEVICES")));
         where = fmt::format(" on GPU {}", gpu->ordinal);
       }
+      if (share_threads) env.emplace_back("OMP_NUM_THREADS", lane_threads);
       std::string command;
       for (const auto& [k, v] : env) command += k + "=" + shell_quoted(v) + " ";
       command += shell_quoted(step.exe);
@@ -168,16 +192,21 @@ void Job::run(const std::vector<JobLane>& lanes, const std::vector<perf::GpuDevi
         std::fflush(stdout);
       }
       const auto start = std::chrono::steady_clock::now();
-      int rc = 0;
+      ProcessEnd end;
       try {
-        rc = run_process(step.exe, step.args, env, log_path);
+        end = run_process(step.exe, step.args, env, log_path);
       } catch (const std::exception& e) {
         throw std::runtime_error(fmt::format("step '{}': {}", step.name, e.what()));
       }
+      const int rc = end.exit_code;
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      const std::string verdict = rc == 0 ? "passed" : rc == app::kExitNoGpu ? "skipped" : rc > 128 ? "killed" : "failed";
+      const std::string verdict = end.signal != 0 ? (stopped_from_outside(end.signal) ? "killed" : "crashed")
+                                  : rc == 0                ? "passed"
+                                  : rc == app::kExitNoGpu ? "skipped"
+                                                           : "failed";
       const std::string summary = test_summary(log_path);
       json record = {{"name", step.name}, {"status", verdict}, {"exit_code", rc}, {"seconds", seconds}, {"log", "logs/" + step.log}};
+      if (end.signal != 0) record["signal"] = end.signal;
       if (gpu != nullptr) record["gpu"] = {{"ordinal", gpu->ordinal}, {"name", gpu->name}, {"uuid", gpu->uuid}};
       for (const std::string& tag : step.tags) record[tag] = true;
       {
@@ -209,6 +238,7 @@ void Job::run(const std::vector<JobLane>& lanes, const std::vector<perf::GpuDevi
           try {
             run_lane(lane, &gpu);
           } catch (...) {
+            stop.store(true);
             std::lock_guard<std::mutex> lock(mutex);
             if (!failure) failure = std::current_exception();
             return;
@@ -232,12 +262,16 @@ void Job::run(const std::vector<JobLane>& lanes, const std::vector<perf::GpuDevi
 std::vector<std::string> Job::unfinished() const {
   std::vector<std::string> reasons;
   for (const json& s : steps_) {
-    const int rc = s.value("exit_code", 0);
+    const int rc = s.value("exit_code", 0), sig = s.value("signal", 0);
+    if (sig != 0) {
+      // A crash is the step's own failure (a FAIL); a signal from outside leaves it unfinished.
+      if (stopped_from_outside(sig))
+        reasons.push_back(fmt::format("step '{}' was ended by signal {} ({})", s.value("name", "?"), sig, strsignal(sig)));
+      continue;
+    }
     if (rc == 0 || rc == 1 || rc == app::kExitNoGpu) continue;  // a verdict, or nothing to measure here
-    reasons.push_back(rc > 128 ? fmt::format("step '{}' was ended by signal {} ({})", s.value("name", "?"), rc - 128,
-                                             strsignal(rc - 128))
-                               : fmt::format("step '{}' stopped with exit code {}, an error (see {})", s.value("name", "?"),
-                                             rc, s.value("log", "its log")));
+    reasons.push_back(fmt::format("step '{}' stopped with exit code {}, an error (see {})", s.value("name", "?"), rc,
+                                  s.value("log", "its log")));
   }
   if (interrupted_by_ != 0)
     reasons.push_back(fmt::format("the main job was interrupted by signal {} ({}){}", interrupted_by_, strsignal(interrupted_by_),

@@ -40,12 +40,14 @@ class Job {
 
   void skip(const std::string& section, const std::string& reason);
 
-  // Why the steps did not all finish: a step ended by a signal or by an error exit code (anything but 0 PASS,
-  // 1 FAIL, 77 nothing to measure), or the job interrupted by SIGINT/SIGTERM (which run() passes on to the
-  // running steps, starting no more). Empty when every step finished.
+  // Why the steps did not all finish: a step ended by a signal from outside (SIGINT, SIGTERM, SIGKILL, SIGHUP;
+  // a crash such as SIGSEGV is the step's own failure, status "crashed") or by an error exit code (anything but
+  // 0 PASS, 1 FAIL, 77 nothing to measure), or the job interrupted by SIGINT/SIGTERM (which run() passes on to
+  // the running steps, starting no more). Empty when every step finished.
   std::vector<std::string> unfinished() const;
 
-  // {"commands": [...], "suites": [{"name", "status", "exit_code", "seconds", "log", "gpu"?, tags...}], "skipped"}
+  // {"commands": [...], "suites": [{"name", "status", "exit_code", "signal"?, "seconds", "log", "gpu"?, tags...}],
+  //  "skipped"}; status: passed, failed, skipped (77), crashed (a signal of its own), killed (a signal from outside)
   nlohmann::json record() const;
 
  private:

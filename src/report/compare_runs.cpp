@@ -25,9 +25,9 @@ std::vector<perf::TimedFigure> kernel_figures(const json& doc) {
     const json variants = s.value("variants", json::object());  // named: items() of a temporary would dangle
     for (const auto& [variant, v] : variants.items())
       if (v.value("status", "") == "ok")
-        out.push_back({fmt::format("kernel/D{}_N{}{}/{}", s["head_dim"].get<int64_t>(), s["seq"].get<int64_t>(),
-                                   s["causal"].get<bool>() ? "_Causal" : "", variant),
-                       {v["median_ms"].get<double>(), v["min_ms"].get<double>(), v["max_ms"].get<double>(), 0}});
+        out.push_back({fmt::format("kernel/D{}_N{}{}/{}", s.at("head_dim").get<int64_t>(), s.at("seq").get<int64_t>(),
+                                   s.at("causal").get<bool>() ? "_Causal" : "", variant),
+                       {v.at("median_ms").get<double>(), v.at("min_ms").get<double>(), v.at("max_ms").get<double>(), 0}});
   }
   return out;
 }

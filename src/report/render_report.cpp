@@ -54,6 +54,23 @@ std::string gpu_models_differ(const json& info) {
 
 std::string pair_of(const json& r) { return r.value("candidate", "?") + " vs " + r.value("baseline", "?"); }
 
+// With steps spread over several GPUs, the GPU each section's steps ran on (those whose names start with one of
+// `steps`), as a line under the section's title: "_Ran on GPU 1: NVIDIA H200 (model suites (GPU sizes))._".
+std::string ran_on(const RunData& run, std::initializer_list<const char*> steps) {
+  const json& info = run.run_info;
+  if (!info.is_object() || info.value("gpus", json::array()).size() < 2) return "";
+  std::string where;
+  for (const json& s : info.value("suites", json::array())) {
+    const std::string name = s.value("name", "");
+    for (const char* prefix : steps)
+      if (name.rfind(prefix, 0) == 0 && s.contains("gpu")) {
+        where += fmt::format("{}{} ({})", where.empty() ? "" : "; ", gpu_label(s.at("gpu")), name);
+        break;
+      }
+  }
+  return where.empty() ? "" : "_Ran on " + where + "._\n\n";
+}
+
 // A section whose records file had lines that could not be read says so where the reader looks (the list is
 // also at the top of the report): "_Incomplete: perplexity.jsonl:7: not a JSON record (...)_".
 std::string unreadable_note(const RunData& run, const std::string& file_prefix) {
@@ -89,6 +106,7 @@ std::string family_of(const std::string& case_name) {
 std::string kernel_accuracy_section(const RunData& run) {
   std::string out = "## Kernel accuracy\n\nEvery case of the attention suites against the float64 `math` reference "
                     "(and, on a GPU, the CUDA kernels against their exact CPU emulation), grouped by input family.\n\n";
+  out += ran_on(run, {"kernel accuracy"});
   out += unreadable_note(run, "attention_");
   MarkdownTable t({"suite", "backends", "inputs", "cases", "failed", "max rel L1", "min cosine", "min worst-row cosine"});
   for (const auto& [suite, records] : run.records) {
@@ -99,7 +117,7 @@ std::string kernel_accuracy_section(const RunData& run) {
     };
     std::map<std::pair<std::string, std::string>, Agg> groups;
     for (const json& r : records) {
-      Agg& a = groups[{pair_of(r), family_of(r["case"].get<std::string>())}];
+      Agg& a = groups[{pair_of(r), family_of(r.at("case").get<std::string>())}];
       ++a.cases;
       a.failed += r.value("pass", true) ? 0 : 1;
       // A NaN figure (a broken case) must show, not vanish in max/min.
@@ -107,9 +125,9 @@ std::string kernel_accuracy_section(const RunData& run) {
         if (std::isnan(current) || std::isnan(x)) return std::nan("");
         return larger_worse ? std::max(current, x) : std::min(current, x);
       };
-      a.rel = worst(a.rel, number_or_nan(r["figures"], "rel_l1"), true);
-      a.cos = worst(a.cos, number_or_nan(r["figures"], "cosine"), false);
-      a.row = worst(a.row, number_or_nan(r["figures"], "worst_row_cosine"), false);
+      a.rel = worst(a.rel, number_or_nan(r.at("figures"), "rel_l1"), true);
+      a.cos = worst(a.cos, number_or_nan(r.at("figures"), "cosine"), false);
+      a.row = worst(a.row, number_or_nan(r.at("figures"), "worst_row_cosine"), false);
     }
     for (const auto& [key, a] : groups)
       t.row({suite, key.first, key.second, std::to_string(a.cases), std::to_string(a.failed), fmt::format("{:.4g}", a.rel),
@@ -120,7 +138,7 @@ std::string kernel_accuracy_section(const RunData& run) {
 }
 
 std::string kernel_speed_section(const RunData& run) {
-  std::string out = "## Kernel speed\n\n";
+  std::string out = "## Kernel speed\n\n" + ran_on(run, {"kernel speed"});
   const json& kb = run.kernel_bench;
   if (!kb.is_object()) return out + not_run(run, "kernel speed");
   const json& dev = kb.value("device", json::object());
@@ -129,19 +147,19 @@ std::string kernel_speed_section(const RunData& run) {
                      "libtorch's SDPA backends timed in the same run. `int8+quant` is what a user gets: quantization plus "
                      "attention; `int8 sm80` is the mma.sync path forced on the same device.\n\n",
                      dev.value("name", "?"), dev.value("compute_capability", "?"), kb.value("libtorch", "?"),
-                     kb.value("sage_int8_path", "?"), kb["method"].value("iters", 0), kb["method"].value("warmup", 0));
+                     kb.value("sage_int8_path", "?"), kb.at("method").value("iters", 0), kb.at("method").value("warmup", 0));
   MarkdownTable t({"D", "N", "causal", "int8 kernel", "int8+quant", "int8 sm80", "fp16 kernel", "SDPA flash", "SDPA cuDNN",
                    "int8+quant / flash", "int8+quant / cuDNN", "quant GB/s"});
   auto tops = [](const json& s, const char* v) {
-    const json& x = s["variants"].value(v, json::object());
-    return x.value("status", "") == "ok" ? fmt::format("{:.0f}", x["tops_median"].get<double>()) : x.value("status", "-");
+    const json& x = s.at("variants").value(v, json::object());
+    return x.value("status", "") == "ok" ? fmt::format("{:.0f}", x.at("tops_median").get<double>()) : x.value("status", "-");
   };
   for (const json& s : kb.value("shapes", json::array())) {
-    const json& q = s["variants"].value("sage_int8_quant_only", json::object());
-    t.row({num(s["head_dim"], "{:.0f}"), num(s["seq"], "{:.0f}"), s["causal"].get<bool>() ? "yes" : "no",
+    const json& q = s.at("variants").value("sage_int8_quant_only", json::object());
+    t.row({num(s.at("head_dim"), "{:.0f}"), num(s.at("seq"), "{:.0f}"), s.at("causal").get<bool>() ? "yes" : "no",
            tops(s, "sage_int8_kernel"), tops(s, "sage_int8_with_quant"), tops(s, "sage_int8_kernel_sm80"),
            tops(s, "fp16_kernel"), tops(s, "sdpa_flash"),
-           tops(s, "sdpa_cudnn"), field(s["ratios"], "with_quant/flash", "{:.2f}"), field(s["ratios"], "with_quant/cudnn", "{:.2f}"),
+           tops(s, "sdpa_cudnn"), field(s.at("ratios"), "with_quant/flash", "{:.2f}"), field(s.at("ratios"), "with_quant/cudnn", "{:.2f}"),
            field(q, "gb_per_s_median", "{:.0f}")});
   }
   return out + t.str() + "\n" + figure(run, "kernel_tops.png", "kernel TOPS against N");
@@ -150,15 +168,16 @@ std::string kernel_speed_section(const RunData& run) {
 std::string perplexity_section(const RunData& run) {
   std::string out = "## Perplexity\n\n";
   const auto& recs = records_of(run, "perplexity");
+  out += ran_on(run, {"model suites"});
   out += unreadable_note(run, "perplexity.jsonl");
   if (recs.empty()) return out + not_run(run, "perplexity");
   std::set<std::string> protocols;
   MarkdownTable t({"data set", "protocol", "backends", "tokens", "ppl base", "ppl cand", "ppl ratio ± unc", "bits/byte base",
                    "bits/byte cand", "word ppl base", "word ppl cand", "mean KLD", "same top-1", "verdict"});
   for (const json& r : recs) {
-    const json& f = r["figures"];
+    const json& f = r.at("figures");
     protocols.insert(f.value("protocol", "?"));
-    t.row({f.value("dataset", "?"), f.value("sliding", false) ? fmt::format("sliding {}/{}", num(f["context"], "{:.0f}"), num(f["stride"], "{:.0f}"))
+    t.row({f.value("dataset", "?"), f.value("sliding", false) ? fmt::format("sliding {}/{}", num(f.at("context"), "{:.0f}"), num(f.at("stride"), "{:.0f}"))
                                                              : fmt::format("disjoint {}", field(f, "context", "{:.0f}")),
            pair_of(r), field(f, "n", "{:.0f}"), field(f, "ppl_base", "{:.5f}"), field(f, "ppl_cand", "{:.5f}"),
            fmt::format("{} ± {}", field(f, "ppl_ratio", "{:.5f}"), field(f, "ppl_ratio_unc", "{:.5f}")),
@@ -176,12 +195,13 @@ std::string perplexity_section(const RunData& run) {
 std::string logits_section(const RunData& run) {
   std::string out = "## Logits difference\n\n";
   const auto& recs = records_of(run, "logits_diff");
+  out += ran_on(run, {"model suites"});
   out += unreadable_note(run, "logits_diff.jsonl");
   if (recs.empty()) return out + not_run(run, "logits difference");
   MarkdownTable t({"case", "backends", "prompts × tokens", "max abs", "MSE", "cosine", "mean KLD", "KLD p99", "same top-1", "verdict"});
   for (const json& r : recs) {
-    const json& f = r["figures"];
-    t.row({r["case"].get<std::string>(), pair_of(r), fmt::format("{} × {}", field(f, "prompts", "{:.0f}"), field(f, "prompt_tokens", "{:.0f}")),
+    const json& f = r.at("figures");
+    t.row({r.at("case").get<std::string>(), pair_of(r), fmt::format("{} × {}", field(f, "prompts", "{:.0f}"), field(f, "prompt_tokens", "{:.0f}")),
            field(f, "logits_max_abs", "{:.3e}"), field(f, "logits_mse", "{:.3e}"), field(f, "logits_cosine", "{:.7f}"),
            field(f, "kld_mean", "{:.3e}"), field(f, "kld_p99", "{:.3e}"), field(f, "same_top1", "{:.4f}"), pass_text(r.value("pass", false))});
   }
@@ -193,8 +213,8 @@ std::string worst_tokens(const json& figures) {
   std::string out;
   const json worst = figures.value("worst_tokens", json::array());
   for (size_t i = 0; i < worst.size() && i < 3; ++i)
-    out += fmt::format("{}{}:{} {}", i ? ", " : "", num(worst[i]["window"], "{:.0f}"), num(worst[i]["position"], "{:.0f}"),
-                       num(worst[i]["kld"], "{:.3g}"));
+    out += fmt::format("{}{}:{} {}", i ? ", " : "", num(worst[i].at("window"), "{:.0f}"), num(worst[i].at("position"), "{:.0f}"),
+                       num(worst[i].at("kld"), "{:.3g}"));
   return out.empty() ? "-" : out;
 }
 
@@ -229,6 +249,7 @@ std::string context_section(const RunData& run) {
   std::string out = "## Context length\n\nPer window length L: BOS + L-1 bytes of WikiText-2 test, the last half of each "
                     "window scored.\n\n";
   const auto& recs = records_of(run, "context_length");
+  out += ran_on(run, {"model suites"});
   out += unreadable_note(run, "context_length.jsonl");
   if (recs.empty()) return out + not_run(run, "context length");
   MarkdownTable t({"L", "backends", "windows", "tokens", "NLL base", "NLL cand", "NLL ratio", "top-1 acc base", "top-1 acc cand",
@@ -236,7 +257,7 @@ std::string context_section(const RunData& run) {
                    "worst tokens (window:position KLD)", "verdict"});
   std::string traces;
   for (const json& r : recs) {
-    const json& f = r["figures"];
+    const json& f = r.at("figures");
     const double ratio = number_or_nan(f, "nll_cand_mean") / number_or_nan(f, "nll_base_mean");
     const json wa = f.value("window_agreement", json::object());
     const std::string per_window =
@@ -248,7 +269,7 @@ std::string context_section(const RunData& run) {
            field(f, "top1_accuracy_base", "{:.4f}"), field(f, "top1_accuracy_cand", "{:.4f}"), field(f, "kld_mean", "{:.3e}"),
            field(f, "kld_max", "{:.3g}"), fmt::format("{} ± {}", field(f, "same_top1", "{:.4f}"), field(f, "same_top1_unc", "{:.4f}")),
            per_window, worst_tokens(f), pass_text(r.value("pass", false))});
-    if (f.contains("sensitivity")) traces += sensitivity_table(f["length"], f["sensitivity"]);
+    if (f.contains("sensitivity")) traces += sensitivity_table(f.at("length"), f.at("sensitivity"));
   }
   return out + t.str() + "\n" + traces + figure(run, "context_length.png", "KLD and top-1 agreement against context length");
 }
@@ -257,16 +278,17 @@ std::string drift_section(const RunData& run) {
   std::string out = "## Activation drift\n\nPer layer: the attention output (after o_proj) and the hidden state after the "
                     "block, compared between the two backends of each pair.\n\n";
   const auto& recs = records_of(run, "activation_drift");
+  out += ran_on(run, {"model suites"});
   out += unreadable_note(run, "activation_drift.jsonl");
   if (recs.empty()) return out + not_run(run, "activation drift");
   for (const json& r : recs) {
-    const json& f = r["figures"];
+    const json& f = r.at("figures");
     out += fmt::format("**{}** ({} tokens), verdict {}\n\n", pair_of(r), field(f, "tokens", "{:.0f}"), pass_text(r.value("pass", false)));
     MarkdownTable t({"layer", "attn cosine", "attn rel L2", "attn max abs", "hidden cosine", "hidden rel L1", "hidden rel L2", "hidden max abs"});
     for (const json& l : f.value("layers", json::array()))
-      t.row({field(l, "layer", "{:.0f}"), field(l["attention_out"], "cosine", "{:.7f}"), field(l["attention_out"], "rel_l2", "{:.3e}"),
-             field(l["attention_out"], "max_abs", "{:.3e}"), field(l["hidden"], "cosine", "{:.7f}"), field(l["hidden"], "rel_l1", "{:.3e}"),
-             field(l["hidden"], "rel_l2", "{:.3e}"), field(l["hidden"], "max_abs", "{:.3e}")});
+      t.row({field(l, "layer", "{:.0f}"), field(l.at("attention_out"), "cosine", "{:.7f}"), field(l.at("attention_out"), "rel_l2", "{:.3e}"),
+             field(l.at("attention_out"), "max_abs", "{:.3e}"), field(l.at("hidden"), "cosine", "{:.7f}"), field(l.at("hidden"), "rel_l1", "{:.3e}"),
+             field(l.at("hidden"), "rel_l2", "{:.3e}"), field(l.at("hidden"), "max_abs", "{:.3e}")});
     out += t.str() + "\n";
   }
   return out + figure(run, "activation_drift.png", "relative L2 drift against layer");
@@ -276,13 +298,14 @@ std::string generation_section(const RunData& run) {
   std::string out = "## Generation\n\nGreedy continuations of prompts from WikiText-2 test (no gate on identity: greedy "
                     "decoding amplifies any difference; every backend must generate, deterministically).\n\n";
   const auto& recs = records_of(run, "generation");
+  out += ran_on(run, {"model suites"});
   out += unreadable_note(run, "generation.jsonl");
   if (recs.empty()) return out + not_run(run, "generation");
   MarkdownTable t({"backends", "prompts", "new tokens", "identical", "mean common prefix (tokens)", "first divergence"});
   for (const json& r : recs) {
-    const json& f = r["figures"];
+    const json& f = r.at("figures");
     t.row({pair_of(r), field(f, "prompts", "{:.0f}"), field(f, "max_new_tokens", "{:.0f}"), field(f, "identical_fraction", "{:.3f}"),
-           field(f, "mean_common_prefix_tokens", "{:.1f}"), f.contains("first_divergence") ? f["first_divergence"].dump() : "-"});
+           field(f, "mean_common_prefix_tokens", "{:.1f}"), f.contains("first_divergence") ? f.at("first_divergence").dump() : "-"});
   }
   return out + t.str() + "\n";
 }
@@ -301,7 +324,7 @@ std::vector<std::string> backends_of(const json& section) {
 }
 
 std::string memory_section(const RunData& run) {
-  std::string out = "## Memory\n\n";
+  std::string out = "## Memory\n\n" + ran_on(run, {"memory and leak checks", "model throughput and memory"});
   const json& mb = run.model_bench;
   if (!mb.is_object() || mb.value("memory", json::array()).empty()) return out + not_run(run, "memory");
   out += "Batch 1, the benchmark model in fp16. Peak = the caching allocator's peak above the bytes allocated before the "
@@ -310,15 +333,15 @@ std::string memory_section(const RunData& run) {
   MarkdownTable t({"backend", "L", "attention peak MiB", "of it: int8 workspace MiB", "attention output MiB", "prefill peak MiB",
                    "decode step peak MiB", "KV cache MiB", "device used during prefill GiB"});
   auto mib = [](const json& v) { return v.is_number() ? fmt::format("{:.2f}", v.get<double>() / (1 << 20)) : std::string("-"); };
-  for (const json& e : mb["memory"]) {
+  for (const json& e : mb.at("memory")) {
     if (e.value("status", "") != "ok") {
-      t.row({e.value("backend", "?"), num(e["length"], "{:.0f}"), e.value("status", "?") + ": " + e.value("message", ""), "", "", "", "", "", ""});
+      t.row({e.value("backend", "?"), num(e.at("length"), "{:.0f}"), e.value("status", "?") + ": " + e.value("message", ""), "", "", "", "", "", ""});
       continue;
     }
-    t.row({e["backend"].get<std::string>(), num(e["length"], "{:.0f}"), mib(e["attention_call"]["peak_bytes"]),
-           mib(e["sage_int8_workspace_bytes"]), mib(e["attention_call"]["output_bytes"]), mib(e["prefill"]["peak_bytes"]),
-           mib(e["decode_step"]["peak_bytes"]), mib(e["kv_cache_bytes"]),
-           fmt::format("{:.2f}", e["prefill"]["device_used_during"].get<double>() / (1 << 30))});
+    t.row({e.at("backend").get<std::string>(), num(e.at("length"), "{:.0f}"), mib(e.at("attention_call").at("peak_bytes")),
+           mib(e.at("sage_int8_workspace_bytes")), mib(e.at("attention_call").at("output_bytes")), mib(e.at("prefill").at("peak_bytes")),
+           mib(e.at("decode_step").at("peak_bytes")), mib(e.at("kv_cache_bytes")),
+           fmt::format("{:.2f}", e.at("prefill").at("device_used_during").get<double>() / (1 << 30))});
   }
   return out + t.str() + "\n";
 }
@@ -339,13 +362,13 @@ std::string throughput_table(const json& section, const char* len_key, const cha
   MarkdownTable t(header);
   auto tps = [&](const std::string& b, int64_t batch, int64_t len) {
     const json* e = find_entry(section, b, batch, len_key, len);
-    return e && e->value("status", "") == "ok" ? (*e)["tokens_per_s"].get<double>() : NAN;
+    return e && e->value("status", "") == "ok" ? (*e).at("tokens_per_s").get<double>() : NAN;
   };
   for (const auto& [batch, len] : configs) {
     std::vector<std::string> row = {std::to_string(batch), std::to_string(len)};
     for (const auto& b : backends) {
       const json* e = find_entry(section, b, batch, len_key, len);
-      if (e && e->value("status", "") == "ok") row.push_back(fmt::format("{:.0f}", (*e)["tokens_per_s"].get<double>()));
+      if (e && e->value("status", "") == "ok") row.push_back(fmt::format("{:.0f}", (*e).at("tokens_per_s").get<double>()));
       else row.push_back(e ? e->value("status", "-") : "-");
     }
     if (ratios)
@@ -357,7 +380,7 @@ std::string throughput_table(const json& section, const char* len_key, const cha
     if (share)
       for (const auto& b : backends) {
         const json* e = find_entry(section, b, batch, len_key, len);
-        row.push_back(e && e->value("status", "") == "ok" ? fmt::format("{:.0f}%", 100 * (*e)["attention_share"].get<double>()) : "-");
+        row.push_back(e && e->value("status", "") == "ok" ? fmt::format("{:.0f}%", 100 * (*e).at("attention_share").get<double>()) : "-");
       }
     t.row(row);
   }
@@ -365,13 +388,13 @@ std::string throughput_table(const json& section, const char* len_key, const cha
 }
 
 std::string throughput_section(const RunData& run) {
-  std::string out = "## Throughput\n\n";
+  std::string out = "## Throughput\n\n" + ran_on(run, {"model throughput and memory"});
   const json& mb = run.model_bench;
   if (!mb.is_object()) return out + not_run(run, "throughput");
   const json& m = mb.value("method", json::object());
   out += fmt::format("Model `{}` in fp16 on {}. Median of {} runs after {} warm-ups, CUDA events, {} rotating input sets; every "
                      "backend timed in the same run. Attention share = {}.\n\n",
-                     mb.value("model", "?"), mb["environment"].contains("gpu") ? mb["environment"]["gpu"].value("name", "?") : "?",
+                     mb.value("model", "?"), mb.at("environment").contains("gpu") ? mb.at("environment").at("gpu").value("name", "?") : "?",
                      m.value("iters", 0), m.value("warmup", 0), m.value("input_sets", 0), m.value("attention_share", "?"));
   out += throughput_table(mb.value("prefill", json::array()), "length", "Prefill");
   out += figure(run, "prefill_throughput.png", "prefill tokens/s against input length");
@@ -380,8 +403,8 @@ std::string throughput_section(const RunData& run) {
   MarkdownTable t({"backend", "L", "time to first token ms (median)", "min", "max"});
   for (const json& e : mb.value("ttft", json::array()))
     if (e.value("status", "") == "ok")
-      t.row({e["backend"].get<std::string>(), num(e["length"], "{:.0f}"), num(e["timing"]["median_ms"], "{:.3f}"),
-             num(e["timing"]["min_ms"], "{:.3f}"), num(e["timing"]["max_ms"], "{:.3f}")});
+      t.row({e.at("backend").get<std::string>(), num(e.at("length"), "{:.0f}"), num(e.at("timing").at("median_ms"), "{:.3f}"),
+             num(e.at("timing").at("min_ms"), "{:.3f}"), num(e.at("timing").at("max_ms"), "{:.3f}")});
   if (!t.empty()) out += "### Time to first token (batch 1, host clock)\n\n" + t.str() + "\n";
   return out;
 }
@@ -404,18 +427,18 @@ std::string environment_section(const RunData& run) {
   add("driver", info.value("driver", json()));
   add("nvcc", info.value("nvcc", json()));
   if (env.contains("gpu")) {
-    const json& g = env["gpu"];
+    const json& g = env.at("gpu");
     add("device (CUDA runtime)", fmt::format("{}, compute capability {}, {} SMs, peak {} MHz SM / {} MHz memory, {} GiB", g.value("name", "?"),
                                              g.value("compute_capability", "?"), g.value("sm_count", 0), g.value("sm_clock_peak_mhz", 0),
                                              g.value("memory_clock_peak_mhz", 0), g.value("global_memory_bytes", int64_t{0}) >> 30));
     add("CUDA runtime / driver API", g.value("cuda_runtime", "?") + " / " + g.value("cuda_driver", "?"));
   }
   add("candidate backend", info.contains("candidate_description")
-                               ? json(info.value("candidate", "?") + ": " + info["candidate_description"].get<std::string>())
+                               ? json(info.value("candidate", "?") + ": " + info.at("candidate_description").get<std::string>())
                                : json());
   add("sage_int8 kernel path", env.value("sage_int8_path", json()));
-  add("libtorch", env.contains("libtorch") ? env["libtorch"] : info.value("libtorch", json()));
-  add("compiler", env.contains("compiler") ? env["compiler"] : info.value("compiler", json()));
+  add("libtorch", env.contains("libtorch") ? env.at("libtorch") : info.value("libtorch", json()));
+  add("compiler", env.contains("compiler") ? env.at("compiler") : info.value("compiler", json()));
   add("build type", env.value("build_type", json()));
   if (const json gpus = info.value("gpus", json::array()); gpus.size() > 1) {
     std::string used;
@@ -457,18 +480,18 @@ std::string render_report_unchecked(const RunData& run) {
     out += fmt::format("**Verdict with the precision plan `{}`: {}**; with `{}` in every layer: {}. Baseline `{}`{}.\n\n",
                        plan->label, plan->with_plan_passes ? "PASS" : "FAIL", info.value("candidate", "sage_int8"),
                        plan->candidate_everywhere_passes ? "PASS" : "FAIL", info.value("baseline", "fp16"),
-                       info.contains("device") ? fmt::format(" on {}", info["device"].get<std::string>()) : "");
+                       info.contains("device") ? fmt::format(" on {}", info.at("device").get<std::string>()) : "");
     if (info.contains("precision_plan"))
-      out += fmt::format("The plan ({}): `{}`.\n\n", info["precision_plan"].value("file", "?"),
-                         info["precision_plan"].value("plan", json::object()).dump());
+      out += fmt::format("The plan ({}): `{}`.\n\n", info.at("precision_plan").value("file", "?"),
+                         info.at("precision_plan").value("plan", json::object()).dump());
   } else if (!incomplete_reasons(run).empty()) {
     out += fmt::format("**No verdict: the run did not finish** — candidate `{}` against baseline `{}`{}.\n\n",
                        info.value("candidate", "sage_int8"), info.value("baseline", "fp16"),
-                       info.contains("device") ? fmt::format(" on {}", info["device"].get<std::string>()) : "");
+                       info.contains("device") ? fmt::format(" on {}", info.at("device").get<std::string>()) : "");
   } else {
     out += fmt::format("**Verdict: {}** — candidate `{}` against baseline `{}`{}.\n\n", pass ? "PASS" : "FAIL",
                        info.value("candidate", "sage_int8"), info.value("baseline", "fp16"),
-                       info.contains("device") ? fmt::format(" on {}", info["device"].get<std::string>()) : "");
+                       info.contains("device") ? fmt::format(" on {}", info.at("device").get<std::string>()) : "");
   }
   if (info.contains("commit"))
     out += fmt::format("Commit `{}`, {} (UTC){}.\n\n", info.value("commit", "?"), info.value("date", "?"),

@@ -36,18 +36,18 @@ std::string record_problem(const json& r) {
   if (!r.is_object()) return fmt::format("is not a JSON object but {}", r.type_name());
   for (const char* key : {"suite", "case"})
     if (!r.contains(key) || !r[key].is_string()) return fmt::format("has no string \"{}\"", key);
-  if (!r.contains("figures") || !r["figures"].is_object()) return "has no object \"figures\"";
-  if (!r.contains("gates") || !r["gates"].is_array()) return "has no array \"gates\"";
+  if (!r.contains("figures") || !r.at("figures").is_object()) return "has no object \"figures\"";
+  if (!r.contains("gates") || !r.at("gates").is_array()) return "has no array \"gates\"";
   for (const char* key : {"candidate", "baseline", "device"})
     if (r.contains(key) && !r[key].is_string()) return fmt::format("has a \"{}\" that is not a string", key);
-  if (r.contains("pass") && !r["pass"].is_boolean()) return "has a \"pass\" that is not true or false";
-  for (size_t i = 0; i < r["gates"].size(); ++i) {
-    const json& g = r["gates"][i];
+  if (r.contains("pass") && !r.at("pass").is_boolean()) return "has a \"pass\" that is not true or false";
+  for (size_t i = 0; i < r.at("gates").size(); ++i) {
+    const json& g = r.at("gates")[i];
     auto bad = [&](const std::string& what) { return fmt::format("gate {} {}", i, what); };
     if (!g.is_object()) return bad("is not a JSON object");
-    if (!g.contains("name") || !g["name"].is_string()) return bad("has no string \"name\"");
-    if (!g.contains("pass") || !g["pass"].is_boolean()) return bad("has no \"pass\" of true or false");
-    if (g.contains("direction") && g["direction"] != "<=" && g["direction"] != ">=")
+    if (!g.contains("name") || !g.at("name").is_string()) return bad("has no string \"name\"");
+    if (!g.contains("pass") || !g.at("pass").is_boolean()) return bad("has no \"pass\" of true or false");
+    if (g.contains("direction") && g.at("direction") != "<=" && g.at("direction") != ">=")
       return bad("has a \"direction\" other than \"<=\" or \">=\"");
     for (const char* key : {"measured", "threshold"})  // a number, or "nan"/"inf" (record.h json_number)
       if (!g.contains(key) || (!g[key].is_number() && !g[key].is_string() && !g[key].is_null()))
@@ -75,7 +75,7 @@ std::vector<json> read_records(const fs::path& path, std::vector<std::string>& u
       unreadable.push_back(fmt::format("{}:{}: record {}", path.filename().string(), n, problem));
       continue;
     }
-    const std::string key = r["case"].get<std::string>() + "|" + r.value("candidate", "") + "|" + r.value("baseline", "");
+    const std::string key = r.at("case").get<std::string>() + "|" + r.value("candidate", "") + "|" + r.value("baseline", "");
     if (auto it = index.find(key); it != index.end()) {
       out[it->second] = r;
     } else {
@@ -91,8 +91,8 @@ bool is_accuracy_suite(const std::string& suite) { return suite.rfind("attention
 // "<=" gates: larger measured values are worse; ">=" gates: smaller ones. The record says which
 // ("direction", written by Gate); records written before it existed carry the direction in the gate's name.
 bool larger_is_worse(const json& gate) {
-  if (gate.contains("direction")) return gate["direction"].get<std::string>() != ">=";
-  return gate["name"].get<std::string>().find(">=") == std::string::npos;
+  if (gate.contains("direction")) return gate.at("direction").get<std::string>() != ">=";
+  return gate.at("name").get<std::string>().find(">=") == std::string::npos;
 }
 
 // Older records carry a case-dependent bound in the gate's name ("... <= 0.0032"); grouped, they are one gate.
@@ -107,8 +107,8 @@ std::string gate_family(const std::string& gate) {
 
 // The gate as the report shows it: its name and, where the record has it, its direction ("rel_l1 <=").
 std::string gate_label(const json& gate) {
-  const std::string name = gate["name"].get<std::string>();
-  return gate.contains("direction") ? name + " " + gate["direction"].get<std::string>() : name;
+  const std::string name = gate.at("name").get<std::string>();
+  return gate.contains("direction") ? name + " " + gate.at("direction").get<std::string>() : name;
 }
 
 }  // namespace
@@ -123,7 +123,7 @@ RunData load_run(const std::string& dir) {
   for (const fs::path& p : files) {
     if (p.extension() == ".jsonl") {
       std::vector<json> recs = read_records(p, run.unreadable);
-      if (!recs.empty()) run.records[recs.front()["suite"].get<std::string>()] = std::move(recs);
+      if (!recs.empty()) run.records[recs.front().at("suite").get<std::string>()] = std::move(recs);
     }
   }
   const fs::path base(dir);
@@ -140,6 +140,8 @@ RunData load_run(const std::string& dir) {
     for (const auto& entry : fs::directory_iterator(base / "figures"))
       if (entry.path().extension() == ".png") run.figures.push_back("figures/" + entry.path().filename().string());
   std::sort(run.figures.begin(), run.figures.end());
+  // An unfinished run drew no figures: those in the folder are the last finished run's, not this one's.
+  if (!incomplete_reasons(run).empty()) run.figures.clear();
   return run;
 }
 
@@ -156,7 +158,7 @@ std::vector<VerdictRow> verdict_rows_unchecked(const RunData& run) {
       };
       std::map<std::pair<std::string, std::string>, Group> grouped;
       for (const json& r : records)
-        for (const json& g : r["gates"]) {
+        for (const json& g : r.at("gates")) {
           const std::string family = gate_family(gate_label(g));
           auto key = std::make_pair(r.value("candidate", "?") + " vs " + r.value("baseline", "?"), family);
           Group& grp = grouped[key];
@@ -164,11 +166,11 @@ std::vector<VerdictRow> verdict_rows_unchecked(const RunData& run) {
           grp.row.subject = key.first;
           grp.row.gate = family;
           ++grp.row.cases;
-          const bool pass = g["pass"].get<bool>();
+          const bool pass = g.at("pass").get<bool>();
           if (!pass) ++grp.row.failed;
           grp.row.pass = grp.row.pass && pass;
-          const double m = g["measured"].is_number() ? g["measured"].get<double>() : NAN;
-          const double t = g["threshold"].is_number() ? g["threshold"].get<double>() : NAN;
+          const double m = g.at("measured").is_number() ? g.at("measured").get<double>() : NAN;
+          const double t = g.at("threshold").is_number() ? g.at("threshold").get<double>() : NAN;
           grp.min_threshold = std::min(grp.min_threshold, t);
           grp.max_threshold = std::max(grp.max_threshold, t);
           const bool larger_worse = larger_is_worse(g);
@@ -192,15 +194,15 @@ std::vector<VerdictRow> verdict_rows_unchecked(const RunData& run) {
       }
     } else {
       for (const json& r : records)
-        for (const json& g : r["gates"]) {
+        for (const json& g : r.at("gates")) {
           VerdictRow row;
           row.suite = suite;
-          row.subject = r["case"].get<std::string>() + " (" + r.value("candidate", "?") + " vs " + r.value("baseline", "?") + ")";
+          row.subject = r.at("case").get<std::string>() + " (" + r.value("candidate", "?") + " vs " + r.value("baseline", "?") + ")";
           row.gate = gate_label(g);
-          row.measured = num(g["measured"], "{:.6g}");
-          row.threshold = num(g["threshold"], "{:.6g}");
+          row.measured = num(g.at("measured"), "{:.6g}");
+          row.threshold = num(g.at("threshold"), "{:.6g}");
           row.cases = 1;
-          row.pass = g["pass"].get<bool>();
+          row.pass = g.at("pass").get<bool>();
           row.failed = row.pass ? 0 : 1;
           rows.push_back(row);
         }
@@ -227,7 +229,8 @@ std::vector<VerdictRow> verdict_rows_unchecked(const RunData& run) {
   // A suite executable that failed without a failing gate (an exception, a failed EXPECT) fails the run too.
   if (run.run_info.is_object())
     for (const json& s : run.run_info.value("suites", json::array()))
-      if (const std::string status = s.value("status", ""); status == "failed" || status == "skipped" || status == "killed")
+      if (const std::string status = s.value("status", ""); status == "failed" || status == "skipped" || status == "killed" ||
+                                                            status == "crashed")
         failing(s.value("name", "?"), "suite run", status == "skipped" ? "ran at least one case" : "exit status == 0",
                 fmt::format("{}", s.value("exit_code", -1)), "0");
   return rows;
@@ -242,7 +245,7 @@ std::vector<VerdictRow> verdict_rows(const RunData& run) {
 std::vector<std::string> incomplete_reasons(const RunData& run) {
   std::vector<std::string> reasons;
   if (!run.run_info.is_object() || !run.run_info.contains("incomplete")) return reasons;
-  const json& why = run.run_info["incomplete"];
+  const json& why = run.run_info.at("incomplete");
   if (why.is_array()) {
     for (const json& w : why) reasons.push_back(w.is_string() ? w.get<std::string>() : w.dump());
   } else {
@@ -263,14 +266,14 @@ bool run_passes(const RunData& run) {
 
 namespace {
 std::optional<PlanVerdicts> plan_verdicts_unchecked(const RunData& run) {
-  auto has_plan = [](const json& r) { return r.contains("figures") && r["figures"].contains("precision_plan"); };
+  auto has_plan = [](const json& r) { return r.contains("figures") && r.at("figures").contains("precision_plan"); };
   std::optional<PlanVerdicts> out;
   std::string plain;  // the candidate the plan is for
   for (const auto& [suite, records] : run.records)
     for (const json& r : records)
       if (!out && has_plan(r)) {
         out = PlanVerdicts{r.value("candidate", "?"), false, false};
-        plain = r["figures"]["precision_plan"].value("candidate", "");
+        plain = r.at("figures").at("precision_plan").value("candidate", "");
       }
   if (!out) return out;
   RunData everywhere = run, with_plan = run;
@@ -289,7 +292,7 @@ std::optional<PlanVerdicts> plan_verdicts_unchecked(const RunData& run) {
   auto drop_steps = [](RunData& d, const char* tag) {
     if (!d.run_info.is_object() || !d.run_info.contains("suites")) return;
     json kept = json::array();
-    for (const json& s : d.run_info["suites"])
+    for (const json& s : d.run_info.at("suites"))
       if (!s.value(tag, false)) kept.push_back(s);
     d.run_info["suites"] = kept;
   };

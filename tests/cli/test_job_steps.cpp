@@ -113,6 +113,24 @@ TEST_F(JobSteps, ALaneStopsWhenItsStepSaysSo) {
   EXPECT_FALSE(fs::exists(dir_ / "logs" / "after.log"));
 }
 
+TEST_F(JobSteps, ACrashIsAFailureAndAKillLeavesTheRunUnfinished) {
+  JobStep crash = shell_step("crash", 0), killed = shell_step("killed", 0), error = shell_step("error", 0, 2);
+  crash.args[1] = "kill -SEGV $$";
+  killed.args[1] = "kill -TERM $$";
+  Job job(dir_.string());
+  job.run({{{crash}, 0}, {{killed}, 0}, {{error}, 0}}, {});
+  const nlohmann::json suites = job.record()["suites"];
+  ASSERT_EQ(suites.size(), 3u);
+  EXPECT_EQ(suites[0]["status"], "crashed");
+  EXPECT_EQ(suites[0]["signal"], 11);
+  EXPECT_EQ(suites[1]["status"], "killed");
+  EXPECT_EQ(suites[2]["status"], "failed");
+  const std::vector<std::string> why = job.unfinished();
+  ASSERT_EQ(why.size(), 2u);  // the kill and the error exit code; the crash is a verdict (FAIL)
+  EXPECT_NE(why[0].find("step 'killed' was ended by signal 15"), std::string::npos) << why[0];
+  EXPECT_NE(why[1].find("step 'error' stopped with exit code 2"), std::string::npos) << why[1];
+}
+
 TEST_F(JobSteps, AStepThatCannotStartStopsTheJob) {
   JobStep missing = shell_step("missing", 0);
   missing.exe = (dir_ / "no_such_program").string();

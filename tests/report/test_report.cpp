@@ -86,6 +86,9 @@ TEST_F(RunDir, NamesTheGpuOfEachStepAndSaysWhenModelsDiffer) {
   EXPECT_HAS(md, "| model suites (GPU sizes) | passed | - | GPU 1: NVIDIA H100 80GB HBM3 |");
   EXPECT_HAS(md, "**The steps ran on GPUs of different models** (NVIDIA H100 80GB HBM3, NVIDIA H200)");
   EXPECT_HAS(md, "GPU 0: NVIDIA H200 GPU-a; GPU 1: NVIDIA H100 80GB HBM3 GPU-b");
+  // Each section says where its steps ran.
+  EXPECT_HAS(md, "## Kernel speed\n\n_Ran on GPU 0: NVIDIA H200 (kernel speed)._");
+  EXPECT_HAS(md, "## Perplexity\n\n_Ran on GPU 1: NVIDIA H100 80GB HBM3 (model suites (GPU sizes))._");
   info["gpus"][1]["name"] = "NVIDIA H200";
   info["suites"][1]["gpu"]["name"] = "NVIDIA H200";
   md = report::render_report(report::load_run(make("gpus_same", {perplexity_record("A", 1.0, true)}, info)));
