@@ -65,7 +65,8 @@ TEST_P(SmoothingGain, CutsKBiasErrorSeveralFold) {
 TEST_P(SmoothingGain, QSmoothingHelpsWhereQueriesShareAnOffset) {
   const int d = GetParam();
   auto in = make_attention_inputs(shape_of(1000, d), InputFamily::Gaussian, at::kHalf, Layout::HND, 29 + d);
-  at::Tensor offset = at::randn({1, 1, 1, d}, at::TensorOptions().dtype(at::kFloat)) * 6.0;
+  // A fixed offset per channel (deterministic, unlike an unseeded randn): up to 6 standard deviations.
+  at::Tensor offset = (at::arange(d, at::TensorOptions().dtype(at::kFloat)) * 1.7f + 0.3f).sin().reshape({1, 1, 1, d}) * 6.0;
   at::Tensor q = (in.q.to(at::kFloat) + offset).to(at::kHalf);
   AttentionOptions opt;
   opt.return_lse = true;
@@ -76,8 +77,12 @@ TEST_P(SmoothingGain, QSmoothingHelpsWhereQueriesShareAnOffset) {
   std::printf("[ figures  ] D%d Q-offset rel_l1: sage_int8 %.5f, Q smoothed %.5f, gain %.2fx\n", d, e_plain, e_smooth,
               e_plain / e_smooth);
   EXPECT_LT(e_smooth, e_plain);
-  EXPECT_LT((smoothed.lse - ref.lse).abs().max().item<float>(),
-            Thresholds::defaults().number("/attention/sage_int8/k_bias/max_lse_abs_error"));
+  // The means' scores are added back: the LSE is no further from math's than sage_int8's (a wrong add-back would
+  // be off by the mean's scores, several units here).
+  const float lse_plain = (plain.lse - ref.lse).abs().max().item<float>();
+  const float lse_smooth = (smoothed.lse - ref.lse).abs().max().item<float>();
+  std::printf("[ figures  ] D%d Q-offset LSE max abs error: sage_int8 %.4f, Q smoothed %.4f\n", d, lse_plain, lse_smooth);
+  EXPECT_LE(lse_smooth, lse_plain);
 }
 
 INSTANTIATE_TEST_SUITE_P(HeadDims, SmoothingGain, ::testing::Values(64, 128),
