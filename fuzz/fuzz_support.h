@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -36,8 +37,8 @@ void expect_clean_refusal(Read&& read) {
 // The readers that take a path get the input through a file of this process's own.
 inline std::string input_file(const uint8_t* data, size_t size, const char* name) {
   static const std::string dir = [] {
-    std::string d = "/tmp/sageval_fuzz_" + std::to_string(::getpid());
-    std::system(("mkdir -p " + d).c_str());
+    const std::string d = "/tmp/sageval_fuzz_" + std::to_string(::getpid());
+    std::filesystem::create_directories(d);
     return d;
   }();
   const std::string path = dir + "/" + name;

@@ -33,6 +33,9 @@ struct SageInt8QK {
   // Q smoothing only (SageAttention2): the mean of each Q block over its rows, of q * sm_scale * log2(e),
   // float32 [B, Hq, Nq blocks, D]; undefined when off. The scores then need the mean's own scores added back.
   at::Tensor q_block_mean;
+  // Q smoothing only: K as Q.K^T sees it before quantization (float32, smoothed when smoothing is on), for the
+  // means' scores; undefined when off.
+  at::Tensor k_float;
 };
 // `smooth_q`: SageAttention2's Q smoothing, in the CPU emulation only (no kernel has it yet).
 SageInt8QK quantize_sage_int8_qk(const at::Tensor& q, const at::Tensor& k, double sm_scale, bool smooth,

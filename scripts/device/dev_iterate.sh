@@ -5,9 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/device/gpu_build_env.sh
-t0=$(date +%s)
-bash scripts/build.sh > "$OUTDIR/build.log" 2>&1 || { tail -60 "$OUTDIR/build.log"; exit 1; }
-echo "build $(( $(date +%s) - t0 )) s"
+device_build || exit 1
 if [ "${TESTS:-1}" = 1 ]; then
   timeout 300 build-gpu/tests/sageval_gpu_tests --gtest_filter="${FILTER:-*SageInt8*:*sage_int8*:Sm90*:Kernels/*}" \
     > "$OUTDIR/gpu_tests.log" 2>&1

@@ -9,3 +9,11 @@ export SAGEVAL_BUILD_DIR=build-gpu SAGEVAL_JOBS="${SAGEVAL_JOBS:-16}"
 export SAGEVAL_CMAKE_ARGS="-DCMAKE_CUDA_ARCHITECTURES=90a-real ${SAGEVAL_EXTRA_CMAKE_ARGS:-}"
 OUTDIR="${OUT:-$PWD/device_out}"
 mkdir -p "$OUTDIR"
+# The build every device script starts with: scripts/build.sh into build-gpu (SAGEVAL_TARGETS for a subset), its
+# log in $OUTDIR/build.log; prints the time, or the log's tail and returns 1.
+device_build() {
+  local t0
+  t0=$(date +%s)
+  bash scripts/build.sh > "$OUTDIR/build.log" 2>&1 || { tail -60 "$OUTDIR/build.log"; return 1; }
+  echo "build: $(( $(date +%s) - t0 )) s"
+}

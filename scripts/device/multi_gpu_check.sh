@@ -11,9 +11,8 @@ source scripts/device/gpu_build_env.sh
 export SAGEVAL_DATA_DIR="$PWD/.device-data"  # the model suites' data, carried along
 nvidia-smi --query-gpu=index,name,uuid,driver_version --format=csv > "$OUTDIR/env.txt" 2>&1
 ngpu=$(nvidia-smi -L | wc -l)
-t0=$(date +%s)
-bash scripts/build.sh > "$OUTDIR/build.log" 2>&1 || { tail -60 "$OUTDIR/build.log"; exit 1; }
-echo "build: $(( $(date +%s) - t0 )) s; $ngpu GPUs"; cat "$OUTDIR/env.txt"
+device_build || exit 1
+echo "$ngpu GPUs"; cat "$OUTDIR/env.txt"
 sageval=build-gpu/src/sageval
 slots=$(grep -oE '"slots": [0-9]+' <("$sageval" resource-spec --gpus 1) | grep -oE '[0-9]+')
 timed_ctest() {  # timed_ctest NAME SPEC JOBS [env...]

@@ -20,9 +20,7 @@ export SAGEVAL_REPORT_DIR="$PWD/build-gpu/report"
   python3 -c 'import torch;print("torch", torch.__version__, "cuda", torch.version.cuda)'
   nvcc --version | tail -1
 } 2>&1 | tee "$OUTDIR/env.txt"
-t0=$(date +%s)
-bash scripts/build.sh > "$OUTDIR/build.log" 2>&1 || { tail -80 "$OUTDIR/build.log"; exit 1; }
-echo "build: $(( $(date +%s) - t0 )) s"
+device_build || exit 1
 mkdir -p "$SAGEVAL_REPORT_DIR"
 # One process per test binary: ctest starts a process per case, and each CUDA libtorch start costs ~4 s.
 # `ctest -L gpu` runs the same cases one by one.

@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/device/gpu_build_env.sh
-bash scripts/build.sh > "$OUTDIR/build.log" 2>&1 || { tail -60 "$OUTDIR/build.log"; exit 1; }
+device_build || exit 1
 build-gpu/tests/sageval_model_tests > "$OUTDIR/model_tests.log" 2>&1
 echo "model tests rc=$? $(grep -E '^\[  (PASSED|FAILED) +\]' "$OUTDIR/model_tests.log" | tr '\n' ' ')"
 PYTHONUNBUFFERED=1 python3 scripts/crosscheck_transformers.py --sageval build-gpu/src/sageval --gpu \

@@ -5,9 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/device/gpu_build_env.sh
-t0=$(date +%s)
-bash scripts/build.sh > "$OUTDIR/build.log" 2>&1 || { tail -60 "$OUTDIR/build.log"; exit 1; }
-echo "build: $(( $(date +%s) - t0 )) s"
+device_build || exit 1
 t0=$(date +%s)
 timeout "${JOB_TIMEOUT:-480}" build-gpu/src/sageval validate --data .device-data --precision-plan auto \
   --report-dir build-gpu/report_plan > "$OUTDIR/main_job_plan.log" 2>&1

@@ -1,7 +1,7 @@
 set -uo pipefail
 source scripts/device/gpu_build_env.sh
 { nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; python3 -c 'import torch;print("torch", torch.__version__)'; nvcc --version | tail -1; } > $OUT/env.txt 2>&1
-bash scripts/build.sh > $OUT/build.log 2>&1 || { tail -40 $OUT/build.log; exit 1; }
+device_build || exit 1
 grep -E "C75|spill" $OUT/build.log | head -3
 timeout 240 build-gpu/tests/sageval_gpu_tests > $OUT/gpu_tests.log 2>&1; echo "gpu tests rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test' $OUT/gpu_tests.log | tr '\n' ' ')"
 grep -E '^\[  FAILED  \]' $OUT/gpu_tests.log | head -5

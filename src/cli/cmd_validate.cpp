@@ -151,12 +151,13 @@ int run_validate(const ValidateOptions& o) {
   // Until the end replaces it, run.json says the run has not finished: a run killed outright (SIGKILL, a machine
   // gone) leaves that, and `sageval report` then marks its report incomplete.
   const std::string started = utc_now();
-  write_file_atomically(dir + "/run.json",
-                        json{{"commit", commit}, {"date", started}, {"candidate", o.backend}, {"baseline", baseline},
-                             {"quick", o.quick},
-                             {"incomplete", {fmt::format("the main job started at {} (UTC) has not finished: it is still "
-                                                         "running, or it was killed before it could say why", started)}}}
-                                .dump(2) + "\n");
+  auto write_unfinished_run = [&](const std::string& why) {
+    write_file_atomically(dir + "/run.json", json{{"commit", commit}, {"date", started}, {"candidate", o.backend},
+                                                   {"baseline", baseline}, {"quick", o.quick}, {"incomplete", {why}}}
+                                                 .dump(2) + "\n");
+  };
+  write_unfinished_run(fmt::format("the main job started at {} (UTC) has not finished: it is still running, or it "
+                                   "was killed before it could say why", started));
 
   std::string why_no_gpu;
   if (!at::hasCUDA())
@@ -265,10 +266,7 @@ int run_validate(const ValidateOptions& o) {
     job.run(lanes, gpus);
   } catch (const std::exception& e) {
     // The job could not go on (a step that cannot start): run.json says so instead of "still running".
-    write_file_atomically(dir + "/run.json", json{{"commit", commit}, {"date", started}, {"candidate", o.backend},
-                                                   {"baseline", baseline}, {"quick", o.quick},
-                                                   {"incomplete", {std::string("the main job stopped: ") + e.what()}}}
-                                                 .dump(2) + "\n");
+    write_unfinished_run(std::string("the main job stopped: ") + e.what());
     throw;
   }
   if (!gpu)

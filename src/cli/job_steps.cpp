@@ -167,8 +167,8 @@ void Job::run(const std::vector<JobLane>& lanes, const std::vector<perf::GpuDevi
   std::atomic<bool> stop{false};  // a lane failed to run: the others start no further step
   // Lanes at once share the host's cores as they share its GPUs, unless the user set OMP_NUM_THREADS.
   const char* omp = std::getenv("OMP_NUM_THREADS");
-  const std::string lane_threads =
-      std::to_string(std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(std::max<size_t>(1, gpus.size()))));
+  const std::string lane_threads = std::to_string(perf::cpu_threads_for_share(
+      1, 1, static_cast<int>(gpus.size()), static_cast<int>(std::thread::hardware_concurrency())));  // a whole GPU's share
   const bool share_threads = parallel && (omp == nullptr || *omp == '\0');
 
   auto run_lane = [&](size_t lane, const perf::GpuDevice* gpu) {

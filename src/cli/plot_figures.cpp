@@ -41,13 +41,13 @@ std::string render_figures(const std::string& dir) {
 }
 
 int write_report(const std::string& dir, const std::string& out, bool figures) {
+  report::RunData run = report::load_run(dir);
   // An unfinished run draws no figures: they would replace those the last finished run's REPORT.md shows.
-  const bool finished = report::incomplete_reasons(report::load_run(dir)).empty();
-  if (figures && finished) {
+  if (figures && report::incomplete_reasons(run).empty()) {
     const std::string why = render_figures(dir);
     if (!why.empty()) fmt::print("figures: none ({})\n", why);
+    run.figures = report::figure_files(dir);  // the ones just drawn
   }
-  const report::RunData run = report::load_run(dir);  // after plotting, so the figures are found
   const std::string path = out.empty() ? report::default_report_path(run) : out;
   write_file_atomically(path, report::render_report(run));  // an interrupted run leaves the previous report whole
   if (const auto reasons = report::incomplete_reasons(run); !reasons.empty()) {

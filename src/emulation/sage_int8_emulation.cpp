@@ -44,7 +44,7 @@ AttentionOutput emulate_sage_int8_attention(const at::Tensor& q, const at::Tenso
   at::Tensor q_mean_rows, k_smoothed;
   if (emulation.smooth_q) {
     q_mean_rows = qk.q_block_mean.repeat_interleave(numerics::kQBlockRows, 2).slice(2, 0, len_q);
-    k_smoothed = detail::expand_kv_heads(emulation.smooth_k ? smooth_k(k, qk.k_mean) : k.to(at::kFloat), group);
+    k_smoothed = detail::expand_kv_heads(qk.k_float, group);
   }
   auto scores = [&](int64_t k0, int64_t k1) {
     at::Tensor s_int = at::matmul(q_int, k_int.slice(2, k0, k1).transpose(-1, -2));

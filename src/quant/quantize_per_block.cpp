@@ -87,13 +87,16 @@ SageInt8QK quantize_sage_int8_qk(const at::Tensor& q, const at::Tensor& k, doubl
   } else {
     out.q = quantize_per_block(q, numerics::kQBlockRows, scale_log2);
   }
+  at::Tensor k_float;
   if (smooth) {
     out.k_mean = token_mean(k);
-    out.k = quantize_per_block(smooth_k(k, out.k_mean), numerics::kKBlockRows);
+    k_float = smooth_k(k, out.k_mean);
   } else {
     out.k_mean = at::zeros({k.size(0), k.size(1), k.size(3)}, k.options().dtype(at::kFloat));
-    out.k = quantize_per_block(k.to(at::kFloat), numerics::kKBlockRows);
+    k_float = k.to(at::kFloat);
   }
+  out.k = quantize_per_block(k_float, numerics::kKBlockRows);
+  if (smooth_q) out.k_float = k_float;
   return out;
 }
 

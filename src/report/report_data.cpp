@@ -136,13 +136,19 @@ RunData load_run(const std::string& dir) {
   run.kernel_bench = first_of({"attention_kernel_bench.json", "sageval_attention_bench_quick.json"});
   run.model_bench = first_of({"model_bench.json", "sageval_model_bench_quick.json"});
   if (fs::exists(base / "run.json")) run.run_info = read_json_file(base / "run.json");
-  if (fs::is_directory(base / "figures"))
-    for (const auto& entry : fs::directory_iterator(base / "figures"))
-      if (entry.path().extension() == ".png") run.figures.push_back("figures/" + entry.path().filename().string());
-  std::sort(run.figures.begin(), run.figures.end());
   // An unfinished run drew no figures: those in the folder are the last finished run's, not this one's.
-  if (!incomplete_reasons(run).empty()) run.figures.clear();
+  if (incomplete_reasons(run).empty()) run.figures = figure_files(dir);
   return run;
+}
+
+std::vector<std::string> figure_files(const std::string& dir) {
+  std::vector<std::string> figures;
+  const fs::path folder = fs::path(dir) / "figures";
+  if (fs::is_directory(folder))
+    for (const auto& entry : fs::directory_iterator(folder))
+      if (entry.path().extension() == ".png") figures.push_back("figures/" + entry.path().filename().string());
+  std::sort(figures.begin(), figures.end());
+  return figures;
 }
 
 namespace {

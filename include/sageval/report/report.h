@@ -28,6 +28,8 @@ struct RunData {
 // A missing directory or an unreadable run.json/benchmark file throws, naming it; a malformed record line is
 // listed in `unreadable` and the rest of its file is read.
 RunData load_run(const std::string& dir);
+// The PNG files under dir/figures, relative to dir, sorted (what load_run lists for a finished run).
+std::vector<std::string> figure_files(const std::string& dir);
 
 // One row of the verdict table: a gate aggregated over the cases of a suite that share its name pattern.
 struct VerdictRow {
