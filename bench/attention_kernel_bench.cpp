@@ -4,10 +4,13 @@
 // Variants: sage_int8_kernel (attention over a workspace quantized beforehand, on the path the device picks:
 // sm90 on Hopper), sage_int8_with_quant (quantize + attention: what a user gets), sage_int8_kernel_sm80 (the
 // mma.sync path forced, for comparison), sage_int8_quant_only, fp16_kernel, and SDPA restricted to one backend at a
-// time (flash, cudnn, efficient). Method (the device notes of our workplace; FlashAttention's benchmarks): CUDA events around each call, warm-up
+// time (flash, cudnn, efficient), and any other backend named with --backends (e.g. a py: backend wrapping an
+// external library such as thu-ml SageAttention) timed end to end through the backend interface: its own
+// quantization and Python call included, the interface's NaN scans off. Method (the device notes of our workplace; FlashAttention's benchmarks): CUDA events around each call, warm-up
 // first, median/min/max of --iters, 3 input sets rotated so the L2 does not flatter small shapes.
 //
 // Usage: sageval_attention_bench [--quick] [--json FILE] [--warmup N] [--iters N] [--head-dim D,..] [--seq N,..]
+//                                [--backends NAME,..]
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -24,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench_main.h"
+#include "sageval/attention.h"
 #include "sageval/perf/environment.h"
 #include "sageval/perf/timing.h"
 #include "sageval/torch_compat.h"
@@ -50,6 +54,7 @@ struct Options {
   std::vector<int64_t> seqs{1024, 2048, 4096, 8192, 16384, 32768};
   int warmup = 5, iters = 30;
   std::string json_path;
+  std::vector<std::string> backends;  // timed end to end as variants "backend:NAME"
 };
 
 void add_options(CLI::App& app, Options& o) {
@@ -57,6 +62,10 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--json", o.json_path, "write every figure there");
   app.add_option("--warmup", o.warmup)->check(CLI::Range(0, 100000))->capture_default_str();
   app.add_option("--iters", o.iters)->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--backends", o.backends, "other attention backends to time end to end (comma-separated), e.g. "
+                 "py:sageval_adapters.sageattention:sageattn")
+      ->delimiter(',')
+      ->check(sageval::app::backend_name());
   app.add_option("--head-dim", o.head_dims, "comma-separated")->delimiter(',')->check(CLI::IsMember({64, 128}));
   // B = 32768 / N must be a whole batch.
   app.add_option("--seq", o.seqs, "comma-separated; each must divide 32768")
@@ -111,6 +120,18 @@ const std::vector<std::array<std::string, 3>> kRatios = {  // label, numerator, 
     {"with_quant/kernel", "sage_int8_with_quant", "sage_int8_kernel"},
     {"kernel/sm80_kernel", "sage_int8_kernel", "sage_int8_kernel_sm80"}};
 
+std::string backend_variant(const std::string& backend) { return "backend:" + backend; }
+
+// The fixed ratios, then for each --backends entry its TOPS against cuDNN and sage_int8 (with quantization) against it.
+std::vector<std::array<std::string, 3>> ratio_defs(const Options& opt) {
+  std::vector<std::array<std::string, 3>> defs = kRatios;
+  for (const std::string& b : opt.backends) {
+    defs.push_back({b + "/cudnn", backend_variant(b), "sdpa_cudnn"});
+    defs.push_back({"with_quant/" + b, "sage_int8_with_quant", backend_variant(b)});
+  }
+  return defs;
+}
+
 // FlashAttention's convention: two N x N x D matrix products per head, 4*B*H*N^2*D operations, halved for causal.
 double attention_tops(const Shape& s, double ms) {
   const double ops = 4.0 * s.batch * s.heads * static_cast<double>(s.seq) * s.seq * s.head_dim;
@@ -133,6 +154,8 @@ VariantResult measure(const std::function<void(int)>& call, const Options& opt, 
   try {
     // Warm-up calls first (module load, cuDNN plans, allocator); input sets rotate so L2 does not flatter.
     return {"ok", {}, sageval::perf::time_gpu_calls([&](int i) { call(i % kInputSets); }, opt.warmup, opt.iters)};
+  } catch (const sageval::UnsupportedInput& e) {  // a limit the backend declares (--backends entries)
+    return {"unsupported", e.what(), {}};
   } catch (const c10::Error& e) {
     return {failure_status, e.what_without_backtrace(), {}};
   } catch (const std::exception& e) {
@@ -269,6 +292,21 @@ ShapeResult bench_shape(const Shape& s, const Options& opt) {
   kernels::set_sage_int8_path(kernels::SageInt8Path::kAuto);
   r.variants["fp16_kernel"] = measure(fp16, opt, "error");
   r.sanity["harness"] = harness_check(s);
+  for (const std::string& name : opt.backends) {
+    sageval::AttentionOptions o;
+    o.causal = s.causal;
+    o.sm_scale = problem.sm_scale;
+    o.check_finite = false;  // timing the backend, not the interface's scans; the accuracy suites judge it
+    try {
+      const auto backend = sageval::make_backend(name);
+      r.variants[backend_variant(name)] = measure([&](int i) { backend->forward(sets[i].q, sets[i].k, sets[i].v, o); },
+                                                  opt, "error");
+    } catch (const sageval::UnsupportedInput& e) {
+      r.variants[backend_variant(name)] = {"unsupported", e.what(), {}};
+    } catch (const std::exception& e) {
+      r.variants[backend_variant(name)] = {"error", e.what(), {}};
+    }
+  }
 #if SAGEVAL_TORCH_HAS_SDPA
   const double scale = problem.sm_scale;
   r.variants["sdpa_flash"] = measure_sdpa(SdpaBackend::flash, sets, s, scale, opt);
@@ -279,6 +317,15 @@ ShapeResult bench_shape(const Shape& s, const Options& opt) {
     r.sanity["fp16_kernel_rel_l1_vs_sdpa"] = rel_l1_vs_sdpa(sets[0], s, scale);
     with_quant(0);
     r.sanity["sage_int8_rel_l1_vs_sdpa"] = rel_l1_vs_sdpa(sets[0], s, scale);
+    for (const std::string& name : opt.backends) {
+      if (r.variants[backend_variant(name)].status != "ok") continue;
+      sageval::AttentionOptions o;
+      o.causal = s.causal;
+      o.sm_scale = scale;
+      const at::Tensor out = sageval::make_backend(name)->forward(sets[0].q, sets[0].k, sets[0].v, o).out.to(at::kFloat);
+      const at::Tensor ref = sdpa(sets[0], s, scale).to(at::kFloat);
+      r.sanity[name + "_rel_l1_vs_sdpa"] = ((out - ref).abs().sum() / ref.abs().sum()).item<double>();
+    }
   } catch (const std::exception& e) {
     r.sanity["error"] = e.what();
   }
@@ -295,7 +342,7 @@ double ratio(const ShapeResult& r, const std::string& a, const std::string& b) {
   return x.status == "ok" && y.status == "ok" ? y.timing.median_ms / x.timing.median_ms : NAN;
 }
 
-json shape_json(const ShapeResult& r) {
+json shape_json(const ShapeResult& r, const Options& opt) {
   const Shape& s = r.shape;
   json j = {{"head_dim", s.head_dim}, {"seq", s.seq},       {"batch", s.batch},
             {"heads", s.heads},       {"causal", s.causal}, {"sanity", r.sanity}};
@@ -317,7 +364,7 @@ json shape_json(const ShapeResult& r) {
                  {"tops_worst", attention_tops(s, v.timing.max_ms)}});
     }
   }
-  for (const auto& [label, a, b] : kRatios) {
+  for (const auto& [label, a, b] : ratio_defs(opt)) {
     const double x = ratio(r, a, b);
     j["ratios"][label] = std::isnan(x) ? json(nullptr) : json(x);
   }
@@ -356,17 +403,31 @@ void print_failures(const std::vector<ShapeResult>& rows) {
                    v.status, v.message);
 }
 
-void print_table(const std::vector<ShapeResult>& rows, const json& copy) {
+void print_table(const std::vector<ShapeResult>& rows, const json& copy, const Options& opt) {
+  const auto ratios = ratio_defs(opt);
+  std::vector<std::string> variants = kVariants;
+  for (size_t i = 0; i < opt.backends.size(); ++i) {
+    variants.insert(variants.end() - 1, backend_variant(opt.backends[i]));  // before the quantization's GB/s
+    fmt::print("ext{}: {} (end to end through the backend interface)\n", i + 1, opt.backends[i]);
+  }
   fmt::print("\nTOPS at the median time (4*B*H*N^2*D/t, halved for causal); quant: GB/s of its minimum bytes");
   if (copy["status"] == "ok") fmt::print(" (D2D copy: {:.0f} GB/s)", copy["gb_per_s_median"].get<double>());
-  fmt::print("\n{:>4} {:>6} {:>3} | {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} | {:>6} |", "D", "N", "cau", "int8_k",
-             "int8+q", "i8sm80", "fp16_k", "flash", "cudnn", "effic", "quant");
-  for (const auto& ratio_def : kRatios) fmt::print(" {:>17}", ratio_def[0]);
+  fmt::print("\n{:>4} {:>6} {:>3} | {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}", "D", "N", "cau", "int8_k", "int8+q",
+             "i8sm80", "fp16_k", "flash", "cudnn", "effic");
+  for (size_t i = 0; i < opt.backends.size(); ++i) fmt::print(" {:>7}", fmt::format("ext{}", i + 1));
+  fmt::print(" | {:>6} |", "quant");
+  for (size_t i = 0; i < ratios.size(); ++i) {
+    std::string label = ratios[i][0];
+    for (size_t e = 0; e < opt.backends.size(); ++e)  // ext1 in the headers, as in the columns
+      if (const size_t pos = label.find(opt.backends[e]); pos != std::string::npos)
+        label.replace(pos, opt.backends[e].size(), fmt::format("ext{}", e + 1));
+    fmt::print(" {:>17}", label);
+  }
   for (const ShapeResult& r : rows) {
     fmt::print("\n{:>4} {:>6} {:>3} |", r.shape.head_dim, r.shape.seq, r.shape.causal ? "yes" : "no");
-    for (const std::string& name : kVariants)
+    for (const std::string& name : variants)
       fmt::print(name == "sage_int8_quant_only" ? " | {:>6} |" : " {:>7}", cell(r, name));
-    for (const auto& [label, a, b] : kRatios) {
+    for (const auto& [label, a, b] : ratios) {
       const double x = ratio(r, a, b);
       fmt::print(" {:>17}", std::isnan(x) ? std::string("-") : fmt::format("{:.2f}", x));
     }
@@ -390,6 +451,12 @@ int run_benchmark(const Options& opt) {
   doc["sage_int8_path"] = kernels::sage_int8_path_name(kernels::sage_int8_path());
   fmt::print("sage_int8 kernel path: {} (int8_k, int8+q); i8sm80: the sm80 path forced\n",
              doc["sage_int8_path"].get<std::string>());
+  doc["backends"] = json::array();  // the --backends entries, each in its own words (a py: backend: library, version)
+  for (const std::string& name : opt.backends) {
+    const std::string description = sageval::make_backend(name)->capabilities().description;
+    doc["backends"].push_back({{"name", name}, {"variant", backend_variant(name)}, {"description", description}});
+    fmt::print("timed end to end: {}: {}\n", name, description);
+  }
   doc["copy_bandwidth"] = copy_bandwidth_json(opt);
   std::vector<ShapeResult> rows;
   for (int64_t d : opt.head_dims)
@@ -403,15 +470,17 @@ int run_benchmark(const Options& opt) {
         } catch (const std::exception& e) {  // the inputs could not be made: every variant fails with the reason
           rows.push_back({s, {}, json::object()});
           for (const std::string& name : kVariants) rows.back().variants[name] = {"error", e.what(), {}};
+          for (const std::string& name : opt.backends) rows.back().variants[backend_variant(name)] = {"error", e.what(), {}};
         }
-        doc["shapes"].push_back(shape_json(rows.back()));
+        doc["shapes"].push_back(shape_json(rows.back(), opt));
         sageval::bench::write_json(opt.json_path, doc);  // after every shape, so a run cut short keeps what it measured
       }
   print_failures(rows);
-  print_table(rows, doc["copy_bandwidth"]);
+  print_table(rows, doc["copy_bandwidth"], opt);
   bool kernel_failed = false;  // an SDPA backend refusing a shape is not a failure of sageval
-  for (const ShapeResult& r : rows)
-    for (const auto& [name, v] : r.variants) kernel_failed |= name.rfind("sdpa_", 0) != 0 && v.status != "ok";
+  for (const ShapeResult& r : rows)  // nor is a --backends entry's: the report shows its status
+    for (const auto& [name, v] : r.variants)
+      kernel_failed |= name.rfind("sdpa_", 0) != 0 && name.rfind("backend:", 0) != 0 && v.status != "ok";
   // The harness's accuracy check of each shape's kernels (same gates as the test suites) fails the run too.
   for (const ShapeResult& r : rows) {
     const json harness = r.sanity.value("harness", json::object());  // a named copy: items() of a temporary dangles

@@ -20,7 +20,10 @@ if(SAGEVAL_WITH_PYTHON)
     if(rc EQUAL 0 AND mm STREQUAL sageval_torch_mm)
       set(Python3_EXECUTABLE "${py}")
       find_package(Python3 COMPONENTS Interpreter Development.Embed QUIET)
-      find_package(pybind11 CONFIG QUIET)
+      # pip's pybind11 (the GPU machine's image has it, not Debian's pybind11-dev) tells where its CMake files are.
+      execute_process(COMMAND "${py}" -c "import pybind11; print(pybind11.get_cmake_dir())"
+                      OUTPUT_VARIABLE sageval_pip_pybind11 OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+      find_package(pybind11 CONFIG QUIET HINTS "${sageval_pip_pybind11}")
       execute_process(COMMAND "${py}" -c "import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))"
                       OUTPUT_VARIABLE SAGEVAL_PYTHON_TORCH_SITE OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
       if(Python3_FOUND AND pybind11_FOUND)

@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,7 @@ struct AttentionOptions {
   bool return_lse = false;
   // Scan q, k and v for NaN/Inf before running (one extra pass; a hot loop that has checked its inputs
   // elsewhere may turn it off).
-  bool check_finite = true;
+  bool check_finite = true;  // also the backend's own output check, where it has one (py: backends)
   // The CUDA kernels read 16-byte aligned rows. An input view that is not (an odd offset into a wider buffer,
   // an odd row stride) is copied to an aligned buffer, said in AttentionOutput::input_copies; false rejects it
   // with an error naming the tensor and the offset instead.
@@ -46,6 +47,15 @@ struct HndOptions {
   double sm_scale = 1.0;
   bool return_lse = false;
   bool copy_misaligned = true;
+  bool check_finite = true;
+};
+
+// Thrown when a backend declares that it does not compute such inputs (a dtype, device, head dim, causal
+// alignment or option it lacks): a limit of the backend, not a mistake in the inputs. Suites count such cases as
+// unsupported, by name, instead of failing or dropping them.
+class UnsupportedInput : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
 };
 
 struct AttentionOutput {

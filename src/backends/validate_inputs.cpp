@@ -15,6 +15,11 @@ namespace {
   throw std::invalid_argument(fmt::format("attention backend '{}': {}", backend, what));
 }
 
+// What the backend's capabilities leave out: UnsupportedInput, so that a suite can count it as such.
+[[noreturn]] void refuse(const std::string& backend, const std::string& what) {
+  throw UnsupportedInput(fmt::format("attention backend '{}': {}", backend, what));
+}
+
 std::string dtype_name(at::ScalarType t) { return std::string(c10::toString(t)); }
 
 }  // namespace
@@ -48,7 +53,7 @@ void validate_attention_inputs(const std::string& backend, const BackendCapabili
   if (std::find(caps.dtypes.begin(), caps.dtypes.end(), q.scalar_type()) == caps.dtypes.end()) {
     std::vector<std::string> ok;
     for (auto t : caps.dtypes) ok.push_back(dtype_name(t));
-    fail(backend, fmt::format("dtype {} is not supported (supported: {})", dtype_name(q.scalar_type()),
+    refuse(backend, fmt::format("dtype {} is not supported (supported: {})", dtype_name(q.scalar_type()),
                               fmt::join(ok, ", ")));
   }
   // device
@@ -56,9 +61,9 @@ void validate_attention_inputs(const std::string& backend, const BackendCapabili
     fail(backend, fmt::format("q, k and v must be on one device, got {}, {}, {}", q.device().str(),
                               k.device().str(), v.device().str()));
   if (q.is_cuda() && !caps.cuda)
-    fail(backend, fmt::format("device {} is not supported: this backend has no CUDA path in this build",
+    refuse(backend, fmt::format("device {} is not supported: this backend has no CUDA path in this build",
                               q.device().str()));
-  if (q.is_cpu() && !caps.cpu) fail(backend, "device cpu is not supported: this backend runs on CUDA only");
+  if (q.is_cpu() && !caps.cpu) refuse(backend, "device cpu is not supported: this backend runs on CUDA only");
   if (!q.is_cpu() && !q.is_cuda()) fail(backend, fmt::format("device {} is not supported", q.device().str()));
   if (q.layout() != c10::kStrided || k.layout() != c10::kStrided || v.layout() != c10::kStrided)
     fail(backend, "q, k and v must be dense (strided) tensors, not sparse");
@@ -81,7 +86,7 @@ void validate_attention_inputs(const std::string& backend, const BackendCapabili
     fail(backend, fmt::format("head dims differ: q {}, k/v {}", d, k.size(3)));
   if (!caps.head_dims.empty() &&
       std::find(caps.head_dims.begin(), caps.head_dims.end(), static_cast<int>(d)) == caps.head_dims.end())
-    fail(backend, fmt::format("head dim {} is not supported (supported: {})", d, fmt::join(caps.head_dims, ", ")));
+    refuse(backend, fmt::format("head dim {} is not supported (supported: {})", d, fmt::join(caps.head_dims, ", ")));
   (void)token_axis;
 
   if (q.is_cuda()) {
@@ -98,7 +103,7 @@ void validate_attention_inputs(const std::string& backend, const BackendCapabili
       fail(backend, fmt::format("sm_scale must be finite and positive, got {}", s));
   }
   if (options.return_lse && !caps.lse)
-    fail(backend, "return_lse is not supported by this backend");
+    refuse(backend, "return_lse is not supported by this backend");
 
   if (options.check_finite) {
     for (int i = 0; i < 3; ++i) {

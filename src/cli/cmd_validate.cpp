@@ -235,6 +235,8 @@ int run_validate(const ValidateOptions& o) {
                            {"--gtest_filter=" + kernel_filter})}, 34});
     auto kernel_bench = quick;
     kernel_bench.insert(kernel_bench.end(), {"--json", dir + "/attention_kernel_bench.json"});
+    // A candidate other than sageval's own kernels (e.g. a py: backend) is timed in the same run, end to end.
+    if (o.backend != "sage_int8" && o.backend != "fp16") kernel_bench.insert(kernel_bench.end(), {"--backends", o.backend});
     lanes.push_back({{step("kernel speed", "kernel_speed.log", bench + "/sageval_attention_bench", kernel_bench)}, 48});
     lanes.push_back({{model_suites_step("model suites (GPU sizes)", tests + "/sageval_model_gpu_tests")}, 64});
     // The plan's search has no GPU timing yet: its lane is taken as twice the model suites' (it runs them again).

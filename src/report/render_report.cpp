@@ -108,16 +108,24 @@ std::string kernel_accuracy_section(const RunData& run) {
                     "(and, on a GPU, the CUDA kernels against their exact CPU emulation), grouped by input family.\n\n";
   out += ran_on(run, {"kernel accuracy"});
   out += unreadable_note(run, "attention_");
-  MarkdownTable t({"suite", "backends", "inputs", "cases", "failed", "max rel L1", "min cosine", "min worst-row cosine"});
+  MarkdownTable t({"suite", "backends", "inputs", "cases", "failed", "unsupported", "max rel L1", "min cosine",
+                   "min worst-row cosine"});
+  std::map<std::string, std::string> refusals;  // backend -> one of its reasons, shown under the table
   for (const auto& [suite, records] : run.records) {
     if (suite.rfind("attention_", 0) != 0) continue;
     struct Agg {
-      int cases = 0, failed = 0;
+      int cases = 0, failed = 0, unsupported = 0;
       double rel = 0, cos = 1, row = 1;
     };
     std::map<std::pair<std::string, std::string>, Agg> groups;
     for (const json& r : records) {
       Agg& a = groups[{pair_of(r), family_of(r.at("case").get<std::string>())}];
+      if (r.at("figures").contains("unsupported")) {  // a limit the backend declared: counted, not judged
+        ++a.unsupported;
+        const json& why = r.at("figures").at("unsupported");
+        refusals.emplace(r.value("candidate", "?"), why.is_string() ? why.get<std::string>() : why.dump());
+        continue;
+      }
       ++a.cases;
       a.failed += r.value("pass", true) ? 0 : 1;
       // A NaN figure (a broken case) must show, not vanish in max/min.
@@ -130,11 +138,15 @@ std::string kernel_accuracy_section(const RunData& run) {
       a.row = worst(a.row, number_or_nan(r.at("figures"), "worst_row_cosine"), false);
     }
     for (const auto& [key, a] : groups)
-      t.row({suite, key.first, key.second, std::to_string(a.cases), std::to_string(a.failed), fmt::format("{:.4g}", a.rel),
-             fmt::format("{:.6f}", a.cos), fmt::format("{:.4f}", a.row)});
+      t.row({suite, key.first, key.second, std::to_string(a.cases), std::to_string(a.failed), std::to_string(a.unsupported),
+             a.cases ? fmt::format("{:.4g}", a.rel) : "-", a.cases ? fmt::format("{:.6f}", a.cos) : "-",
+             a.cases ? fmt::format("{:.4f}", a.row) : "-"});
   }
   if (t.empty()) return out + not_run(run, "kernel accuracy");
-  return out + t.str() + "\n";
+  out += t.str() + "\n";
+  for (const auto& [backend, why] : refusals)
+    out += fmt::format("`unsupported`: cases `{}` declares it does not compute (not judged), e.g. {}\n\n", backend, why);
+  return out;
 }
 
 std::string kernel_speed_section(const RunData& run) {
@@ -148,19 +160,36 @@ std::string kernel_speed_section(const RunData& run) {
                      "attention; `int8 sm80` is the mma.sync path forced on the same device.\n\n",
                      dev.value("name", "?"), dev.value("compute_capability", "?"), kb.value("libtorch", "?"),
                      kb.value("sage_int8_path", "?"), kb.at("method").value("iters", 0), kb.at("method").value("warmup", 0));
-  MarkdownTable t({"D", "N", "causal", "int8 kernel", "int8+quant", "int8 sm80", "fp16 kernel", "SDPA flash", "SDPA cuDNN",
-                   "int8+quant / flash", "int8+quant / cuDNN", "quant GB/s"});
-  auto tops = [](const json& s, const char* v) {
+  // Other backends timed in the same run (--backends: e.g. an external library through a py: backend), end to end.
+  std::vector<std::string> others;
+  for (const json& b : kb.value("backends", json::array())) {
+    others.push_back(b.value("name", "?"));
+    out += fmt::format("`{}`: {}, timed end to end through the backend interface (its own quantization and call "
+                       "included).\n\n", others.back(), b.value("description", "?"));
+  }
+  std::vector<std::string> header = {"D", "N", "causal", "int8 kernel", "int8+quant", "int8 sm80", "fp16 kernel", "SDPA flash",
+                                     "SDPA cuDNN"};
+  for (const std::string& b : others) header.push_back("`" + b + "`");
+  for (const char* h : {"int8+quant / flash", "int8+quant / cuDNN"}) header.push_back(h);
+  for (const std::string& b : others) header.push_back("`" + b + "` / cuDNN");
+  header.push_back("quant GB/s");
+  MarkdownTable t(header);
+  auto tops = [](const json& s, const std::string& v) {
     const json& x = s.at("variants").value(v, json::object());
     return x.value("status", "") == "ok" ? fmt::format("{:.0f}", x.at("tops_median").get<double>()) : x.value("status", "-");
   };
   for (const json& s : kb.value("shapes", json::array())) {
     const json& q = s.at("variants").value("sage_int8_quant_only", json::object());
-    t.row({num(s.at("head_dim"), "{:.0f}"), num(s.at("seq"), "{:.0f}"), s.at("causal").get<bool>() ? "yes" : "no",
-           tops(s, "sage_int8_kernel"), tops(s, "sage_int8_with_quant"), tops(s, "sage_int8_kernel_sm80"),
-           tops(s, "fp16_kernel"), tops(s, "sdpa_flash"),
-           tops(s, "sdpa_cudnn"), field(s.at("ratios"), "with_quant/flash", "{:.2f}"), field(s.at("ratios"), "with_quant/cudnn", "{:.2f}"),
-           field(q, "gb_per_s_median", "{:.0f}")});
+    std::vector<std::string> row = {num(s.at("head_dim"), "{:.0f}"), num(s.at("seq"), "{:.0f}"),
+                                    s.at("causal").get<bool>() ? "yes" : "no", tops(s, "sage_int8_kernel"),
+                                    tops(s, "sage_int8_with_quant"), tops(s, "sage_int8_kernel_sm80"), tops(s, "fp16_kernel"),
+                                    tops(s, "sdpa_flash"), tops(s, "sdpa_cudnn")};
+    for (const std::string& b : others) row.push_back(tops(s, "backend:" + b));
+    row.push_back(field(s.at("ratios"), "with_quant/flash", "{:.2f}"));
+    row.push_back(field(s.at("ratios"), "with_quant/cudnn", "{:.2f}"));
+    for (const std::string& b : others) row.push_back(field(s.at("ratios"), (b + "/cudnn").c_str(), "{:.2f}"));
+    row.push_back(field(q, "gb_per_s_median", "{:.0f}"));
+    t.row(row);
   }
   return out + t.str() + "\n" + figure(run, "kernel_tops.png", "kernel TOPS against N");
 }

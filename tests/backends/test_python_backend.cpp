@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <memory>
 #include <string>
+
+#include <torch/version.h>
 
 #include "sageval/attention.h"
 #include "sageval/build_paths.h"
@@ -56,6 +59,38 @@ TEST_P(PythonReferenceVsMath, Accuracy) {
 INSTANTIATE_TEST_SUITE_P(Shapes, PythonReferenceVsMath, ::testing::ValuesIn(eval::shape_cases()),
                          [](const ::testing::TestParamInfo<AttentionCase>& info) { return info.param.name(); });
 
+// torch's SDPA called from Python (python/sageval_adapters/sdpa.py) and from C++ (the `sdpa` backend) on the same
+// inputs: bit for bit the same output, or the Python route (embedding, DLPack both ways) changed something. On the
+// GPU executable this runs on CUDA; where libtorch has no SDPA (Debian's 1.13) it is skipped, saying so.
+class PythonSdpaVsCppSdpa : public ::testing::TestWithParam<AttentionCase> {};
+
+TEST_P(PythonSdpaVsCppSdpa, BitIdentical) {
+  SAGEVAL_REQUIRE_PYTHON();
+  if (!has_backend("sdpa")) GTEST_SKIP() << "libtorch " << TORCH_VERSION << " has no scaled_dot_product_attention";
+  if (suites_on_gpu() && !at::hasCUDA()) GTEST_SKIP() << "no CUDA device visible to libtorch";
+  constexpr const char* kPythonSdpa = "py:sageval_adapters.sdpa:attention";
+  std::unique_ptr<AttentionBackend> python;
+  try {
+    python = make_backend(kPythonSdpa);
+  } catch (const std::exception& e) {  // the embedded torch has no SDPA either
+    GTEST_SKIP() << e.what();
+  }
+  const AttentionCase& c = GetParam();
+  const AttentionInputs in = make_attention_inputs(c.shape(), c.family, c.dtype, c.layout, seed_from_name(c.name()), suite_device());
+  AttentionOptions o = c.options();
+  o.return_lse = false;
+  const at::Tensor cpp = make_backend("sdpa")->forward(in.q, in.k, in.v, o).out;
+  const at::Tensor py = python->forward(in.q, in.k, in.v, o).out;
+  ASSERT_EQ(cpp.sizes(), py.sizes());
+  ASSERT_EQ(cpp.scalar_type(), py.scalar_type());
+  const double max_abs = (cpp.to(at::kFloat) - py.to(at::kFloat)).abs().max().item<double>();
+  std::printf("[ figures  ] %s sdpa python vs C++ (%s): max_abs=%.3e\n", c.name().c_str(), in.q.device().str().c_str(), max_abs);
+  EXPECT_TRUE(at::equal(cpp, py)) << "the outputs differ: max abs " << max_abs;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, PythonSdpaVsCppSdpa, ::testing::ValuesIn(eval::shape_cases()),
+                         [](const ::testing::TestParamInfo<AttentionCase>& info) { return info.param.name(); });
+
 // Small inputs for the error cases: [1, 2, 8, 64] fp16 (or the dtype given) on the CPU.
 AttentionInputs small(at::ScalarType dtype = at::kHalf, int64_t heads_kv = 2) {
   AttentionShape s;
@@ -103,6 +138,27 @@ TEST(PythonBackendErrors, EachFaultIsNamed) {
   EXPECT_ERROR("narrow", "causal masks are not supported", causal, at::kFloat, 2);
   EXPECT_ERROR("narrow", "grouped-query attention (Hq 2 != Hkv 1) is not supported", AttentionOptions{}, at::kFloat, 1);
   EXPECT_ERROR("narrow", "return_lse is not supported by this backend", lse, at::kFloat, 2);
+  EXPECT_ERROR("refuses", "Python raised NotImplementedError: this library does not compute such inputs");
+}
+
+// A limit the backend declares (its capabilities, or NotImplementedError from its adapter) is UnsupportedInput,
+// which the suites count as unsupported; any other fault is an error of its own type.
+TEST(PythonBackendErrors, DeclaredLimitsAreUnsupportedInput) {
+  SAGEVAL_REQUIRE_PYTHON();
+  const AttentionInputs in = small();
+  AttentionOptions causal;
+  causal.causal = true;
+  EXPECT_THROW(make_backend("py:sageval_test_faults:refuses")->forward(in.q, in.k, in.v), UnsupportedInput);
+  EXPECT_THROW(make_backend("py:sageval_test_faults:narrow")->forward(in.q, in.k, in.v), UnsupportedInput);  // Half
+  const AttentionInputs f32 = small(at::kFloat);
+  EXPECT_THROW(make_backend("py:sageval_test_faults:narrow")->forward(f32.q, f32.k, f32.v, causal), UnsupportedInput);
+  try {
+    make_backend("py:sageval_test_faults:raises")->forward(in.q, in.k, in.v);
+    ADD_FAILURE() << "no error";
+  } catch (const UnsupportedInput& e) {
+    ADD_FAILURE() << "a RuntimeError in Python is a failure, not a declared limit: " << e.what();
+  } catch (const std::runtime_error&) {
+  }
 }
 
 TEST(PythonBackendErrors, ModulesAndNames) {

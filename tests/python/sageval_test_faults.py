@@ -40,3 +40,9 @@ def narrow(q, k, v, *, causal, sm_scale, return_lse):
 
 def undeclared(q, k, v, *, causal, sm_scale, return_lse):
     return q.clone()
+
+
+@capabilities(**_CAPS)
+def refuses(q, k, v, *, causal, sm_scale, return_lse):
+    # How an adapter declares inputs its library does not compute: counted as unsupported, not as a failure.
+    raise NotImplementedError("this library does not compute such inputs")

@@ -247,9 +247,28 @@ TEST_F(RunDir, NanFigureOfABrokenKernelCaseShowsInTheAccuracyTable) {
   f.close();
   const auto run = report::load_run(dir);
   const std::string md = report::render_report(run);
-  EXPECT_HAS(md, "| attention_accuracy_gpu | sage_int8 vs math | Gaussian | 3 | 1 | nan |");
+  EXPECT_HAS(md, "| attention_accuracy_gpu | sage_int8 vs math | Gaussian | 3 | 1 | 0 | nan |");
   EXPECT_HAS(md, "1 of 3 fail");
   EXPECT_FALSE(report::run_passes(run));
+}
+
+// Cases a backend declares it does not compute are counted in their own column, with a reason, and judged by no
+// gate: neither passes nor failures.
+TEST_F(RunDir, UnsupportedKernelCasesAreCountedWithTheReason) {
+  const std::string dir = make("unsup", {perplexity_record("A", 1.0, true)}, nullptr);
+  std::ofstream f(fs::path(dir) / "attention_accuracy_cuda.jsonl");
+  const json judged = {{"suite", "attention_accuracy_cuda"}, {"case", "D128_Q64_K64_Gaussian"}, {"candidate", "py:lib:f"},
+                       {"baseline", "math"}, {"pass", true},
+                       {"figures", {{"rel_l1", 0.01}, {"cosine", 0.9999}, {"worst_row_cosine", 0.999}}},
+                       {"gates", {{{"name", "rel_l1 <= 0.02"}, {"measured", 0.01}, {"threshold", 0.02}, {"pass", true}}}}};
+  const json refused = {{"suite", "attention_accuracy_cuda"}, {"case", "D128_Q1_K64_Causal_Gaussian"}, {"candidate", "py:lib:f"},
+                        {"baseline", "math"}, {"figures", {{"unsupported", "top-left causal masks"}}}, {"gates", json::array()}};
+  f << judged.dump() << "\n" << refused.dump() << "\n";
+  f.close();
+  const auto run = report::load_run(dir);
+  const std::string md = report::render_report(run);
+  EXPECT_HAS(md, "| attention_accuracy_cuda | py:lib:f vs math | Gaussian | 1 | 0 | 1 | 0.01 |");
+  EXPECT_HAS(md, "`unsupported`: cases `py:lib:f` declares it does not compute (not judged), e.g. top-left causal masks");
 }
 
 TEST_F(RunDir, ContextLengthShowsPerWindowAgreementAndTheSensitivityTrace) {
