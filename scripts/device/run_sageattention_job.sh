@@ -15,11 +15,20 @@ SA_DIR=build-gpu-ext/SageAttention
 [ -f "$SA_SRC/setup.py" ] || { echo "no $SA_SRC: run scripts/device/stage_sageattention.sh here and carry .device-ext"; exit 1; }
 t0=$(date +%s)
 sa_pid=""
+# A build brought back from an earlier call ($OUT/sageattention_built.tar.gz, its extension modules) and carried in
+# .device-ext is unpacked instead of building again, when it was built from the same commit.
+SA_PREBUILT=.device-ext/sageattention_built.tar.gz
 if [ ! -f "$SA_DIR/.built" ]; then
   rm -rf "$SA_DIR" && mkdir -p build-gpu-ext && cp -r "$SA_SRC" "$SA_DIR"
-  ( cd "$SA_DIR" && TORCH_CUDA_ARCH_LIST=9.0 MAX_JOBS=${SA_JOBS:-12} python3 setup.py build_ext --inplace \
-      > "$OUTDIR/sageattention_build.log" 2>&1 && touch .built ) &
-  sa_pid=$!
+  if [ -f "$SA_PREBUILT" ] && tar -xzf "$SA_PREBUILT" -C "$SA_DIR" && cmp -s "$SA_DIR/COMMIT" "$SA_DIR/COMMIT.built"; then
+    touch "$SA_DIR/.built"
+    echo "SageAttention: the extension modules built earlier from this commit, unpacked"
+  else
+    ( cd "$SA_DIR" && TORCH_CUDA_ARCH_LIST=9.0 MAX_JOBS=${SA_JOBS:-12} python3 setup.py build_ext --inplace \
+        > "$OUTDIR/sageattention_build.log" 2>&1 && cp COMMIT COMMIT.built && touch .built \
+        && tar -czf "$OUTDIR/sageattention_built.tar.gz" COMMIT.built sageattention/*.so ) &
+    sa_pid=$!
+  fi
 fi
 SAGEVAL_JOBS=${SAGEVAL_JOBS:-8} device_build || exit 1
 grep -E "sageval: (py:|no py:)" "$OUTDIR/build.log"
