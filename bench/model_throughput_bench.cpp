@@ -8,11 +8,14 @@
 // so the ratios sage_int8/fp16 and sage_int8/sdpa compare like with like.
 // Method (as FlashAttention's benchmarks): warm-up, CUDA events, median/min/max of --iters (>= 10) runs, three
 // rotating input sets. Configurations that do not fit are recorded as out_of_memory with the size, not dropped.
+// --precision-plan FILE (sageval plan's output) times prefill once more with the plan (its candidate everywhere
+// except the plan's layers, which run the baseline), keyed by the plan's label, in the same loop as the backends:
+// the speed cost of a plan against its candidate everywhere.
 // --baseline FILE compares against a stored run (noise margin from the runs' spread; exit 3 on a regression).
 //
 // Usage: sageval_model_bench [--quick] [--model DIR] [--backends a,b] [--lengths ..] [--batches ..]
 //        [--decode-lengths ..] [--decode-batches ..] [--memory-lengths ..] [--iters N] [--warmup N]
-//        [--json FILE] [--baseline FILE [--margin F]]
+//        [--json FILE] [--baseline FILE [--margin F]] [--precision-plan FILE]
 // Host-bound configurations (short inputs, time to first token) vary more between processes than within one run:
 // two back-to-back quick runs on an H100 flagged 9 of 30 configurations at the default 5% floor (TTFT of sdpa at
 // 512 tokens: +63%). Compare long inputs, or raise --margin, for such cases.
@@ -24,6 +27,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -34,6 +38,7 @@
 
 #include "bench_main.h"
 #include "sageval/attention.h"
+#include "sageval/eval/precision_plan.h"
 #include "sageval/model/llama_model.h"
 #include "sageval/perf/environment.h"
 #include "sageval/perf/gpu_memory.h"
@@ -66,6 +71,7 @@ struct Options {
   std::string json_path = sageval::report_dir() + "/model_bench.json";
   std::string baseline_path;
   double margin = 0.05;  // the floor of the regression noise margin
+  std::string plan_path;  // a precision plan to time in prefill beside the backends
 };
 
 void add_options(CLI::App& app, Options& o) {
@@ -84,6 +90,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--warmup", o.warmup)->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--json", o.json_path)->capture_default_str();
   app.add_option("--baseline", o.baseline_path, "an earlier run's JSON: exit 3 on a regression beyond the noise");
+  app.add_option("--precision-plan", o.plan_path, "a precision plan file (sageval plan): prefill timed with it too")
+      ->check(CLI::ExistingFile);
   app.add_option("--margin", o.margin, "the floor of the regression noise margin (0.05 = 5%)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -130,6 +138,7 @@ struct Bench {
   const Options& opt;
   std::unique_ptr<sageval::model::LlamaModel> model;
   json doc;
+  std::optional<sageval::eval::PrecisionPlan> plan;  // --precision-plan, checked against the model's layers
 
   at::Tensor random_tokens(int64_t batch, int64_t length) const {
     return at::randint(0, model->config().vocab_size, {batch, length},
@@ -157,21 +166,28 @@ struct Bench {
   void prefill() {
     // Backends innermost: the backends of one configuration are timed back to back, so drift over the run
     // (clocks, host load) cannot fake a ratio between them.
+    // The plan (if any) is one more entry, keyed by its label; its layers mix two backends, so it has no
+    // attention-alone timing.
+    std::vector<std::string> entries = opt.backends;
+    if (plan) entries.push_back(plan->label());
     for (int64_t batch : opt.batches)
       for (int64_t length : opt.lengths)
-        for (const std::string& backend : opt.backends) {
+        for (const std::string& backend : entries) {
+          const bool is_plan = plan && backend == plan->label();
           json e = {{"key", fmt::format("prefill/{}/{}", backend, config_name(batch, length))},
                     {"backend", backend}, {"batch", batch}, {"length", length}};
+          if (is_plan) e["precision_plan"] = plan->to_json();
           guarded(e, fmt::format("prefill B={} L={}", batch, length), [&] {
-            model->set_attention({backend, {}});
+            model->set_attention(is_plan ? plan->selection() : sageval::model::AttentionSelection{backend, {}});
             std::vector<at::Tensor> tokens;
             for (int i = 0; i < kInputSets; ++i) tokens.push_back(random_tokens(batch, length));
             const perf::Timing t =
                 perf::time_gpu_calls([&](int i) { model->forward(tokens[i % kInputSets]); }, opt.warmup, opt.iters);
-            const perf::Timing a = time_attention(backend, batch, length);
-            const double layers = static_cast<double>(model->config().num_layers);
             e["timing"] = t.to_json();
             e["tokens_per_s"] = static_cast<double>(batch * length) / (t.median_ms * 1e-3);
+            if (is_plan) return;
+            const perf::Timing a = time_attention(backend, batch, length);
+            const double layers = static_cast<double>(model->config().num_layers);
             e["attention_timing_per_layer"] = a.to_json();
             e["attention_share"] = layers * a.median_ms / t.median_ms;
           });
@@ -369,12 +385,27 @@ int run(const Options& opt) {
                      {"timer", "CUDA events around each call (ttft: host clock, device synchronized)"},
                      {"attention_share", "backend alone on the model's q/k/v shapes x layers / prefill median"}};
   for (const char* section : {"prefill", "decode", "ttft", "memory"}) b.doc[section] = json::array();
+  if (!opt.plan_path.empty()) {
+    b.plan = sageval::eval::read_precision_plan(opt.plan_path, cfg.num_layers);
+    b.doc["precision_plan"] = b.plan->to_json();
+    fmt::print("precision plan {}: prefill timed as '{}'\n", opt.plan_path, b.plan->label());
+  }
   fmt::print("device: {}\nmodel: {} ({} layers, hidden {}, {}q/{}kv heads of {})\nbaseline in this run: fp16 and sdpa\n",
              perf::describe_device(env), opt.model, cfg.num_layers, cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads,
              cfg.head_dim);
   const std::string dir = opt.json_path.substr(0, opt.json_path.find_last_of('/'));
   if (!dir.empty() && dir != opt.json_path) std::filesystem::create_directories(dir);
   b.prefill();
+  if (b.plan) {  // the plan's cost: its prefill tokens/s over its candidate's everywhere, same run
+    const std::string candidate = b.plan->candidate;
+    for (int64_t batch : opt.batches)
+      for (int64_t length : opt.lengths) {
+        const double with_plan = figure(b.doc["prefill"], b.plan->label(), batch, length, "length");
+        const double everywhere = figure(b.doc["prefill"], candidate, batch, length, "length");
+        fmt::print("prefill B={} L={}: {} {:.0f} tok/s, {} everywhere {:.0f} tok/s: ratio {:.3f}\n", batch, length,
+                   b.plan->label(), with_plan, candidate, everywhere, with_plan / everywhere);
+      }
+  }
   sageval::bench::write_json(opt.json_path, b.doc);
   b.ttft();
   b.decode();

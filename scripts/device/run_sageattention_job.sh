@@ -5,6 +5,9 @@
 #   STAGE=check (default): both builds, the import, the py: bridge tests on CUDA (SDPA through Python against the
 #                          C++ `sdpa` to the bit, the torch reference, the error cases) and the three SageAttention
 #                          adapters over the kernel case table against math.
+#   STAGE=bench:           the kernel benchmark with SageAttention's three entry points timed end to end beside
+#                          sageval's kernels and SDPA (BENCH_SEQS, default 1024,4096,16384; both head dims), and
+#                          the model benchmark's prefill with the H200 precision plan (issue #15's speed cost).
 #   STAGE=main:            the main job with SageAttention's `sageattn` as the candidate: its report under $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -50,6 +53,18 @@ if [ "$STAGE" = check ]; then
   done
   tar -czf "$OUTDIR/adapter_logs.tar.gz" -C "$OUTDIR" $(cd "$OUTDIR" && ls adapter_*.log python_bridge_cuda.log) -C "$PWD/build-gpu" report_adapters
   rm -f "$OUTDIR"/adapter_*.log
+fi
+if [ "$STAGE" = bench ]; then
+  backends=$(for a in $ADAPTERS; do printf 'py:sageval_adapters.sageattention:%s,' "$a"; done)
+  timeout 300 build-gpu/bench/sageval_attention_bench --head-dim 128,64 --seq "${BENCH_SEQS:-1024,4096,16384}" \
+    --warmup 3 --iters 10 --backends "${backends%,}" --json "$OUTDIR/kernel_bench_sageattention.json" \
+    > "$OUTDIR/kernel_bench_sageattention.log" 2>&1
+  echo "kernel benchmark with SageAttention: rc=$?"; sed -n '/^ext1/,$p' "$OUTDIR/kernel_bench_sageattention.log"
+  timeout 200 build-gpu/bench/sageval_model_bench --backends fp16,sage_int8,sdpa \
+    --precision-plan docs/reports/h200_precision_plan/precision_plan.json --lengths 2048,8192 --batches 1 \
+    --decode-lengths 512 --decode-batches 1 --memory-lengths 2048 --iters 10 --warmup 2 \
+    --json "$OUTDIR/model_bench_plan.json" > "$OUTDIR/model_bench_plan.log" 2>&1
+  echo "model benchmark with the precision plan: rc=$?"; grep -E "^prefill" "$OUTDIR/model_bench_plan.log"
 fi
 if [ "$STAGE" = main ]; then
   t1=$(date +%s)
