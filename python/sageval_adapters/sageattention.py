@@ -10,10 +10,11 @@ Three entry points, each a backend (``py:sageval_adapters.sageattention:NAME``):
 - ``qk_int8_pv_fp8_cuda_sm90``: ``sageattn_qk_int8_pv_fp8_cuda_sm90`` (FP32+FP32 accumulation), Hopper only.
 
 Passes through: the HND layout (``tensor_layout="HND"``), the softmax scale (``sm_scale``), GQA (SageAttention
-takes Hq != Hkv itself), causal masks when Nq == Nk, the log-sum-exp (``return_lse``; SageAttention returns it in
+takes Hq != Hkv itself), causal masks when Nq == Nk (and a single query row, a decode step, which under sageval's
+bottom-right alignment sees every key: called without a mask), the log-sum-exp (``return_lse``; SageAttention returns it in
 base 2 with K's smoothing removed, and converts it to natural log itself). Lacks, and therefore refuses with
 NotImplementedError (sageval counts such cases as unsupported, by name) rather than computing something else:
-causal masks with Nq != Nk (SageAttention aligns them top-left; sageval's convention is bottom-right), CPU
+causal masks with 1 < Nq != Nk (SageAttention aligns them top-left; sageval's convention is bottom-right), CPU
 tensors and float32 (declared in the capabilities). Judged by sageval's INT8 gates.
 
 The library's version: its package metadata where it was installed, else the commit in a COMMIT file beside the
@@ -47,7 +48,7 @@ _LIBRARY = "sageattention " + _version()
 
 
 def _refuse_top_left(q, k, causal):
-    if causal and q.shape[2] != k.shape[2]:
+    if causal and q.shape[2] != k.shape[2] and q.shape[2] != 1:
         raise NotImplementedError(
             f"SageAttention aligns causal masks top-left; sageval's are bottom-right, and Nq = {q.shape[2]} != "
             f"Nk = {k.shape[2]}: refused rather than computed differently")
@@ -55,6 +56,8 @@ def _refuse_top_left(q, k, causal):
 
 def _call(fn, q, k, v, causal, sm_scale, return_lse, **extra):
     _refuse_top_left(q, k, causal)
+    if causal and q.shape[2] == 1:
+        causal = False  # one query row (a decode step) sees every key under bottom-right alignment: no mask at all
     result = fn(q, k, v, tensor_layout="HND", is_causal=causal, sm_scale=sm_scale, return_lse=return_lse, **extra)
     if return_lse:
         out, lse = result
