@@ -111,6 +111,7 @@ std::string kernel_accuracy_section(const RunData& run) {
   MarkdownTable t({"suite", "backends", "inputs", "cases", "failed", "unsupported", "max rel L1", "min cosine",
                    "min worst-row cosine"});
   std::map<std::string, std::string> refusals;  // backend -> one of its reasons, shown under the table
+  std::map<std::string, std::pair<int, std::string>> errors;  // backend -> cases that raised an error, the first message
   for (const auto& [suite, records] : run.records) {
     if (suite.rfind("attention_", 0) != 0) continue;
     struct Agg {
@@ -128,6 +129,10 @@ std::string kernel_accuracy_section(const RunData& run) {
       }
       ++a.cases;
       a.failed += r.value("pass", true) ? 0 : 1;
+      if (r.at("figures").contains("error")) {  // failed without figures: they show as nan, the message below
+        auto& [count, first] = errors[r.value("candidate", "?")];
+        if (count++ == 0) first = r.at("figures").at("error").dump();
+      }
       // A NaN figure (a broken case) must show, not vanish in max/min.
       auto worst = [](double current, double x, bool larger_worse) -> double {
         if (std::isnan(current) || std::isnan(x)) return std::nan("");
@@ -144,6 +149,9 @@ std::string kernel_accuracy_section(const RunData& run) {
   }
   if (t.empty()) return out + not_run(run, "kernel accuracy");
   out += t.str() + "\n";
+  for (const auto& [backend, e] : errors)
+    out += fmt::format("`{}` raised an error in {} case(s) (counted as failed, figures nan), e.g. {}\n\n", backend, e.first,
+                       e.second);
   for (const auto& [backend, why] : refusals)
     out += fmt::format("`unsupported`: cases `{}` declares it does not compute (not judged), e.g. {}\n\n", backend, why);
   return out;

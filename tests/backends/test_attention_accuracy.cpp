@@ -26,21 +26,31 @@ std::string why_not_here(const std::string& backend) {
 void check(const AttentionCase& c, const std::string& backend, Reference reference) {
   const std::string why = why_not_here(backend);
   if (!why.empty()) GTEST_SKIP() << why;
+  // A case that cannot be judged still leaves its record: the report counts it, never drops it.
+  auto record_of = [&](nlohmann::json figures, std::vector<Gate> gates) {
+    Record r;
+    const std::string device = suite_device().is_cuda() ? "cuda" : "cpu";
+    r.suite = (reference == Reference::kMath ? "attention_accuracy_" : "attention_vs_emulation_") + device;
+    r.case_name = c.name();
+    r.candidate = backend;
+    r.baseline = eval::to_string(reference);
+    r.device = device;
+    r.figures = std::move(figures);
+    r.gates = std::move(gates);
+    return r;
+  };
   eval::CaseResult r;
   try {
     r = eval::run_attention_case(c, backend, reference, suite_device());
   } catch (const UnsupportedInput& e) {
-    // A limit the backend declares (e.g. a library that aligns causal masks top-left when Nq != Nk): the case is
-    // recorded as unsupported, with the reason, and counted so in the report; never passed, never dropped.
-    Record unsupported;
-    unsupported.suite = std::string("attention_accuracy_") + (suite_device().is_cuda() ? "cuda" : "cpu");
-    unsupported.case_name = c.name();
-    unsupported.candidate = backend;
-    unsupported.baseline = eval::to_string(reference);
-    unsupported.device = suite_device().is_cuda() ? "cuda" : "cpu";
-    unsupported.figures = {{"unsupported", e.what()}};
-    append_record(unsupported);
+    // A limit the backend declares (e.g. a library that aligns causal masks top-left when Nq != Nk): recorded as
+    // unsupported, with the reason, and counted so in the report; neither passed nor failed.
+    append_record(record_of({{"unsupported", e.what()}}, {}));
     GTEST_SKIP() << "unsupported by " << backend << ": " << e.what();
+  } catch (const std::exception& e) {
+    // Any other error (e.g. a backend whose output overflows to Inf): a failed case with the message.
+    append_record(record_of({{"error", e.what()}}, {Gate::at_most("the backend ran without an error", 1.0, 0.0)}));
+    FAIL() << backend << " on " << c.name() << ": " << e.what();
   }
   std::printf("[ figures  ] %s %s(%s) vs %s: %s lse_max_abs=%.3e\n", c.name().c_str(), backend.c_str(),
               r.device.c_str(), r.reference.c_str(), format_error_stats(r.stats).c_str(), r.lse_max_abs);

@@ -253,7 +253,7 @@ TEST_F(RunDir, NanFigureOfABrokenKernelCaseShowsInTheAccuracyTable) {
 }
 
 // Cases a backend declares it does not compute are counted in their own column, with a reason, and judged by no
-// gate: neither passes nor failures.
+// gate: neither passes nor failures. A case that raised an error is a failure.
 TEST_F(RunDir, UnsupportedKernelCasesAreCountedWithTheReason) {
   const std::string dir = make("unsup", {perplexity_record("A", 1.0, true)}, nullptr);
   std::ofstream f(fs::path(dir) / "attention_accuracy_cuda.jsonl");
@@ -263,12 +263,19 @@ TEST_F(RunDir, UnsupportedKernelCasesAreCountedWithTheReason) {
                        {"gates", {{{"name", "rel_l1 <= 0.02"}, {"measured", 0.01}, {"threshold", 0.02}, {"pass", true}}}}};
   const json refused = {{"suite", "attention_accuracy_cuda"}, {"case", "D128_Q1_K64_Causal_Gaussian"}, {"candidate", "py:lib:f"},
                         {"baseline", "math"}, {"figures", {{"unsupported", "top-left causal masks"}}}, {"gates", json::array()}};
-  f << judged.dump() << "\n" << refused.dump() << "\n";
+  const json raised = {{"suite", "attention_accuracy_cuda"}, {"case", "D128_Q1000_K1000_Bf16_LargeV"}, {"candidate", "py:lib:f"},
+                       {"baseline", "math"}, {"pass", false}, {"figures", {{"error", "the output holds NaN or Inf"}}},
+                       {"gates", {{{"name", "the backend ran without an error"}, {"measured", 1}, {"threshold", 0}, {"pass", false}}}}};
+  f << judged.dump() << "\n" << refused.dump() << "\n" << raised.dump() << "\n";
   f.close();
   const auto run = report::load_run(dir);
   const std::string md = report::render_report(run);
   EXPECT_HAS(md, "| attention_accuracy_cuda | py:lib:f vs math | Gaussian | 1 | 0 | 1 | 0.01 |");
   EXPECT_HAS(md, "`unsupported`: cases `py:lib:f` declares it does not compute (not judged), e.g. top-left causal masks");
+  // A case that raised an error is a failure with nan figures and the message, never a missing row.
+  EXPECT_HAS(md, "| attention_accuracy_cuda | py:lib:f vs math | LargeV | 1 | 1 | 0 | nan |");
+  EXPECT_HAS(md, "`py:lib:f` raised an error in 1 case(s) (counted as failed, figures nan), e.g. \"the output holds NaN or Inf\"");
+  EXPECT_FALSE(report::run_passes(run));
 }
 
 TEST_F(RunDir, ContextLengthShowsPerWindowAgreementAndTheSensitivityTrace) {
