@@ -15,7 +15,7 @@
 //
 // Usage: sageval_model_bench [--quick] [--model DIR] [--backends a,b] [--lengths ..] [--batches ..]
 //        [--decode-lengths ..] [--decode-batches ..] [--memory-lengths ..] [--iters N] [--warmup N]
-//        [--json FILE] [--baseline FILE [--margin F]] [--precision-plan FILE]
+//        [--json FILE] [--baseline FILE [--margin F]] [--precision-plan FILE] [--prefill-only]
 // Host-bound configurations (short inputs, time to first token) vary more between processes than within one run:
 // two back-to-back quick runs on an H100 flagged 9 of 30 configurations at the default 5% floor (TTFT of sdpa at
 // 512 tokens: +63%). Compare long inputs, or raise --margin, for such cases.
@@ -72,6 +72,7 @@ struct Options {
   std::string baseline_path;
   double margin = 0.05;  // the floor of the regression noise margin
   std::string plan_path;  // a precision plan to time in prefill beside the backends
+  bool prefill_only = false;
 };
 
 void add_options(CLI::App& app, Options& o) {
@@ -92,6 +93,7 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--baseline", o.baseline_path, "an earlier run's JSON: exit 3 on a regression beyond the noise");
   app.add_option("--precision-plan", o.plan_path, "a precision plan file (sageval plan): prefill timed with it too")
       ->check(CLI::ExistingFile);
+  app.add_flag("--prefill-only", o.prefill_only, "prefill alone: no time to first token, decode or memory sections");
   app.add_option("--margin", o.margin, "the floor of the regression noise margin (0.05 = 5%)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -407,13 +409,17 @@ int run(const Options& opt) {
       }
   }
   sageval::bench::write_json(opt.json_path, b.doc);
-  b.ttft();
-  b.decode();
-  sageval::bench::write_json(opt.json_path, b.doc);
-  b.memory();
+  if (!opt.prefill_only) {
+    b.ttft();
+    b.decode();
+    sageval::bench::write_json(opt.json_path, b.doc);
+    b.memory();
+  }
   print_throughput_table("Prefill", b.doc["prefill"], opt, opt.batches, opt.lengths, "length");
-  print_throughput_table("Decode", b.doc["decode"], opt, opt.decode_batches, opt.decode_lengths, "context");
-  print_memory_table(b.doc["memory"]);
+  if (!opt.prefill_only) {
+    print_throughput_table("Decode", b.doc["decode"], opt, opt.decode_batches, opt.decode_lengths, "context");
+    print_memory_table(b.doc["memory"]);
+  }
   int status = 0;
   const std::vector<std::string> bad = malformed_figures(b.doc);
   for (const std::string& s : bad) fmt::print("malformed figure: {}\n", s);

@@ -142,7 +142,8 @@ int run_validate(const ValidateOptions& o) {
   // the last finished run's REPORT.md and figures: they stay whole until this run has finished and replaces them
   // (a run that does not finish writes REPORT.incomplete.md instead).
   for (const char* f : {"attention_kernel_bench.json", "model_bench.json", "sageval_attention_bench_quick.json",
-                        "sageval_model_bench_quick.json", "run.json", "figures.log", "precision_plan.json"})
+                        "sageval_model_bench_quick.json", "run.json", "figures.log", "precision_plan.json",
+                        "model_bench_plan.json"})
     fs::remove(fs::path(dir) / f);
   remove_tree((fs::path(dir) / "logs").string());
   for (const auto& entry : fs::directory_iterator(dir))
@@ -213,6 +214,14 @@ int run_validate(const ValidateOptions& o) {
     suites.env = {{"SAGEVAL_PRECISION_PLAN", plan_file}};
     suites.tags = {"precision_plan"};
     lane.steps.push_back(suites);
+    if (gpu) {  // the plan's speed cost: prefill with the plan beside the candidate everywhere and the baseline
+      std::vector<std::string> args = {"--prefill-only", "--backends", o.backend + "," + baseline, "--precision-plan",
+                                       plan_file, "--lengths", o.quick ? "2048" : "2048,8192", "--batches", "1",
+                                       "--model", absolute(model), "--json", dir + "/model_bench_plan.json"};
+      JobStep cost = step("precision plan: prefill cost", "model_bench_plan.log", bench + "/sageval_model_bench", args);
+      cost.tags = {"precision_plan"};
+      lane.steps.push_back(cost);
+    }
     return lane;
   };
   auto model_suites_step = [&](std::string name, const std::string& suite_exe) {

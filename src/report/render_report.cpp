@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -446,6 +447,41 @@ std::string throughput_section(const RunData& run) {
   return out;
 }
 
+// The precision plan's speed cost (`sageval validate --precision-plan` on a GPU: model_bench_plan.json): prefill
+// tokens/s with the plan against its candidate in every layer and the baseline, timed in one run.
+std::string plan_cost_section(const RunData& run) {
+  const json& pb = run.plan_bench;
+  if (!pb.is_object() || !pb.contains("precision_plan")) return "";
+  const json& plan = pb.at("precision_plan");
+  const std::string candidate = plan.value("candidate", "?"), baseline = plan.value("baseline", "?");
+  std::string label;
+  std::map<std::tuple<int64_t, int64_t, std::string>, json> by;  // (batch, length, backend) -> entry
+  for (const json& e : pb.value("prefill", json::array())) {
+    const std::string backend = e.value("backend", "?");
+    if (e.contains("precision_plan")) label = backend;
+    by[{e.value("batch", int64_t{0}), e.value("length", int64_t{0}), backend}] = e;
+  }
+  auto tps = [&](int64_t b, int64_t l, const std::string& backend) {
+    const auto it = by.find({b, l, backend});
+    if (it == by.end()) return std::nan("");
+    return it->second.value("status", "") == "ok" ? it->second.value("tokens_per_s", std::nan("")) : std::nan("");
+  };
+  auto cell = [](double x, const char* spec) { return std::isnan(x) ? std::string("-") : fmt::format(fmt::runtime(spec), x); };
+  MarkdownTable t({"batch", "length", "`" + candidate + "` everywhere tok/s", "with the plan tok/s", "`" + baseline + "` tok/s",
+                   "plan / everywhere", "plan / " + baseline});
+  std::set<std::pair<int64_t, int64_t>> configs;
+  for (const auto& [key, e] : by) configs.insert({std::get<0>(key), std::get<1>(key)});
+  for (const auto& [b, l] : configs) {
+    const double everywhere = tps(b, l, candidate), with_plan = tps(b, l, label), base = tps(b, l, baseline);
+    t.row({std::to_string(b), std::to_string(l), cell(everywhere, "{:.0f}"), cell(with_plan, "{:.0f}"), cell(base, "{:.0f}"),
+           cell(with_plan / everywhere, "{:.3f}"), cell(with_plan / base, "{:.3f}")});
+  }
+  return fmt::format("## Precision plan: speed cost\n\nPrefill of the model with the plan `{}` against `{}` in every layer "
+                     "and `{}` in every layer, timed in one run (`sageval_model_bench --prefill-only --precision-plan`).\n\n",
+                     label.empty() ? "?" : label, candidate, baseline) +
+         ran_on(run, {"precision plan: prefill cost"}) + t.str() + "\n";
+}
+
 std::string environment_section(const RunData& run) {
   std::string out = "## Environment\n\n";
   json env = json::object();
@@ -549,6 +585,7 @@ std::string render_report_unchecked(const RunData& run) {
     out += "\n";
   }
   out += verdict_section(run);
+  out += plan_cost_section(run);
   out += kernel_accuracy_section(run);
   out += kernel_speed_section(run);
   out += perplexity_section(run);

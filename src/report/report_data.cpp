@@ -135,6 +135,7 @@ RunData load_run(const std::string& dir) {
   };
   run.kernel_bench = first_of({"attention_kernel_bench.json", "sageval_attention_bench_quick.json"});
   run.model_bench = first_of({"model_bench.json", "sageval_model_bench_quick.json"});
+  run.plan_bench = first_of({"model_bench_plan.json"});
   if (fs::exists(base / "run.json")) run.run_info = read_json_file(base / "run.json");
   // An unfinished run drew no figures: those in the folder are the last finished run's, not this one's.
   if (incomplete_reasons(run).empty()) run.figures = figure_files(dir);

@@ -49,6 +49,7 @@ class PythonReferenceVsMath : public ::testing::TestWithParam<AttentionCase> {};
 
 TEST_P(PythonReferenceVsMath, Accuracy) {
   SAGEVAL_REQUIRE_PYTHON();
+  if (suites_on_gpu() && !at::hasCUDA()) GTEST_SKIP() << "no CUDA device visible to libtorch";
   const eval::CaseResult r = eval::run_attention_case(GetParam(), kReference, eval::Reference::kMath, suite_device());
   std::printf("[ figures  ] %s py torch_reference vs math: %s lse_max_abs=%.3e\n", GetParam().name().c_str(),
               format_error_stats(r.stats).c_str(), r.lse_max_abs);

@@ -331,6 +331,27 @@ TEST_F(RunDir, PrecisionPlanGivesBothVerdicts) {
   EXPECT_FALSE(report::plan_verdicts(report::load_run(make("noplan", {perplexity_record("A", 1.0, true)}, nullptr))).has_value());
 }
 
+// The plan's speed cost (model_bench_plan.json, written by validate's "precision plan: prefill cost" step): prefill
+// with the plan beside the candidate everywhere and the baseline, each ratio from the same run.
+TEST_F(RunDir, PrecisionPlanCostIsTabledFromItsBenchmark) {
+  const std::string dir = make("plancost", {perplexity_record("A", 1.0, true)}, nullptr);
+  const json plan = {{"candidate", "sage_int8"}, {"baseline", "fp16"}, {"baseline_layers", {0}}};
+  auto entry = [&](const std::string& backend, int64_t length, double tps) {
+    json e = {{"backend", backend}, {"batch", 1}, {"length", length}, {"status", "ok"}, {"tokens_per_s", tps}};
+    if (backend.find("layer 0") != std::string::npos) e["precision_plan"] = plan;
+    return e;
+  };
+  const json bench = {{"precision_plan", plan},
+                      {"prefill", {entry("sage_int8", 8192, 2.0e6), entry("fp16", 8192, 1.5e6),
+                                   entry("sage_int8 (layer 0 on fp16)", 8192, 1.8e6)}}};
+  std::ofstream(fs::path(dir) / "model_bench_plan.json") << bench.dump();
+  const std::string md = report::render_report(report::load_run(dir));
+  EXPECT_HAS(md, "## Precision plan: speed cost");
+  EXPECT_HAS(md, "| 1 | 8192 | 2000000 | 1800000 | 1500000 | 0.900 | 1.200 |");
+  EXPECT_EQ(report::render_report(report::load_run(make("noplancost", {perplexity_record("A", 1.0, true)}, nullptr)))
+                .find("speed cost"), std::string::npos);
+}
+
 TEST_F(RunDir, ThroughputTableShowsRatiosFromTheSameRun) {
   json doc = bench_doc(10.0);
   json fp16 = doc["prefill"][0];

@@ -18,6 +18,7 @@ struct RunData {
   std::map<std::string, std::vector<nlohmann::json>> records;
   nlohmann::json kernel_bench;  // attention_kernel_bench.json (else sageval_attention_bench_quick.json), or null
   nlohmann::json model_bench;   // model_bench.json (else sageval_model_bench_quick.json), or null
+  nlohmann::json plan_bench;    // model_bench_plan.json: prefill with the precision plan beside its candidate, or null
   nlohmann::json run_info;      // run.json (main job: commit, date, commands, suites run or skipped), or null
   std::vector<std::string> figures;  // PNG files under dir/figures, relative to dir
   // Record lines that could not be read ("perplexity.jsonl:7: ..."), e.g. the last line of a run cut short:
