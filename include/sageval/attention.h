@@ -34,7 +34,10 @@ struct AttentionOptions {
   bool return_lse = false;
   // Scan q, k and v for NaN/Inf before running (one extra pass; a hot loop that has checked its inputs
   // elsewhere may turn it off).
-  bool check_finite = true;  // also the backend's own output check, where it has one (py: backends)
+  bool check_finite = true;
+  // A backend's own check of its output, where it has one (py: backends: NaN/Inf in what Python returned). On
+  // unless timing: a model run keeps it, so a py: backend's Inf is an error naming it, not NaN logits.
+  bool check_output = true;
   // The CUDA kernels read 16-byte aligned rows. An input view that is not (an odd offset into a wider buffer,
   // an odd row stride) is copied to an aligned buffer, said in AttentionOutput::input_copies; false rejects it
   // with an error naming the tensor and the offset instead.
@@ -47,7 +50,7 @@ struct HndOptions {
   double sm_scale = 1.0;
   bool return_lse = false;
   bool copy_misaligned = true;
-  bool check_finite = true;
+  bool check_output = true;
 };
 
 // Thrown when a backend declares that it does not compute such inputs (a dtype, device, head dim, causal

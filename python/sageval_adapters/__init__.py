@@ -7,8 +7,15 @@ output ([B, Hq, Nq, D], q's dtype and device) or, when ``return_lse``, ``(output
 h // (Hq // Hkv)); causal masks aligned bottom-right (query i sees key j iff j <= i + Nk - Nq).
 
 Every function declares what it supports with :func:`capabilities`; sageval validates inputs against it and
-rejects, naming the backend, what is not supported. Nothing is silently ignored.
+rejects, naming the backend, what is not supported. Inputs the capabilities cannot express (e.g. a causal mask
+that a library aligns differently for some shapes) are refused by raising :class:`Unsupported`, which sageval's
+suites record as unsupported with the message; any other exception (NotImplementedError from torch included) is
+a failure. Nothing is silently ignored.
 """
+
+
+class Unsupported(NotImplementedError):
+    """Raised by an adapter for inputs its library does not compute (a declared limit, not a failure)."""
 
 _KNOWN = {"head_dims", "dtypes", "devices", "lse", "causal", "gqa", "gates", "description", "library"}
 

@@ -13,7 +13,7 @@ Passes through: the HND layout (``tensor_layout="HND"``), the softmax scale (``s
 takes Hq != Hkv itself), causal masks when Nq == Nk (and a single query row, a decode step, which under sageval's
 bottom-right alignment sees every key: called without a mask), the log-sum-exp (``return_lse``; SageAttention returns it in
 base 2 with K's smoothing removed, and converts it to natural log itself). Lacks, and therefore refuses with
-NotImplementedError (sageval counts such cases as unsupported, by name) rather than computing something else:
+sageval_adapters.Unsupported (sageval counts such cases as unsupported, by name) rather than computing something else:
 causal masks with 1 < Nq != Nk (SageAttention aligns them top-left; sageval's convention is bottom-right), CPU
 tensors and float32 (declared in the capabilities). Judged by sageval's INT8 gates.
 
@@ -25,23 +25,28 @@ import os
 
 import torch
 
-from sageval_adapters import capabilities
+from sageval_adapters import Unsupported, capabilities
 
 import sageattention  # noqa: E402  (an ImportError here names the missing library)
 
 
 def _version():
-    try:
-        from importlib.metadata import version
-
-        return version("sageattention")
-    except Exception:  # not installed as a distribution: a source tree built in place
-        pass
-    commit_file = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(sageattention.__file__))), "COMMIT")
+    # The package imported, not another one installed elsewhere: a source tree built in place first (its COMMIT
+    # file), then the distribution whose files include the imported package.
+    package_dir = os.path.dirname(os.path.abspath(sageattention.__file__))
+    commit_file = os.path.join(os.path.dirname(package_dir), "COMMIT")
     if os.path.exists(commit_file):
         with open(commit_file) as f:
             return "commit " + f.read().strip()[:12]
-    return "unknown version"
+    try:
+        from importlib.metadata import distribution
+
+        dist = distribution("sageattention")
+        if any(os.path.abspath(str(dist.locate_file(f))).startswith(package_dir) for f in (dist.files or [])):
+            return dist.version
+    except Exception:  # no such distribution
+        pass
+    return "unknown version (imported from " + package_dir + ")"
 
 
 _LIBRARY = "sageattention " + _version()
@@ -49,7 +54,7 @@ _LIBRARY = "sageattention " + _version()
 
 def _refuse_top_left(q, k, causal):
     if causal and q.shape[2] != k.shape[2] and q.shape[2] != 1:
-        raise NotImplementedError(
+        raise Unsupported(
             f"SageAttention aligns causal masks top-left; sageval's are bottom-right, and Nq = {q.shape[2]} != "
             f"Nk = {k.shape[2]}: refused rather than computed differently")
 
@@ -85,7 +90,7 @@ def qk_int8_pv_fp16_cuda(q, k, v, *, causal, sm_scale, return_lse):
               **_CAPS)
 def qk_int8_pv_fp8_cuda_sm90(q, k, v, *, causal, sm_scale, return_lse):
     if torch.cuda.get_device_capability(q.device) != (9, 0):
-        raise NotImplementedError("sageattn_qk_int8_pv_fp8_cuda_sm90 runs on compute capability 9.0 only, this GPU is "
+        raise Unsupported("sageattn_qk_int8_pv_fp8_cuda_sm90 runs on compute capability 9.0 only, this GPU is "
                                   f"{torch.cuda.get_device_capability(q.device)}")
     return _call(sageattention.sageattn_qk_int8_pv_fp8_cuda_sm90, q, k, v, causal, sm_scale, return_lse,
                  pv_accum_dtype="fp32+fp32")

@@ -6,20 +6,21 @@ switched off on CUDA when Nq != Nk, and rows that see no key set to 0. torch >= 
 
 import torch
 
-from sageval_adapters import capabilities
+from sageval_adapters import Unsupported, capabilities
 
 if not hasattr(torch.nn.functional, "scaled_dot_product_attention"):
     raise ImportError(f"torch {torch.__version__} has no scaled_dot_product_attention (torch >= 2.1 needed)")
 
 _MAJOR_MINOR = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2])
-_HAS_GQA = _MAJOR_MINOR >= (2, 5)
+_HAS_GQA = _MAJOR_MINOR >= (2, 5)  # as SAGEVAL_TORCH_SDPA_HAS_GQA
+_HAS_CUDNN_SDPA = _MAJOR_MINOR >= (2, 3)  # as SAGEVAL_TORCH_HAS_CUDNN_SDPA
 
 
 class _CudnnOff:
     """cuDNN's SDPA kernel off for the scope (as the C++ backend's CudnnSdpaOff), the previous switch restored."""
 
     def __init__(self, off):
-        self.off = off and hasattr(torch.backends.cuda, "enable_cudnn_sdp")
+        self.off = off and _HAS_CUDNN_SDPA
 
     def __enter__(self):
         if self.off:
@@ -36,7 +37,7 @@ class _CudnnOff:
               library="torch " + torch.__version__)
 def attention(q, k, v, *, causal, sm_scale, return_lse):
     if return_lse:
-        raise NotImplementedError("sdpa through Python does not return the log-sum-exp")
+        raise Unsupported("sdpa through Python does not return the log-sum-exp")
     group = q.shape[1] // k.shape[1]
     extra = {}
     if _HAS_GQA:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # thu-ml SageAttention validated by sageval on the GPU machine (issue #16). Carry .device-ext (made here by
 # scripts/device/stage_sageattention.sh), .device-deps and .device-data. Idempotent on a warm machine: the
-# SageAttention build (build-gpu-ext/, about 4.5 minutes with 16 jobs) and sageval's (build-gpu/) are kept and reused.
+# SageAttention build (build-gpu-ext/: 205 s with SA_JOBS=12 while sageval built beside it with its default 16
+# jobs) and sageval's (build-gpu/) are kept and reused.
 #   STAGE=check (default): both builds, the import, the py: bridge tests on CUDA (SDPA through Python against the
 #                          C++ `sdpa` to the bit, the torch reference, the error cases) and the three SageAttention
 #                          adapters over the kernel case table against math.
@@ -11,8 +12,9 @@
 #   STAGE=main:            the main job with SageAttention's `sageattn` as the candidate: its report under $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-source scripts/device/gpu_build_env.sh
 STAGE=${STAGE:-check}
+case "$STAGE" in check|bench|main) ;; *) echo "STAGE must be check, bench or main, got '$STAGE'"; exit 2 ;; esac
+source scripts/device/gpu_build_env.sh
 SA_SRC=.device-ext/SageAttention
 SA_DIR=build-gpu-ext/SageAttention
 [ -f "$SA_SRC/setup.py" ] || { echo "no $SA_SRC: run scripts/device/stage_sageattention.sh here and carry .device-ext"; exit 1; }
@@ -33,7 +35,7 @@ if [ ! -f "$SA_DIR/.built" ]; then
     sa_pid=$!
   fi
 fi
-SAGEVAL_JOBS=${SAGEVAL_JOBS:-8} device_build || exit 1
+device_build || exit 1
 grep -E "sageval: (py:|no py:)" "$OUTDIR/build.log"
 if [ -n "$sa_pid" ]; then
   wait "$sa_pid" || { echo "SageAttention build failed:"; tail -40 "$OUTDIR/sageattention_build.log"; exit 1; }

@@ -6,7 +6,7 @@
 # Usage: stage_sageattention.sh GIT_DIR   (a clone or mirror of github.com/thu-ml/SageAttention)
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 GIT_DIR (a clone or mirror of github.com/thu-ml/SageAttention)" >&2; exit 2; }
-src=$1
+src=$(cd "$1" && pwd)
 cd "$(dirname "$0")/../.."
 dest=.device-ext/SageAttention
 rm -rf "$dest" && mkdir -p "$dest"

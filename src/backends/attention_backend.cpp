@@ -20,7 +20,7 @@ AttentionOutput AttentionBackend::forward(const at::Tensor& q, const at::Tensor&
   hnd.sm_scale = sm_scale;
   hnd.return_lse = options.return_lse;
   hnd.copy_misaligned = options.copy_misaligned;
-  hnd.check_finite = options.check_finite;
+  hnd.check_output = options.check_output;
   AttentionOutput result = forward_hnd(to_hnd(q), to_hnd(k), to_hnd(v), hnd);
   if (nhd) result.out = result.out.transpose(1, 2).contiguous();
   return result;

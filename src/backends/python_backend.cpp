@@ -111,11 +111,19 @@ class PythonBackend final : public AttentionBackend {
       throw std::invalid_argument(fmt::format("{}: '{}' declares no sageval_capabilities (decorate it with "
                                               "sageval_adapters.capabilities)", name_, function));
     read_capabilities(fn.attr("sageval_capabilities"));
+    py::object unsupported;  // sageval_adapters.Unsupported; None if that package cannot be imported
+    try {
+      unsupported = py::module_::import("sageval_adapters").attr("Unsupported");
+    } catch (const py::error_already_set&) {
+      unsupported = py::none();
+    }
     fn_ = std::move(fn);
+    unsupported_ = std::move(unsupported);
   }
   ~PythonBackend() override {
     py::gil_scoped_acquire gil;
     fn_ = py::object();
+    unsupported_ = py::object();
   }
   PythonBackend(const PythonBackend&) = delete;
   PythonBackend& operator=(const PythonBackend&) = delete;
@@ -137,9 +145,9 @@ class PythonBackend final : public AttentionBackend {
       result = fn_(to_python(q), to_python(k), to_python(v), py::arg("causal") = o.causal, py::arg("sm_scale") = o.sm_scale,
                    py::arg("return_lse") = o.return_lse);
     } catch (const py::error_already_set& e) {
-      // NotImplementedError is the adapters' way of declaring inputs their library does not compute.
-      if (e.matches(PyExc_NotImplementedError))
-        throw UnsupportedInput(fmt::format("{}: Python raised {}", name_, python_error(e)));
+      // sageval_adapters.Unsupported is an adapter's way of declaring inputs its library does not compute; any other
+      // exception, NotImplementedError from torch or a library's internals included, is a failure.
+      if (!unsupported_.is_none() && e.matches(unsupported_)) throw UnsupportedInput(fmt::format("{}: Python raised {}", name_, python_error(e)));
       throw std::runtime_error(fmt::format("{}: Python raised {}", name_, python_error(e)));
     }
     AttentionOutput out;
@@ -153,7 +161,7 @@ class PythonBackend final : public AttentionBackend {
     }
     check(out.out, q.sizes(), q.scalar_type(), q.device(), "output");
     if (o.return_lse) check(out.lse, {q.size(0), q.size(1), q.size(2)}, at::kFloat, q.device(), "log-sum-exp");
-    if (o.check_finite && !at::isfinite(out.out).all().item<bool>())
+    if (o.check_output && !at::isfinite(out.out).all().item<bool>())
       throw std::runtime_error(fmt::format("{}: the output holds NaN or Inf", name_));
     return out;
   }
@@ -212,6 +220,7 @@ class PythonBackend final : public AttentionBackend {
 
   std::string name_;
   py::object fn_;
+  py::object unsupported_;
   BackendCapabilities caps_;
 };
 

@@ -199,6 +199,28 @@ std::vector<VerdictRow> verdict_rows_unchecked(const RunData& run) {
         }
         rows.push_back(grp.row);
       }
+      // Cases a backend declared it does not compute: shown in the verdicts, and a backend with no case judged
+      // at all fails (a candidate that refuses everything must not pass by having no gate).
+      std::map<std::string, std::pair<int, int>> declared;  // subject -> (unsupported, judged)
+      for (const json& r : records) {
+        auto& [unsupported, judged] = declared[r.value("candidate", "?") + " vs " + r.value("baseline", "?")];
+        if (r.at("figures").contains("unsupported")) ++unsupported;
+        else ++judged;
+      }
+      for (const auto& [subject, counts] : declared) {
+        const auto [unsupported, judged] = counts;
+        if (unsupported == 0) continue;
+        VerdictRow row;
+        row.suite = suite;
+        row.subject = subject;
+        row.gate = "cases the backend declares unsupported (not judged)";
+        row.measured = fmt::format("{} of {}", unsupported, unsupported + judged);
+        row.threshold = "some case judged";
+        row.cases = unsupported + judged;
+        row.pass = judged > 0;
+        row.failed = row.pass ? 0 : unsupported;
+        rows.push_back(row);
+      }
     } else {
       for (const json& r : records)
         for (const json& g : r.at("gates")) {

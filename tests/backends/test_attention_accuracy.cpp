@@ -48,9 +48,12 @@ void check(const AttentionCase& c, const std::string& backend, Reference referen
     append_record(record_of({{"unsupported", e.what()}}, {}));
     GTEST_SKIP() << "unsupported by " << backend << ": " << e.what();
   } catch (const std::exception& e) {
-    // Any other error (e.g. a backend whose output overflows to Inf): a failed case with the message.
-    append_record(record_of({{"error", e.what()}}, {Gate::at_most("the backend ran without an error", 1.0, 0.0)}));
-    FAIL() << backend << " on " << c.name() << ": " << e.what();
+    // Any other error (e.g. a backend whose output overflows to Inf): a failed case with the message (a libtorch
+    // error's, without its C++ backtrace).
+    const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+    const std::string message = c10_error != nullptr ? c10_error->what_without_backtrace() : e.what();
+    append_record(record_of({{"error", message}}, {Gate::at_most("the backend ran without an error", 1.0, 0.0)}));
+    FAIL() << backend << " on " << c.name() << ": " << message;
   }
   std::printf("[ figures  ] %s %s(%s) vs %s: %s lse_max_abs=%.3e\n", c.name().c_str(), backend.c_str(),
               r.device.c_str(), r.reference.c_str(), format_error_stats(r.stats).c_str(), r.lse_max_abs);

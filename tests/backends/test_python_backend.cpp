@@ -139,11 +139,12 @@ TEST(PythonBackendErrors, EachFaultIsNamed) {
   EXPECT_ERROR("narrow", "causal masks are not supported", causal, at::kFloat, 2);
   EXPECT_ERROR("narrow", "grouped-query attention (Hq 2 != Hkv 1) is not supported", AttentionOptions{}, at::kFloat, 1);
   EXPECT_ERROR("narrow", "return_lse is not supported by this backend", lse, at::kFloat, 2);
-  EXPECT_ERROR("refuses", "Python raised NotImplementedError: this library does not compute such inputs");
+  EXPECT_ERROR("refuses", "Python raised Unsupported: this library does not compute such inputs");
 }
 
-// A limit the backend declares (its capabilities, or NotImplementedError from its adapter) is UnsupportedInput,
-// which the suites count as unsupported; any other fault is an error of its own type.
+// A limit the backend declares (its capabilities, or sageval_adapters.Unsupported from its adapter) is
+// UnsupportedInput, which the suites count as unsupported; any other fault, NotImplementedError included, is an
+// error of its own type.
 TEST(PythonBackendErrors, DeclaredLimitsAreUnsupportedInput) {
   SAGEVAL_REQUIRE_PYTHON();
   const AttentionInputs in = small();
@@ -153,12 +154,14 @@ TEST(PythonBackendErrors, DeclaredLimitsAreUnsupportedInput) {
   EXPECT_THROW(make_backend("py:sageval_test_faults:narrow")->forward(in.q, in.k, in.v), UnsupportedInput);  // Half
   const AttentionInputs f32 = small(at::kFloat);
   EXPECT_THROW(make_backend("py:sageval_test_faults:narrow")->forward(f32.q, f32.k, f32.v, causal), UnsupportedInput);
-  try {
-    make_backend("py:sageval_test_faults:raises")->forward(in.q, in.k, in.v);
-    ADD_FAILURE() << "no error";
-  } catch (const UnsupportedInput& e) {
-    ADD_FAILURE() << "a RuntimeError in Python is a failure, not a declared limit: " << e.what();
-  } catch (const std::runtime_error&) {
+  for (const char* fault : {"py:sageval_test_faults:raises", "py:sageval_test_faults:not_implemented"}) {
+    try {
+      make_backend(fault)->forward(in.q, in.k, in.v);
+      ADD_FAILURE() << fault << ": no error";
+    } catch (const UnsupportedInput& e) {
+      ADD_FAILURE() << fault << ": an exception in Python is a failure, not a declared limit: " << e.what();
+    } catch (const std::runtime_error&) {
+    }
   }
 }
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from sageval_adapters import capabilities
+from sageval_adapters import Unsupported, capabilities
 
 _CAPS = dict(dtypes=["float16", "bfloat16", "float32"], devices=["cpu", "cuda"], lse=True, causal=True, gqa=True,
              gates="fp16")
@@ -45,4 +45,10 @@ def undeclared(q, k, v, *, causal, sm_scale, return_lse):
 @capabilities(**_CAPS)
 def refuses(q, k, v, *, causal, sm_scale, return_lse):
     # How an adapter declares inputs its library does not compute: counted as unsupported, not as a failure.
-    raise NotImplementedError("this library does not compute such inputs")
+    raise Unsupported("this library does not compute such inputs")
+
+
+@capabilities(**_CAPS)
+def not_implemented(q, k, v, *, causal, sm_scale, return_lse):
+    # torch's own NotImplementedError (a missing kernel) is a failure, not a declared limit.
+    raise NotImplementedError("Could not run 'aten::something' with arguments from the 'CUDA' backend")

@@ -276,6 +276,19 @@ TEST_F(RunDir, UnsupportedKernelCasesAreCountedWithTheReason) {
   EXPECT_HAS(md, "| attention_accuracy_cuda | py:lib:f vs math | LargeV | 1 | 1 | 0 | nan |");
   EXPECT_HAS(md, "`py:lib:f` raised an error in 1 case(s) (counted as failed, figures nan), e.g. \"the output holds NaN or Inf\"");
   EXPECT_FALSE(report::run_passes(run));
+  EXPECT_HAS(md, "| attention_accuracy_cuda | py:lib:f vs math | `cases the backend declares unsupported (not judged)` | 1 of 3 |");
+}
+
+// A candidate that refuses every case has nothing judged: it fails instead of passing for want of a gate.
+TEST_F(RunDir, ACandidateThatRefusesEveryCaseFails) {
+  const std::string dir = make("allrefused", {perplexity_record("A", 1.0, true)}, nullptr);
+  std::ofstream f(fs::path(dir) / "attention_accuracy_cuda.jsonl");
+  f << json({{"suite", "attention_accuracy_cuda"}, {"case", "D128_Q1_K64_Causal_Gaussian"}, {"candidate", "py:lib:f"},
+             {"baseline", "math"}, {"figures", {{"unsupported", "no"}}}, {"gates", json::array()}}).dump() << "\n";
+  f.close();
+  const auto run = report::load_run(dir);
+  EXPECT_FALSE(report::run_passes(run));
+  EXPECT_HAS(report::render_report(run), "| 1 of 1 | some case judged | 1 of 1 fail | **FAIL** |");
 }
 
 TEST_F(RunDir, ContextLengthShowsPerWindowAgreementAndTheSensitivityTrace) {
