@@ -5,6 +5,10 @@ export TORCH_CMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmak
 if [ ! -d /usr/share/cmake/CLI11 ] && [ -d .device-deps/cli11 ]; then
   export TORCH_CMAKE_PREFIX_PATH="$TORCH_CMAKE_PREFIX_PATH;$PWD/.device-deps/cli11"
 fi
+# The commit the reports name: the one stage_deps.sh wrote here, unless the command gives SAGEVAL_COMMIT.
+if [ -z "${SAGEVAL_COMMIT:-}" ] && [ -f .device-deps/source_commit ]; then
+  export SAGEVAL_COMMIT=$(cat .device-deps/source_commit)
+fi
 export SAGEVAL_BUILD_DIR=build-gpu SAGEVAL_JOBS="${SAGEVAL_JOBS:-16}"
 export SAGEVAL_CMAKE_ARGS="-DCMAKE_CUDA_ARCHITECTURES=90a-real ${SAGEVAL_EXTRA_CMAKE_ARGS:-}"
 OUTDIR="${OUT:-$PWD/device_out}"
