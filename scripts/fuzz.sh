@@ -3,6 +3,8 @@
 # build-fuzz, seed their corpora from the project's files (fuzz/make_seeds.py), run each for SECONDS (default 60)
 # and print its executions. A crash, a sanitizer report or an improper error stops the target; the input is kept
 # as build-fuzz/crashes/<target>-crash-*, and the script exits 1. Corpora grow across runs in build-fuzz/corpus.
+# The same build runs the unit tests that need no libtorch (report, records, data sets, JSON) under AddressSanitizer,
+# UndefinedBehaviorSanitizer and LeakSanitizer first; a failure or a sanitizer report exits 1.
 # Usage: scripts/fuzz.sh [SECONDS]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,12 @@ mkdir -p "$dir"
 cmake -S fuzz -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" > "$dir/configure.log" 2>&1 || { cat "$dir/configure.log"; exit 2; }
 cmake --build "$dir" > "$dir/build.log" 2>&1 || { tail -40 "$dir/build.log"; exit 2; }
 echo "fuzz: built in $(( $(date +%s) - t0 )) s"
+if "$dir/sanitized_unit_tests" > "$dir/sanitized_unit_tests.log" 2>&1; then
+  echo "sanitized unit tests (ASan, UBSan, LSan): $(grep -E '^\[  PASSED  \]' "$dir/sanitized_unit_tests.log") $(grep -E '^\[  SKIPPED \] [0-9]' "$dir/sanitized_unit_tests.log")"
+else
+  echo "sanitized unit tests failed:"; grep -E "FAILED|ERROR|runtime error|SUMMARY" "$dir/sanitized_unit_tests.log" | head -20
+  exit 1
+fi
 /usr/bin/python3 fuzz/make_seeds.py "$dir/seeds" || exit 2
 mkdir -p "$dir/crashes"
 failed=0
