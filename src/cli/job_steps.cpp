@@ -24,7 +24,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "sageval/app/options.h"
+#include "sageval/app/exit_codes.h"
 
 extern char** environ;
 

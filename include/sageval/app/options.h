@@ -10,15 +10,10 @@
 #include <CLI/CLI.hpp>
 #include <ATen/ATen.h>
 
+#include "sageval/app/exit_codes.h"
 #include "sageval/attention.h"
 
 namespace sageval::app {
-
-// Exit codes of every sageval program: 0 success (or PASS), 1 a verdict of FAIL, 2 bad input or any error,
-// 77 nothing measured because no GPU is usable (ctest shows it as Skipped).
-constexpr int kExitFail = 1;
-constexpr int kExitError = 2;
-constexpr int kExitNoGpu = 77;
 
 namespace detail {
 // Options whose value falls back to an environment variable naming something unknown: an error when the

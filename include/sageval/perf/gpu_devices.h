@@ -52,6 +52,10 @@ std::string cuda_visible_devices_for(int ordinal, const char* current);
 // host of `cores` cores: its share of the cores, at least 1.
 int cpu_threads_for_share(int slots, int slots_per_gpu, int gpus_on_host, int cores);
 
+// GPUs the host offers this process before any narrowing: the entries of `visible` (CUDA_VISIBLE_DEVICES), else
+// the driver's list (/proc/driver/nvidia/gpus, readable without starting CUDA), else 1.
+int gpus_on_host(const char* visible);
+
 // The first step of every GPU test and benchmark process: under ctest with a resource spec, sets
 // CUDA_VISIBLE_DEVICES to the allotted GPU, libtorch's CPU threads to the process's share of the cores
 // (cpu_threads_for_share; OMP_NUM_THREADS, when given, wins) and returns a line saying so (the process prints it, so each test's
