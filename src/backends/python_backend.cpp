@@ -134,11 +134,6 @@ class PythonBackend final : public AttentionBackend {
  protected:
   AttentionOutput forward_hnd(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                               const HndOptions& o) const override {
-    if (o.causal && !caps_.causal)
-      throw UnsupportedInput(fmt::format("{}: causal masks are not supported by this backend", name_));
-    if (q.size(1) != k.size(1) && !caps_.gqa)
-      throw UnsupportedInput(fmt::format("{}: grouped-query attention (Hq {} != Hkv {}) is not supported by this "
-                                              "backend", name_, q.size(1), k.size(1)));
     py::gil_scoped_acquire gil;
     py::object result;
     try {

@@ -104,6 +104,9 @@ void validate_attention_inputs(const std::string& backend, const BackendCapabili
   }
   if (options.return_lse && !caps.lse)
     refuse(backend, "return_lse is not supported by this backend");
+  if (options.causal && !caps.causal) refuse(backend, "causal masks are not supported by this backend");
+  if (hq != hkv && !caps.gqa)
+    refuse(backend, fmt::format("grouped-query attention (Hq {} != Hkv {}) is not supported by this backend", hq, hkv));
 
   if (options.check_finite) {
     for (int i = 0; i < 3; ++i) {

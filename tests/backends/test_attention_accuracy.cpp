@@ -26,11 +26,12 @@ std::string why_not_here(const std::string& backend) {
 void check(const AttentionCase& c, const std::string& backend, Reference reference) {
   const std::string why = why_not_here(backend);
   if (!why.empty()) GTEST_SKIP() << why;
+  const std::string suite = reference == Reference::kMath ? "attention_accuracy_" : "attention_vs_emulation_";
   // A case that cannot be judged still leaves its record: the report counts it, never drops it.
   auto record_of = [&](nlohmann::json figures, std::vector<Gate> gates) {
     Record r;
     const std::string device = suite_device().is_cuda() ? "cuda" : "cpu";
-    r.suite = (reference == Reference::kMath ? "attention_accuracy_" : "attention_vs_emulation_") + device;
+    r.suite = suite + device;
     r.case_name = c.name();
     r.candidate = backend;
     r.baseline = eval::to_string(reference);
@@ -57,7 +58,6 @@ void check(const AttentionCase& c, const std::string& backend, Reference referen
   }
   std::printf("[ figures  ] %s %s(%s) vs %s: %s lse_max_abs=%.3e\n", c.name().c_str(), backend.c_str(),
               r.device.c_str(), r.reference.c_str(), format_error_stats(r.stats).c_str(), r.lse_max_abs);
-  const std::string suite = reference == Reference::kMath ? "attention_accuracy_" : "attention_vs_emulation_";
   append_record(r.to_record(suite + r.device));
   for (const Gate& g : r.gates) EXPECT_TRUE(g.pass) << g.describe();
   if (!r.pass()) ADD_FAILURE() << r.failure_message();
