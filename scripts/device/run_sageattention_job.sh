@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # thu-ml SageAttention validated by sageval on the GPU machine (issue #16). Carry .device-ext (made here by
 # scripts/device/stage_sageattention.sh), .device-deps and .device-data. Idempotent on a warm machine: the
-# SageAttention build (build-gpu-ext/: 205 s with SA_JOBS=12 while sageval built beside it with its default 16
+# SageAttention build (build-gpu-ext/: both builds done in 255 s with SA_JOBS=12 and sageval's default 16
 # jobs) and sageval's (build-gpu/) are kept and reused.
 #   STAGE=check (default): both builds, the import, the py: bridge tests on CUDA (SDPA through Python against the
 #                          C++ `sdpa` to the bit, the torch reference, the error cases) and the three SageAttention
