@@ -128,36 +128,11 @@ __device__ __forceinline__ float exp2_ftz(float x) {
   return y;
 }
 
-// One base-2 online-softmax step over a stage, in place. On entry t holds float(S_int) of this lane's part of rows
-// g and g + 8 (accumulator layout), -inf where masked; dq[h] is the dequantization factor of half h (one K block
-// each). The score is S_int * dq (base-2 units, numerics step 5); m' = max(m, rowmax(t * dq)) (the rounded
-// multiply is monotone, so the max of the products is the product of the max, one multiply per row); P =
-// exp2(t * dq - m'), one fused multiply-add (the emulation rounds t * dq first: a rounding-level difference); on
-// exit t holds P in fp32, rounded to fp16 when packed. alpha = exp2(m - m') is returned for the caller to rescale
-// O and the row sums (both accumulated by the P.V product) once no P.V is in flight. Only t, m, alpha are written
-// (no register an in-flight wgmma reads), so it overlaps the P.V of the previous tile. A row with no visible key
-// yet keeps m = -inf (P = 0, alpha = 0), as flash_tile.cuh's online_softmax_tile.
-__device__ __forceinline__ void softmax_step(float (&t)[kScoreBlocks][4], const float (&dq)[2], float (&m)[2],
-                                             float (&alpha)[2]) {
-  constexpr int kHalf = kScoreBlocks / 2;
-  float mx[2];
-#pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    float h[2];
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {  // a tree, not a chain of dependent max instructions
-      float v[kHalf];
-#pragma unroll
-      for (int nb = 0; nb < kHalf; ++nb) v[nb] = fmaxf(t[half * kHalf + nb][2 * i], t[half * kHalf + nb][2 * i + 1]);
-#pragma unroll
-      for (int w = kHalf / 2; w > 0; w /= 2)
-#pragma unroll
-        for (int nb = 0; nb < w; ++nb) v[nb] = fmaxf(v[nb], v[nb + w]);
-      h[half] = v[0];
-    }
-    mx[i] = fmaxf(__fmul_rn(h[0], dq[0]), __fmul_rn(h[1], dq[1]));
-  }
-  float nbase[2];
+// The running max update shared by both softmax steps: mx holds this lane's part of the tile's row maxima (base-2
+// units) of rows g and g + 8; after it, m = max(m, row max) over the quad, alpha = exp2(m_old - m) (for the caller
+// to rescale O and the row sums once no P.V is in flight) and nbase = -m. A row with no visible key yet keeps
+// m = -inf (P = 0, alpha = 0), as flash_tile.cuh's online_softmax_tile.
+__device__ __forceinline__ void update_max(float (&mx)[2], float (&m)[2], float (&alpha)[2], float (&nbase)[2]) {
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
     mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
@@ -168,10 +143,65 @@ __device__ __forceinline__ void softmax_step(float (&t)[kScoreBlocks][4], const 
     nbase[i] = none ? 0.0f : -mx[i];
     m[i] = mx[i];
   }
+}
+
+// Max of this lane's values of row i (elements 2i, 2i+1 of each 8-column block) over the 8 blocks of half `half`,
+// as a tree rather than a chain of dependent max instructions.
+template <typename T>
+__device__ __forceinline__ T half_row_max(const T (&v)[kScoreBlocks * 4], int i, int half) {
+  constexpr int kHalf = kScoreBlocks / 2;
+  T r[kHalf];
+#pragma unroll
+  for (int nb = 0; nb < kHalf; ++nb) r[nb] = max(v[(half * kHalf + nb) * 4 + 2 * i], v[(half * kHalf + nb) * 4 + 2 * i + 1]);
+#pragma unroll
+  for (int w = kHalf / 2; w > 0; w /= 2)
+#pragma unroll
+    for (int nb = 0; nb < w; ++nb) r[nb] = max(r[nb], r[nb + w]);
+  return r[0];
+}
+
+// One base-2 online-softmax step over a stage whose scores may be masked, in place. On entry t holds float(S_int)
+// of this lane's part of rows g and g + 8 (accumulator layout), -inf where masked; dq[h] is the dequantization
+// factor of half h (one K block each). The score is S_int * dq (base-2 units, numerics step 5); m' = max(m,
+// rowmax(t * dq)) (the rounded multiply is monotone, so the max of the products is the product of the max, one
+// multiply per row); P = exp2(t * dq - m'), one fused multiply-add (the emulation rounds t * dq first: a
+// rounding-level difference); on exit t holds P in fp32, rounded to fp16 when packed. Only t, m, alpha are written
+// (no register an in-flight wgmma reads), so it overlaps the P.V of the previous tile.
+__device__ __forceinline__ void softmax_step(float (&t)[kScoreBlocks][4], const float (&dq)[2], float (&m)[2],
+                                             float (&alpha)[2]) {
+  const auto& flat = reinterpret_cast<const float(&)[kScoreBlocks * 4]>(t);
+  float mx[2], nbase[2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+    mx[i] = fmaxf(__fmul_rn(half_row_max(flat, i, 0), dq[0]), __fmul_rn(half_row_max(flat, i, 1), dq[1]));
+  update_max(mx, m, alpha, nbase);
 #pragma unroll
   for (int nb = 0; nb < kScoreBlocks; ++nb)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) t[nb][e] = exp2_ftz(fmaf(t[nb][e], dq[nb / kHalf], nbase[e / 2]));
+    for (int e = 0; e < 4; ++e) t[nb][e] = exp2_ftz(fmaf(t[nb][e], dq[nb / (kScoreBlocks / 2)], nbase[e / 2]));
+}
+
+// The same step for a stage with no masked score, straight from the INT32 accumulator: the row maxima are taken
+// over the integers (float(S_int) is exact and monotone, so m' is the same float as softmax_step's) while the
+// conversions, independent of them, proceed; P is computed as in softmax_step, bit for bit. (Folding the
+// conversion's 1.5 * 2^23 offset into the FMA's addend saves an instruction per score but rounds that addend by
+// up to 0.75 * dq: measured on the H200, it broke the kernel-vs-emulation agreement on outlier inputs.)
+__device__ __forceinline__ void softmax_step_unmasked(const int32_t (&s)[kScoreBlocks * 4], float (&t)[kScoreBlocks][4],
+                                                      const float (&dq)[2], float (&m)[2], float (&alpha)[2]) {
+  float mx[2], nbase[2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+    mx[i] = fmaxf(__fmul_rn(int_to_float_exact(half_row_max(s, i, 0)), dq[0]),
+                  __fmul_rn(int_to_float_exact(half_row_max(s, i, 1)), dq[1]));
+#pragma unroll
+  for (int nb = 0; nb < kScoreBlocks; ++nb)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) t[nb][e] = int_to_float_exact(s[nb * 4 + e]);
+  update_max(mx, m, alpha, nbase);
+#pragma unroll
+  for (int nb = 0; nb < kScoreBlocks; ++nb)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) t[nb][e] = exp2_ftz(fmaf(t[nb][e], dq[nb / (kScoreBlocks / 2)], nbase[e / 2]));
 }
 
 // P rounded to fp16 and packed into the A fragment of the P.V product.
@@ -283,18 +313,20 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     ks[1] = k_scale[min(2 * j + 1, p.k_blocks - 1)];
   };
   auto softmax = [&](int j, const float (&ks)[2], auto mask) {
-#pragma unroll
-    for (int nb = 0; nb < kScoreBlocks; ++nb)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) t[nb][e] = int_to_float_exact(sacc[nb * 4 + e]);
+    const float dq[2] = {nx::dequant_scale(q_scale, ks[0]), nx::dequant_scale(q_scale, ks[1])};
     if constexpr (decltype(mask)::value) {
+#pragma unroll
+      for (int nb = 0; nb < kScoreBlocks; ++nb)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) t[nb][e] = int_to_float_exact(sacc[nb * 4 + e]);
 #pragma unroll
       for (int half = 0; half < 2; ++half)
         sm80::mask_tile(reinterpret_cast<float(&)[8][4]>(t[half * 8]), j * kBlockN + half * 64, p.len_k, kCausal, wrow0,
                         diag, lane);
+      softmax_step(t, dq, m, alpha);
+    } else {
+      softmax_step_unmasked(sacc, t, dq, m, alpha);
     }
-    const float dq[2] = {nx::dequant_scale(q_scale, ks[0]), nx::dequant_scale(q_scale, ks[1])};
-    softmax_step(t, dq, m, alpha);
   };
   // Tiles from `first_masked` on have keys past len_k or, causal, past some row's diagonal in this warpgroup.
   int first_masked = p.len_k / kBlockN;

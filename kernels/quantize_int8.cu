@@ -7,7 +7,8 @@
 //  2. kv_finalize: per (b, kv head) sums the partials in split order (double), mean = (float)(sum / Nk); for bf16
 //     V the exponent e (numerics::fp16_v_exponent) and v_scale = 2^e.
 //  3. k_quant: one CTA per 64-token K block: ks = k - mean (one float subtraction), amax, scale =
-//     int8_block_scale(amax), quantize_int8 (IEEE division, roundf); padding rows (>= Nk) are written as 0.
+//     int8_block_scale(amax), quantize_int8's value (IEEE division, roundf; computed without a division, see
+//     quantize_chunk); padding rows (>= Nk) are written as 0.
 //     For bf16 input the same CTA converts the block's V rows: fp16(v * 2^-e) (exact scaling, one rounding).
 //  4. q_quant: one CTA per 128-token Q block: x = q * (sm_scale*log2 e) (one float multiply), amax, scale,
 //     quantize_int8; padding rows are 0. Also q . k_mean per row (for the LSE correction of the smoothing).
@@ -75,6 +76,20 @@ __device__ __forceinline__ float block_max(float v, float* red) {
 #pragma unroll
   for (int w = 1; w < kThreads / 32; ++w) r = fmaxf(r, red[w]);
   return r;
+}
+
+// The INT8 values of one thread's 8-element chunk: quantize_int8's values, without a division per element where
+// the block's scale allows it (numerics::quantize_int8_division_free; the branch is uniform over the block).
+__device__ __forceinline__ uint2 quantize_chunk(const float (&x)[8], float scale, float inv, bool division_free) {
+  int8_t q[8];
+  if (division_free) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) q[i] = nx::quantize_int8_division_free(x[i], scale, inv);
+  } else {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) q[i] = nx::quantize_int8(x[i], scale);
+  }
+  return pack_int8x8(q);
 }
 
 struct QkvPointers {
@@ -196,15 +211,13 @@ __global__ void __launch_bounds__(kKQuantThreads) k_quant_kernel(QkvPointers in,
   }
   amax = block_max<kKQuantThreads>(amax, red);
   const float scale = nx::int8_block_scale(amax);
+  const float inv = nx::correctly_rounded_reciprocal(scale);
+  const bool division_free = nx::division_free_quantization_ok(scale);
   if (threadIdx.x == 0) ws.k_scale[static_cast<int64_t>(bh) * k_blocks + kblock] = scale;
   int8_t* kq = ws.k_int8 + (static_cast<int64_t>(bh) * len_k_padded + row0 + r) * D + c * 8;
 #pragma unroll
-  for (int p = 0; p < kPasses; ++p) {
-    int8_t qv[8];
-#pragma unroll
-    for (int i = 0; i < 8; ++i) qv[i] = nx::quantize_int8(x[p][i], scale);
-    *reinterpret_cast<uint2*>(kq + p * kRp * D) = pack_int8x8(qv);
-  }
+  for (int p = 0; p < kPasses; ++p)
+    *reinterpret_cast<uint2*>(kq + p * kRp * D) = quantize_chunk(x[p], scale, inv, division_free);
   if constexpr (kBf16) {
     if (want_v) {
       const float inv = __frcp_rn(ws.v_scale[bh]);  // 2^-e, exact
@@ -281,15 +294,13 @@ __global__ void __launch_bounds__(kQQuantThreads) q_quant_kernel(QkvPointers in,
   }
   amax = block_max<kQQuantThreads>(amax, red);
   const float scale = nx::int8_block_scale(amax);
+  const float inv = nx::correctly_rounded_reciprocal(scale);
+  const bool division_free = nx::division_free_quantization_ok(scale);
   if (threadIdx.x == 0) ws.q_scale[static_cast<int64_t>(bh) * q_blocks + qblock] = scale;
   int8_t* qq = ws.q_int8 + (static_cast<int64_t>(bh) * len_q_padded + row0 + r) * D + c * 8;
 #pragma unroll
-  for (int p = 0; p < kPasses; ++p) {
-    int8_t qv[8];
-#pragma unroll
-    for (int i = 0; i < 8; ++i) qv[i] = nx::quantize_int8(x[p][i], scale);
-    *reinterpret_cast<uint2*>(qq + p * kRp * D) = pack_int8x8(qv);
-  }
+  for (int p = 0; p < kPasses; ++p)
+    *reinterpret_cast<uint2*>(qq + p * kRp * D) = quantize_chunk(x[p], scale, inv, division_free);
 }
 
 int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }

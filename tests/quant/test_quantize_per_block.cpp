@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
 
 #include "sage_int8_numerics.h"
 #include "sageval/quantize.h"
@@ -101,6 +104,52 @@ TEST(SageInt8QK, QuantizesQWithSoftmaxScaleInBase2) {
   SageInt8QK raw = quantize_sage_int8_qk(q, k, sm_scale, /*smooth=*/false);
   EXPECT_GT(raw.k.scales.min().item<float>(), 5.0f / 127.0f);
   EXPECT_EQ(raw.k_mean.abs().max().item<float>(), 0.0f);
+}
+
+// The CUDA quantizer's division-free INT8 value equals the division's for every scale the kernels let it take:
+// random block maxima over the whole float range, values uniform in the block, values a few ulps from a
+// half-integer quotient (where a wrong rounding would show) and the block maximum itself.
+TEST(QuantizeInt8, DivisionFreeEqualsDivision) {
+  std::mt19937_64 gen(2026);
+  const auto from_bits = [](uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  };
+  int64_t compared = 0, differing = 0, fallback_blocks = 0;
+  for (int block = 0; block < 1000000; ++block) {
+    const float amax = from_bits((static_cast<uint32_t>(1 + gen() % 253) << 23) | (gen() & 0x7fffffu));
+    const float scale = numerics::int8_block_scale(amax);
+    if (!numerics::division_free_quantization_ok(scale)) {
+      ++fallback_blocks;
+      continue;
+    }
+    const float inv = numerics::correctly_rounded_reciprocal(scale);
+    for (int k = 0; k < 8; ++k) {
+      float x = 0.0f;
+      switch (k % 4) {
+        case 0: x = amax * static_cast<float>(static_cast<int64_t>(gen() % 2000001) - 1000000) / 1e6f; break;
+        case 1: {
+          x = (static_cast<float>(static_cast<int>(gen() % 255) - 127) + 0.5f) * scale;
+          uint32_t u;
+          std::memcpy(&u, &x, 4);
+          x = from_bits(u + static_cast<uint32_t>(static_cast<int>(gen() % 9) - 4));
+          break;
+        }
+        case 2: x = (gen() % 2 != 0) ? amax : -amax; break;
+        default:  // magnitudes down to 2^-40 of the block maximum
+          x = from_bits((static_cast<uint32_t>(gen()) & 0x807fffffu) | (126u << 23)) *
+              std::ldexp(amax, -static_cast<int>(gen() % 40));
+          break;
+      }
+      if (!(std::fabs(x) <= amax)) continue;
+      ++compared;
+      if (numerics::quantize_int8(x, scale) != numerics::quantize_int8_division_free(x, scale, inv)) ++differing;
+    }
+  }
+  EXPECT_GT(compared, 6000000);
+  EXPECT_GT(fallback_blocks, 0) << "the range guard was never exercised";
+  EXPECT_EQ(differing, 0) << "of " << compared;
 }
 
 }  // namespace

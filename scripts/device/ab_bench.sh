@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# A kernel change against its baseline in one call on the GPU machine, both timed in the same run (the machine's
+# run-to-run spread, about 5%, hides smaller changes measured in separate calls). Here, before the call:
+#   mkdir -p .device-ab && git diff -R HEAD -- kernels > .device-ab/to_baseline.diff   # carry .device-ab
+# There: builds this tree (SAGEVAL_TARGETS, default the GPU tests and the kernel benchmark), runs the sage_int8 GPU
+# tests (TESTS=0 skips them), applies the patch, builds the baseline's benchmark, then times baseline and change
+# alternately, ROUNDS times each (DIMS, SEQS as dev_iterate.sh), and with NCU=1 times the quantization kernels of
+# both with ncu. Logs and JSON under $OUT.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/device/gpu_build_env.sh
+patch_file=.device-ab/to_baseline.diff
+[ -s "$patch_file" ] || { echo "no $patch_file: see the header of $0"; exit 2; }
+export SAGEVAL_TARGETS="${SAGEVAL_TARGETS:-sageval_gpu_tests sageval_attention_bench}"
+device_build || exit 1
+if [ "${TESTS:-1}" = 1 ]; then
+  timeout 300 build-gpu/tests/sageval_gpu_tests --gtest_filter="${FILTER:-*SageInt8*:*sage_int8*:Sm90*:Kernels/*}" \
+    > "$OUTDIR/gpu_tests.log" 2>&1
+  echo "tests rc=$?"
+  grep -E "^\[  (PASSED|FAILED|SKIPPED) +\]" "$OUTDIR/gpu_tests.log" | head -3
+  grep -E "^\[  FAILED" "$OUTDIR/gpu_tests.log" | head -8
+  grep -B2 -A6 -m3 "Failure" "$OUTDIR/gpu_tests.log" | cut -c1-300
+fi
+mkdir -p /tmp/ab
+cp build-gpu/bench/sageval_attention_bench /tmp/ab/change
+# The change's sm90 kernel (D 128, fp16, not causal): instruction mix and the highest register it names (the code
+# after setmaxnreg.inc may use more than the launch bound's 168).
+obj=build-gpu/kernels/CMakeFiles/sageval_kernels.dir/attention_int8_sm90.cu.o
+cuobjdump -sass "$obj" 2>/dev/null | awk '/Function :.*attention_int8_sm90_kernelILi128ELb0ELb0E/{f=1;next} /Function :/{f=0} f' \
+  > /tmp/ab/sm90_d128.sass
+cp /tmp/ab/sm90_d128.sass "$OUTDIR/"
+echo "sm90 D128 kernel: $(grep -c '/\*[0-9a-f]\{4\}\*/' /tmp/ab/sm90_d128.sass) instructions, highest register R$(grep -oE '\bR[0-9]+\b' /tmp/ab/sm90_d128.sass | tr -d R | sort -n | tail -1)"
+grep -oE '/\*[0-9a-f]{4,}\*/ +(@!?U?P[0-9T] +)?[A-Z][A-Z0-9_.]*' /tmp/ab/sm90_d128.sass | awk '{print $NF}' | sed 's/\..*//' |
+  sort | uniq -c | sort -rn | head -20 | tr '\n' ' '
+echo
+patch -p1 --quiet < "$patch_file" || { echo "the patch does not apply"; exit 1; }
+SAGEVAL_TARGETS=sageval_attention_bench device_build || exit 1
+cp build-gpu/bench/sageval_attention_bench /tmp/ab/baseline
+patch -p1 -R --quiet < "$patch_file"
+for round in $(seq "${ROUNDS:-2}"); do
+  for side in baseline change; do
+    timeout 240 /tmp/ab/$side --head-dim "${DIMS:-128,64}" --seq "${SEQS:-1024,4096,16384}" --warmup 3 --iters 10 \
+      --json "$OUTDIR/$side.json" > /tmp/ab/run.txt 2>&1
+    rc=$?
+    { echo "== $side, round $round (rc=$rc)"; cat /tmp/ab/run.txt; } >> "$OUTDIR/ab_runs.txt"
+    echo "== $side, round $round (rc=$rc)"
+    grep -A20 "^TOPS" /tmp/ab/run.txt | cut -c1-80 | grep -E "^ +[0-9]|^ +D "
+  done
+done
+if [ "${NCU:-0}" = 1 ]; then
+  for side in baseline change; do
+    echo "== ncu, quantization kernels, $side (D 128, N 4096, B*N = 32768, fp16)"
+    timeout 120 ncu --clock-control none --kernel-name regex:'kv_stats|kv_finalize|k_quant|q_quant' --launch-count 4 \
+      --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed \
+      /tmp/ab/$side --head-dim 128 --seq 4096 --warmup 0 --iters 1 > /tmp/ab/ncu.txt 2>&1
+    cat /tmp/ab/ncu.txt >> "$OUTDIR/ncu_quant.txt"
+    grep -E "^  [a-z_]+.*(kv_stats|kv_finalize|k_quant|q_quant)|gpu__time|dram__" /tmp/ab/ncu.txt |
+      sed -E 's/\(QkvPointers.*|\(SageInt8Workspace.*//'
+  done
+fi
