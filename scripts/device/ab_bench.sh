@@ -33,6 +33,10 @@ echo "sm90 D128 kernel: $(grep -c '/\*[0-9a-f]\{4\}\*/' /tmp/ab/sm90_d128.sass) 
 grep -oE '/\*[0-9a-f]{4,}\*/ +(@!?U?P[0-9T] +)?[A-Z][A-Z0-9_.]*' /tmp/ab/sm90_d128.sass | awk '{print $NF}' | sed 's/\..*//' |
   sort | uniq -c | sort -rn | head -20 | tr '\n' ' '
 echo
+# Whether the softmax overlaps the warpgroup's own P.V: exponentials issued between the wait for Q.K^T
+# (DEPBAR.LE gsb0, 0x1) and the wait for the P.V (0x0), per main-loop turn.
+echo "MUFU.EX2 between the two waits of each turn: $(awk '/DEPBAR.LE gsb0, 0x1/{n=0;on=1} on&&/MUFU.EX2/{n++}
+  /DEPBAR.LE gsb0, 0x0/{if(on)printf "%d ", n; on=0}' /tmp/ab/sm90_d128.sass)"
 patch -p1 --quiet < "$patch_file" || { echo "the patch does not apply"; exit 1; }
 SAGEVAL_TARGETS=sageval_attention_bench device_build || exit 1
 cp build-gpu/bench/sageval_attention_bench /tmp/ab/baseline
