@@ -13,14 +13,7 @@ patch_file=.device-ab/to_baseline.diff
 [ -s "$patch_file" ] || { echo "no $patch_file: see the header of $0"; exit 2; }
 export SAGEVAL_TARGETS="${SAGEVAL_TARGETS:-sageval_gpu_tests sageval_attention_bench}"
 device_build || exit 1
-if [ "${TESTS:-1}" = 1 ]; then
-  timeout 300 build-gpu/tests/sageval_gpu_tests --gtest_filter="${FILTER:-*SageInt8*:*sage_int8*:Sm90*:Kernels/*}" \
-    > "$OUTDIR/gpu_tests.log" 2>&1
-  echo "tests rc=$?"
-  grep -E "^\[  (PASSED|FAILED|SKIPPED) +\]" "$OUTDIR/gpu_tests.log" | head -3
-  grep -E "^\[  FAILED" "$OUTDIR/gpu_tests.log" | head -8
-  grep -B2 -A6 -m3 "Failure" "$OUTDIR/gpu_tests.log" | cut -c1-300
-fi
+run_kernel_tests
 mkdir -p /tmp/ab
 cp build-gpu/bench/sageval_attention_bench /tmp/ab/change
 # The change's sm90 kernel (D 128, fp16, not causal): instruction mix and the highest register it names (the code

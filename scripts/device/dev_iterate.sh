@@ -6,13 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/device/gpu_build_env.sh
 device_build || exit 1
-if [ "${TESTS:-1}" = 1 ]; then
-  timeout 300 build-gpu/tests/sageval_gpu_tests --gtest_filter="${FILTER:-*SageInt8*:*sage_int8*:Sm90*:Kernels/*}" \
-    > "$OUTDIR/gpu_tests.log" 2>&1
-  echo "tests rc=$?"
-  grep -E "^\[  (PASSED|FAILED|SKIPPED) +\]" "$OUTDIR/gpu_tests.log" | head -3
-  grep -E "^\[  FAILED" "$OUTDIR/gpu_tests.log" | head -8
-fi
+run_kernel_tests
 timeout 300 build-gpu/bench/sageval_attention_bench --head-dim "${DIMS:-128,64}" --seq "${SEQS:-1024,4096,16384}" \
   --warmup 3 --iters 10 --json "$OUTDIR/bench.json" > "$OUTDIR/bench.txt" 2>&1
 echo "bench rc=$?"

@@ -21,3 +21,14 @@ device_build() {
   bash scripts/build.sh > "$OUTDIR/build.log" 2>&1 || { tail -60 "$OUTDIR/build.log"; return 1; }
   echo "build: $(( $(date +%s) - t0 )) s"
 }
+# The sage_int8 / sm90 GPU tests a kernel change must pass (FILTER overrides the gtest filter), their log in
+# $OUTDIR/gpu_tests.log; prints the summary and the first failures. TESTS=0 skips them.
+run_kernel_tests() {
+  [ "${TESTS:-1}" = 1 ] || return 0
+  timeout 300 build-gpu/tests/sageval_gpu_tests --gtest_filter="${FILTER:-*SageInt8*:*sage_int8*:Sm90*:Kernels/*}" \
+    > "$OUTDIR/gpu_tests.log" 2>&1
+  echo "tests rc=$?"
+  grep -E "^\[  (PASSED|FAILED|SKIPPED) +\]" "$OUTDIR/gpu_tests.log" | head -3
+  grep -E "^\[  FAILED" "$OUTDIR/gpu_tests.log" | head -8
+  grep -B2 -A6 -m3 "Failure" "$OUTDIR/gpu_tests.log" | cut -c1-300
+}
