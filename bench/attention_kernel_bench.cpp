@@ -37,6 +37,7 @@
 #include <c10/core/InferenceMode.h>
 #include <cuda_runtime.h>
 
+#include "copy_bandwidth.h"
 #include "sageval/kernels/cuda_check.h"
 #include "sageval/eval/attention_harness.h"
 #include "sageval/kernel_bridge.h"
@@ -143,8 +144,7 @@ double attention_tops(const Shape& s, double ms) {
 // copy). Per-block scales and the K mean (under 1%) are left out, so this is a floor, not the traffic.
 double quantize_min_bytes(const Shape& s) { return 6.0 * s.batch * s.heads * s.seq * s.head_dim; }
 
-double gb_per_s(double bytes, double ms) { return bytes / (ms * 1e-3) / 1e9; }
-
+using sageval::bench::gb_per_s;
 
 cudaStream_t current_stream() { return at::cuda::getCurrentCUDAStream().stream(); }
 
@@ -377,20 +377,6 @@ json shape_json(const ShapeResult& r, const Options& opt) {
 }
 
 // The practical memory ceiling for the quantization GB/s: a 1 GiB device-to-device copy, bytes read + written.
-json copy_bandwidth_json(const Options& opt) {
-  constexpr int64_t kBytes = int64_t{1} << 30;
-  const auto bytes = at::TensorOptions().dtype(at::kByte).device(at::kCUDA);
-  at::Tensor src = at::empty({kBytes}, bytes).random_(), dst = at::empty({kBytes}, bytes);
-  auto copy = [&](int) {
-    SAGEVAL_CUDA_CHECK(cudaMemcpyAsync(dst.data_ptr(), src.data_ptr(), kBytes, cudaMemcpyDeviceToDevice, current_stream()));
-  };
-  const VariantResult r = measure(copy, opt, "error");
-  if (r.status != "ok") return {{"status", r.status}, {"message", r.message}};
-  return {{"status", "ok"}, {"bytes_moved", 2 * kBytes}, {"median_ms", r.timing.median_ms},
-          {"min_ms", r.timing.min_ms}, {"max_ms", r.timing.max_ms},
-          {"gb_per_s_median", gb_per_s(2.0 * kBytes, r.timing.median_ms)},
-          {"gb_per_s_best", gb_per_s(2.0 * kBytes, r.timing.min_ms)}};
-}
 
 std::string cell(const ShapeResult& r, const std::string& name) {
   const VariantResult& v = r.variants.at(name);
@@ -462,7 +448,7 @@ int run_benchmark(const Options& opt) {
     doc["backends"].push_back({{"name", name}, {"variant", backend_variant(name)}, {"description", description}});
     fmt::print("timed end to end: {}: {}\n", name, description);
   }
-  doc["copy_bandwidth"] = copy_bandwidth_json(opt);
+  doc["copy_bandwidth"] = sageval::bench::measure_copy_bandwidth(opt.warmup, opt.iters);
   std::vector<ShapeResult> rows;
   for (int64_t d : opt.head_dims)
     for (bool causal : {false, true})
@@ -502,9 +488,6 @@ int run_benchmark(const Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
-#ifdef SAGEVAL_WITH_CUDA_KERNELS
-  return sageval::bench::bench_main<Options>(argc, argv, kDescription, add_options, finish_options, run_benchmark);
-#else
-  return sageval::bench::bench_main<Options>(argc, argv, kDescription, add_options, finish_options, nullptr);
-#endif
+  return sageval::bench::bench_main<Options>(argc, argv, kDescription, add_options, finish_options,
+                                             SAGEVAL_BENCH_RUN(run_benchmark));
 }

@@ -25,6 +25,14 @@ inline void write_json(const std::string& path, const nlohmann::json& doc) {
   write_file_atomically(path, doc.dump(2) + "\n");
 }
 
+// The run function to hand to bench_main: the benchmark's own where this build has the CUDA kernels, else null
+// (bench_main then says so and exits 77).
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+#define SAGEVAL_BENCH_RUN(run) (run)
+#else
+#define SAGEVAL_BENCH_RUN(run) nullptr
+#endif
+
 // `add_options` declares the options on the app, bound to an Options; `finish` applies what depends on several
 // of them (--quick's sizes unless given) and throws std::invalid_argument naming a bad value. `run` is null in
 // builds without the CUDA kernels.

@@ -452,9 +452,6 @@ int run(const Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
-#ifdef SAGEVAL_WITH_CUDA_KERNELS
-  return sageval::bench::bench_main<Options>(argc, argv, kDescription, add_options, finish_options, run);
-#else
-  return sageval::bench::bench_main<Options>(argc, argv, kDescription, add_options, finish_options, nullptr);
-#endif
+  return sageval::bench::bench_main<Options>(argc, argv, kDescription, add_options, finish_options,
+                                             SAGEVAL_BENCH_RUN(run));
 }

@@ -35,13 +35,7 @@ using namespace sm80;
 
 constexpr int kRowsPerCta = 128;
 
-struct Fp16Params {
-  const char* q;
-  const char* k;
-  const char* v;
-  char* out;
-  float* lse;
-  Strides4 qs, ks, vs, os;  // in bytes
+struct Fp16Params : TensorBytes {
   int heads_q, group, len_q, len_k;
   float scale_log2;
 };
@@ -188,8 +182,6 @@ __global__ void __launch_bounds__(256 / kM, 2) attention_fp16_kernel(const Fp16P
   }
 }
 
-Strides4 to_bytes(const Strides4& s) { return Strides4{s.batch * 2, s.head * 2, s.token * 2}; }
-
 template <int D, bool kBf16, bool kCausal, int kM>
 void launch(const AttentionProblem& pr, const AttentionTensors& t, cudaStream_t stream) {
   constexpr bool kQInRegs = D == 64 && kM == 1;
@@ -197,15 +189,7 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, cudaStream_t 
   constexpr int smem = fp16_smem_bytes<D>();
   SAGEVAL_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   Fp16Params p{};
-  p.q = static_cast<const char*>(t.q);
-  p.k = static_cast<const char*>(t.k);
-  p.v = static_cast<const char*>(t.v);
-  p.out = static_cast<char*>(t.out);
-  p.lse = t.lse;
-  p.qs = to_bytes(t.q_strides);
-  p.ks = to_bytes(t.k_strides);
-  p.vs = to_bytes(t.v_strides);
-  p.os = to_bytes(t.out_strides);
+  static_cast<TensorBytes&>(p) = tensor_bytes(t);
   p.heads_q = pr.heads_q;
   p.group = pr.heads_q / pr.heads_kv;
   p.len_q = pr.len_q;

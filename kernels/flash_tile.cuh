@@ -16,6 +16,32 @@
 namespace sageval::kernels::sm80 {
 
 constexpr int kKeyTileCols = 64;
+
+// A call's tensors as the 16-bit kernels address them: byte pointers and strides in bytes (2-byte elements).
+// Their parameter structs derive from it.
+struct TensorBytes {
+  const char* q = nullptr;
+  const char* k = nullptr;
+  const char* v = nullptr;
+  char* out = nullptr;
+  float* lse = nullptr;
+  Strides4 qs, ks, vs, os;
+};
+
+inline TensorBytes tensor_bytes(const AttentionTensors& t) {
+  const auto bytes = [](const Strides4& s) { return Strides4{s.batch * 2, s.head * 2, s.token * 2}; };
+  TensorBytes b;
+  b.q = static_cast<const char*>(t.q);
+  b.k = static_cast<const char*>(t.k);
+  b.v = static_cast<const char*>(t.v);
+  b.out = static_cast<char*>(t.out);
+  b.lse = t.lse;
+  b.qs = bytes(t.q_strides);
+  b.ks = bytes(t.k_strides);
+  b.vs = bytes(t.v_strides);
+  b.os = bytes(t.out_strides);
+  return b;
+}
 constexpr int kScoreBlocks = kKeyTileCols / 8;
 
 __device__ __forceinline__ void mask_tile(float (&s)[kScoreBlocks][4], int key0, int len_k, bool causal, int row0,

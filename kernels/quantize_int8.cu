@@ -29,6 +29,7 @@
 
 #include "sageval/kernels/attention_kernels.h"
 #include "sageval/kernels/cuda_check.h"
+#include "block_reduce.cuh"
 #include "sage_int8_numerics.h"
 
 namespace sageval::kernels {
@@ -62,19 +63,6 @@ __device__ __forceinline__ uint2 pack_int8x8(const int8_t (&q)[8]) {
         (uint32_t(uint8_t(q[3])) << 24);
   r.y = (uint32_t(uint8_t(q[4]))) | (uint32_t(uint8_t(q[5])) << 8) | (uint32_t(uint8_t(q[6])) << 16) |
         (uint32_t(uint8_t(q[7])) << 24);
-  return r;
-}
-
-// Block-wide max of non-negative floats; every thread gets the result. `red` holds one float per warp.
-template <int kThreads>
-__device__ __forceinline__ float block_max(float v, float* red) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = v;
-  __syncthreads();
-  float r = red[0];
-#pragma unroll
-  for (int w = 1; w < kThreads / 32; ++w) r = fmaxf(r, red[w]);
   return r;
 }
 
@@ -147,7 +135,7 @@ __global__ void __launch_bounds__(kStatsThreads) kv_stats_kernel(QkvPointers in,
   }
 #pragma unroll
   for (int i = 0; i < 8; ++i) red[r][c * 8 + i] = acc[i];
-  if (kBf16 && want_v) vmax = block_max<kStatsThreads>(vmax, vred);
+  if (kBf16 && want_v) vmax = block_reduce<kStatsThreads>(vmax, vred, MaxOp{});
   __syncthreads();
   if (threadIdx.x < D) {
     double s = 0.0;
@@ -209,7 +197,7 @@ __global__ void __launch_bounds__(kKQuantThreads) k_quant_kernel(QkvPointers in,
       amax = fmaxf(amax, fabsf(x[p][i]));
     }
   }
-  amax = block_max<kKQuantThreads>(amax, red);
+  amax = block_reduce<kKQuantThreads>(amax, red, MaxOp{});
   const float scale = nx::int8_block_scale(amax);
   const float inv = nx::correctly_rounded_reciprocal(scale);
   const bool division_free = nx::division_free_quantization_ok(scale);
@@ -292,7 +280,7 @@ __global__ void __launch_bounds__(kQQuantThreads) q_quant_kernel(QkvPointers in,
     for (int o = kCpr / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
     if (c == 0) ws.q_dot_mean[static_cast<int64_t>(bh) * len_q_padded + row0 + r + p * kRp] = dot;
   }
-  amax = block_max<kQQuantThreads>(amax, red);
+  amax = block_reduce<kQQuantThreads>(amax, red, MaxOp{});
   const float scale = nx::int8_block_scale(amax);
   const float inv = nx::correctly_rounded_reciprocal(scale);
   const bool division_free = nx::division_free_quantization_ok(scale);

@@ -29,7 +29,14 @@ AttentionOutput fp16_attention_cuda(const at::Tensor& q, const at::Tensor& k, co
                                     const HndOptions& options) {
   c10::cuda::CUDAGuard guard(q.device());
   KernelCall call = call_of(q, k, v, options);
-  kernels::attention_fp16_forward(call.problem, call.tensors, at::cuda::getCurrentCUDAStream().stream());
+  cudaStream_t stream = at::cuda::getCurrentCUDAStream().stream();
+  // Short queries against a long cache (decode) take the split-KV kernel, everything else the prefill kernel.
+  if (const int64_t bytes = kernels::attention_fp16_decode_workspace_bytes(call.problem); bytes > 0) {
+    const at::Tensor workspace = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).device(q.device()));
+    kernels::attention_fp16_decode(call.problem, call.tensors, workspace.data_ptr(), stream);
+  } else {
+    kernels::attention_fp16_forward(call.problem, call.tensors, stream);
+  }
   return {call.out, call.lse, call.input_copies};
 }
 

@@ -13,6 +13,7 @@
 #include "sageval/eval/attention_harness.h"
 #include "sageval/kernel_bridge.h"
 #include "sageval/quantize.h"
+#include "sageval/thresholds.h"
 #include "support/suite_settings.h"
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
 #include <ATen/cuda/CUDAContext.h>
@@ -227,6 +228,88 @@ TEST_P(CudaSpecialInputs, TensorsBeyondTwoToThe31Elements) {
 
 INSTANTIATE_TEST_SUITE_P(Kernels, CudaSpecialInputs, ::testing::Values("fp16", "sage_int8"),
                          [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+
+}  // namespace
+}  // namespace sageval::testing
+
+namespace sageval::testing {
+namespace {
+
+// The split-KV decode kernel: taken for short queries against long caches (the kernel says so through its
+// workspace size) and within the kernel-vs-emulation bounds of the prefill kernel on the same inputs; the
+// chunk boundaries fall inside 64-key tiles' reach of the causal diagonal when Nq > 1.
+struct DecodeCase {
+  int head_dim;
+  int64_t len_q, len_k;
+  int gqa;
+  bool causal;
+  at::ScalarType dtype;
+  std::string name() const {
+    return fmt::format("D{}_Q{}_K{}_GQA{}{}_{}", head_dim, len_q, len_k, gqa, causal ? "_Causal" : "",
+                       dtype == at::kBFloat16 ? "Bf16" : "Fp16");
+  }
+};
+
+class Fp16DecodeKernel : public ::testing::TestWithParam<DecodeCase> {};
+
+TEST_P(Fp16DecodeKernel, AgreesWithThePrefillKernel) {
+  SAGEVAL_REQUIRE_GPU("fp16");
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+  const DecodeCase& c = GetParam();
+  AttentionShape s;
+  s.batch = 2;
+  s.heads_kv = 4;
+  s.heads_q = 4 * c.gqa;
+  s.len_q = c.len_q;
+  s.len_k = c.len_k;
+  s.head_dim = c.head_dim;
+  // NHD memory, as the model runner's cache, seen as HND views by the bridge.
+  const AttentionInputs in = make_attention_inputs(s, InputFamily::Gaussian, c.dtype, Layout::NHD, 41, at::kCUDA);
+  const at::Tensor q = in.q.transpose(1, 2), k = in.k.transpose(1, 2), v = in.v.transpose(1, 2);
+  const double sm_scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
+  KernelCall decode = make_kernel_call(q, k, v, c.causal, sm_scale, true);
+  KernelCall prefill = make_kernel_call(q, k, v, c.causal, sm_scale, true);
+  const int64_t bytes = kernels::attention_fp16_decode_workspace_bytes(decode.problem);
+  ASSERT_GT(bytes, 0) << "not taken as a decode problem";
+  const at::Tensor workspace = at::empty({bytes}, q.options().dtype(at::kByte));
+  cudaStream_t stream = at::cuda::getCurrentCUDAStream().stream();
+  kernels::attention_fp16_decode(decode.problem, decode.tensors, workspace.data_ptr(), stream);
+  kernels::attention_fp16_forward(prefill.problem, prefill.tensors, stream);
+  const ErrorStats out = compare_tensors(decode.out, prefill.out);
+  const Thresholds& t = Thresholds::defaults();
+  EXPECT_EQ(out.nan_count + out.inf_count, 0);
+  EXPECT_LE(out.rel_l1, t.number("/attention/kernel_vs_emulation/max_rel_l1")) << format_error_stats(out);
+  EXPECT_GE(out.cosine, t.number("/attention/kernel_vs_emulation/min_cosine")) << format_error_stats(out);
+  const double eps = c.dtype == at::kBFloat16 ? 0x1p-7 : 0x1p-10;
+  const double lse_error = (decode.lse - prefill.lse).abs().max().item<double>();
+  EXPECT_LE(lse_error, t.number("/attention/kernel_vs_emulation/max_lse_abs_error_eps") * eps);
+#endif
+}
+
+TEST(Fp16DecodeKernel, TakesOnlyShortQueriesAgainstLongCaches) {
+#ifndef SAGEVAL_WITH_CUDA_KERNELS
+  GTEST_SKIP() << "built without the CUDA kernels";
+#else
+  kernels::AttentionProblem p;
+  p.batch = 1;
+  p.heads_q = 32;
+  p.heads_kv = 8;
+  p.head_dim = 128;
+  p.len_q = 5;  // 5 tokens x 4 query heads per kv head = 20 rows > 16
+  p.len_k = 4096;
+  EXPECT_EQ(kernels::attention_fp16_decode_workspace_bytes(p), 0);
+  p.len_q = 4;
+  p.len_k = kernels::kDecodeMinKeys - 1;
+  EXPECT_EQ(kernels::attention_fp16_decode_workspace_bytes(p), 0);
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, Fp16DecodeKernel,
+    ::testing::Values(DecodeCase{128, 1, 4096, 4, false, at::kHalf}, DecodeCase{128, 1, 4096, 4, true, at::kBFloat16},
+                      DecodeCase{64, 1, 1000, 8, true, at::kHalf}, DecodeCase{128, 4, 1000, 4, true, at::kHalf},
+                      DecodeCase{64, 16, 777, 1, true, at::kBFloat16}, DecodeCase{128, 2, 32768, 2, true, at::kHalf}),
+    [](const ::testing::TestParamInfo<DecodeCase>& info) { return info.param.name(); });
 
 }  // namespace
 }  // namespace sageval::testing

@@ -27,6 +27,17 @@ namespace sageval::kernels {
 // Bytes (minimum): (2 * B * Hq * Nq * D + 2 * B * Hkv * Nk * D) * 2 (+ 4 * B * Hq * Nq for the LSE).
 void attention_fp16_forward(const AttentionProblem& problem, const AttentionTensors& tensors, cudaStream_t stream);
 
+// Split-KV FP16/BF16 attention for short queries (decode; attention_fp16_decode.cu): the cache split across
+// warps, partial results merged by their log-sum-exp. Takes problems whose query rows per kv head
+// (len_q * heads_q / heads_kv) are at most 16 and with at least kDecodeMinKeys keys; the workspace size for one
+// call is attention_fp16_decode_workspace_bytes (0: not such a problem, use attention_fp16_forward). Same
+// conventions and rounding steps as attention_fp16_forward up to the merge (one FP32 rescale and sum per chunk).
+// Bytes (minimum): 2 * 2 * B * Hkv * Nk * D (K and V read once) + Q, out, and the FP32 partials.
+constexpr int kDecodeMinKeys = 256;
+int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& problem);
+void attention_fp16_decode(const AttentionProblem& problem, const AttentionTensors& tensors, void* workspace,
+                           cudaStream_t stream);
+
 // Device buffers of the INT8 path, laid out contiguously; sizes from `sage_int8_workspace_layout`.
 struct SageInt8Workspace {
   int8_t* q_int8 = nullptr;      // [B, Hq, Nq_padded, D]

@@ -1,0 +1,227 @@
+// sageval_decode_bench: attention for one new token against a KV cache (decode), per backend, as bandwidth.
+//
+// Decode attention is memory-bound: its floor is reading the cache once (K and V, 2 * 2 * B * Hkv * N * D bytes
+// in fp16). Each variant's median time is turned into GB/s of those bytes and set against the device's copy
+// bandwidth measured in the same run. Shapes: one query token, Hq = 32, Hkv = 8, D = 128 (the attention of
+// Llama-3-8B), fp16, HND, batch x context from the options. Variants: fp16_decode (the split-KV kernel the `fp16`
+// backend runs for such queries), fp16_prefill_kernel (the 128-row prefill kernel on the same problem: what the
+// backend ran before), sage_int8 (quantization of the whole cache and the attention kernel, what the `sage_int8`
+// backend does per call), SDPA flash / efficient / cudnn (one backend at a time; GQA through enable_gqa).
+// Method as sageval_attention_bench: CUDA events around each call, warm-up first, median of --iters, input sets
+// rotated so that the L2 (60 MiB on an H200) does not hold the cache between calls of small shapes.
+//
+// Usage: sageval_decode_bench [--quick] [--batches B,..] [--contexts N,..] [--warmup N] [--iters N] [--json FILE]
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bench_main.h"
+#include "sageval/perf/environment.h"
+#include "sageval/perf/timing.h"
+#include "sageval/torch_compat.h"
+
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/core/InferenceMode.h>
+
+#include "copy_bandwidth.h"
+#include "sageval/kernel_bridge.h"
+#endif
+
+namespace {
+
+constexpr const char* kDescription =
+    "sageval_decode_bench: decode attention (one query token against a KV cache) per backend, as GB/s of the cache";
+constexpr int64_t kHeadsQ = 32, kHeadsKv = 8, kHeadDim = 128;
+
+struct Options {
+  std::vector<int64_t> batches{1, 8, 32};
+  std::vector<int64_t> contexts{512, 2048, 8192, 32768};
+  int warmup = 5, iters = 30;
+  std::string json_path;
+};
+
+void add_options(CLI::App& app, Options& o) {
+  app.add_flag("--quick", "batch 1 and 8, contexts 2048 and 8192 (unless given)");
+  app.add_option("--batches", o.batches, "comma-separated")->delimiter(',')->check(CLI::Range(1, 256));
+  app.add_option("--contexts", o.contexts, "cache lengths, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--warmup", o.warmup)->check(CLI::Range(0, 100000))->capture_default_str();
+  app.add_option("--iters", o.iters)->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--json", o.json_path, "write every figure there");
+}
+
+void finish_options(const CLI::App& app, Options& o) {
+  if (app.count("--quick") == 0) return;
+  if (app.count("--batches") == 0) o.batches = {1, 8};
+  if (app.count("--contexts") == 0) o.contexts = {2048, 8192};
+}
+
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+namespace kernels = sageval::kernels;
+using nlohmann::json;
+using sageval::bench::gb_per_s;
+
+constexpr int kInputSets = 3;
+const std::vector<std::string> kVariants = {"fp16_decode", "fp16_prefill_kernel", "sage_int8",
+                                            "sdpa_flash",  "sdpa_efficient",      "sdpa_cudnn"};
+
+struct InputSet {
+  at::Tensor q, k, v;
+  sageval::KernelCall call;
+  at::Tensor decode_workspace;
+  sageval::SageInt8Buffers int8_workspace;
+};
+
+InputSet make_input_set(int64_t batch, int64_t context) {
+  const auto fp16 = at::TensorOptions().dtype(at::kHalf).device(at::kCUDA);
+  InputSet in;
+  in.q = at::randn({batch, kHeadsQ, 1, kHeadDim}, fp16);
+  in.k = at::randn({batch, kHeadsKv, context, kHeadDim}, fp16);
+  in.v = at::randn({batch, kHeadsKv, context, kHeadDim}, fp16);
+  in.call = sageval::make_kernel_call(in.q, in.k, in.v, /*causal=*/true, 1.0 / std::sqrt(double(kHeadDim)),
+                                      /*return_lse=*/false, sageval::MisalignedInputs::kReject);
+  const int64_t bytes = kernels::attention_fp16_decode_workspace_bytes(in.call.problem);
+  if (bytes > 0) in.decode_workspace = at::empty({bytes}, fp16.dtype(at::kByte));
+  in.int8_workspace = sageval::allocate_sage_int8_workspace(in.call.problem, in.q.device());
+  return in;
+}
+
+struct Result {
+  std::string status = "ok", message;
+  sageval::perf::Timing timing;
+};
+
+Result measure(const std::function<void(int)>& call, const Options& opt) {
+  try {
+    return {"ok", {}, sageval::perf::time_gpu_calls([&](int i) { call(i % kInputSets); }, opt.warmup, opt.iters)};
+  } catch (const c10::Error& e) {
+    return {"unsupported", e.what_without_backtrace(), {}};
+  } catch (const std::exception& e) {
+    return {"unsupported", e.what(), {}};
+  }
+}
+
+#if SAGEVAL_TORCH_HAS_SDPA
+// One SDPA backend at a time, the others (math included) switched off so libtorch cannot fall back silently.
+Result measure_sdpa(const std::string& which, const std::vector<InputSet>& sets, const Options& opt) {
+#if !SAGEVAL_TORCH_SDPA_HAS_GQA
+  return {"unsupported", "this libtorch's SDPA has no enable_gqa (2.5+)", {}};
+#else
+#if !SAGEVAL_TORCH_HAS_CUDNN_SDPA
+  if (which == "sdpa_cudnn") return {"unsupported", "this libtorch has no cuDNN SDPA backend (2.3+)", {}};
+#endif
+  at::Context& ctx = at::globalContext();
+  const std::array<bool, 3> saved = {ctx.userEnabledFlashSDP(), ctx.userEnabledMemEfficientSDP(), ctx.userEnabledMathSDP()};
+  ctx.setSDPUseFlash(which == "sdpa_flash");
+  ctx.setSDPUseMemEfficient(which == "sdpa_efficient");
+  ctx.setSDPUseMath(false);
+#if SAGEVAL_TORCH_HAS_CUDNN_SDPA
+  const bool saved_cudnn = ctx.userEnabledCuDNNSDP();
+  ctx.setSDPUseCuDNN(which == "sdpa_cudnn");
+#endif
+  const double scale = 1.0 / std::sqrt(double(kHeadDim));
+  Result r = measure([&](int i) {
+    at::scaled_dot_product_attention(sets[i].q, sets[i].k, sets[i].v, {}, 0.0, /*is_causal=*/false, scale,
+                                     /*enable_gqa=*/true);
+  }, opt);
+  ctx.setSDPUseFlash(saved[0]);
+  ctx.setSDPUseMemEfficient(saved[1]);
+  ctx.setSDPUseMath(saved[2]);
+#if SAGEVAL_TORCH_HAS_CUDNN_SDPA
+  ctx.setSDPUseCuDNN(saved_cudnn);
+#endif
+  return r;
+#endif
+}
+#endif
+
+int run_benchmark(const Options& opt) {
+  c10::InferenceMode inference;
+  json doc = {{"benchmark", "sageval_decode_bench"},
+              {"libtorch", SAGEVAL_TORCH_VERSION_STRING},
+              {"device", sageval::perf::environment_info().value("gpu", json::object())},
+              {"method", {{"warmup", opt.warmup}, {"iters", opt.iters}, {"input_sets", kInputSets},
+                          {"timer", "CUDA event pair around each call"}, {"dtype", "float16"}, {"layout", "HND"},
+                          {"heads_q", kHeadsQ}, {"heads_kv", kHeadsKv}, {"head_dim", kHeadDim}, {"len_q", 1}}},
+              {"shapes", json::array()}};
+  const json& dev = doc["device"];
+  fmt::print("device: {} (compute capability {}), {} SMs; libtorch {}\n", dev.value("name", "?"),
+             dev.value("compute_capability", "?"), dev.value("sm_count", 0), SAGEVAL_TORCH_VERSION_STRING);
+  doc["copy_bandwidth"] = sageval::bench::measure_copy_bandwidth(opt.warmup, opt.iters);
+  const double copy = doc["copy_bandwidth"].value("gb_per_s_median", 0.0);
+  fmt::print("baseline in this run: device-to-device copy {:.0f} GB/s (read + write)\n", copy);
+  fmt::print("one query token, Hq {} / Hkv {}, D {}, fp16; GB/s of the K and V bytes (fraction of the copy)\n",
+             kHeadsQ, kHeadsKv, kHeadDim);
+  fmt::print("{:>4} {:>7} {:>10} |", "B", "context", "cache MiB");
+  for (const std::string& v : kVariants) fmt::print(" {:>21}", v);
+  fmt::print(" | decode/flash\n");
+  bool failed = false;
+  for (int64_t batch : opt.batches)
+    for (int64_t context : opt.contexts) {
+      std::vector<InputSet> sets;
+      for (int i = 0; i < kInputSets; ++i) sets.push_back(make_input_set(batch, context));
+      cudaStream_t stream = at::cuda::getCurrentCUDAStream().stream();
+      std::map<std::string, Result> r;
+      r["fp16_decode"] = sets[0].decode_workspace.defined()
+                             ? measure([&](int i) {
+                                 kernels::attention_fp16_decode(sets[i].call.problem, sets[i].call.tensors,
+                                                                sets[i].decode_workspace.data_ptr(), stream);
+                               }, opt)
+                             : Result{"unsupported", "not a decode problem for the split-KV kernel", {}};
+      r["fp16_prefill_kernel"] = measure(
+          [&](int i) { kernels::attention_fp16_forward(sets[i].call.problem, sets[i].call.tensors, stream); }, opt);
+      r["sage_int8"] = measure([&](int i) {
+        kernels::sage_int8_quantize(sets[i].call.problem, sets[i].call.tensors, sets[i].int8_workspace.views, stream);
+        kernels::sage_int8_attention(sets[i].call.problem, sets[i].call.tensors, sets[i].int8_workspace.views, stream);
+      }, opt);
+      for (const char* s : {"sdpa_flash", "sdpa_efficient", "sdpa_cudnn"}) {
+#if SAGEVAL_TORCH_HAS_SDPA
+        r[s] = measure_sdpa(s, sets, opt);
+#else
+        r[s] = {"unsupported", "this libtorch has no scaled_dot_product_attention (2.1+)", {}};
+#endif
+      }
+      const double cache_bytes = 2.0 * 2.0 * batch * kHeadsKv * context * kHeadDim;
+      json row = {{"batch", batch}, {"context", context}, {"cache_bytes", cache_bytes}, {"variants", json::object()}};
+      fmt::print("{:>4} {:>7} {:>10.1f} |", batch, context, cache_bytes / (1 << 20));
+      for (const std::string& v : kVariants) {
+        const Result& x = r[v];
+        json jv = {{"status", x.status}};
+        if (x.status == "ok") {
+          const double gbs = gb_per_s(cache_bytes, x.timing.median_ms);
+          jv.update({{"timing", x.timing.to_json()}, {"gb_per_s_median", gbs},
+                     {"fraction_of_copy", copy > 0 ? gbs / copy : 0.0}});
+          fmt::print(" {:>8.1f} us {:>5.0f} ({:.2f})", x.timing.median_ms * 1e3, gbs, copy > 0 ? gbs / copy : 0.0);
+        } else {
+          jv["message"] = x.message;
+          fmt::print(" {:>21}", x.status);
+        }
+        row["variants"][v] = jv;
+      }
+      failed |= r["fp16_decode"].status != "ok" || r["sage_int8"].status != "ok";
+      const bool both = r["fp16_decode"].status == "ok" && r["sdpa_flash"].status == "ok";
+      fmt::print(" | {}\n", both ? fmt::format("{:.2f}", r["sdpa_flash"].timing.median_ms / r["fp16_decode"].timing.median_ms)
+                                : std::string("-"));
+      doc["shapes"].push_back(row);
+      sageval::bench::write_json(opt.json_path, doc);  // after every shape, so a run cut short keeps what it measured
+    }
+  return failed ? 1 : 0;
+}
+#endif  // SAGEVAL_WITH_CUDA_KERNELS
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return sageval::bench::bench_main<Options>(argc, argv, kDescription, add_options, finish_options,
+                                             SAGEVAL_BENCH_RUN(run_benchmark));
+}

@@ -1,0 +1,328 @@
+// Split-KV attention for short queries (decode: a few new tokens against a long cache), FP16/BF16, mma.sync.
+// The prefill kernel (attention_fp16_sm80.cu) tiles 128 query rows per CTA and one CTA per (query block, head):
+// at Nq = 1 it computes 1 row of 128 and runs B * Hq CTAs over the whole cache each, too few to fill the GPU
+// (FlashDecoding's observation). Here the cache is split across warps and the partial results merged by their
+// log-sum-exp, as FlashDecoding and FlashInfer do.
+//
+// Algorithm, two launches on the caller's stream:
+//  1. decode_partial: grid (ceil(chunks / 4), Hkv, B), 4 warps per CTA, each warp one chunk of keys. The query
+//     rows of one kv head (its `group` query heads times Nq tokens, at most 16: one m16 tile) are read once per
+//     CTA into shared memory, so K and V are read once per kv head (GQA). Per 64-key tile of its chunk a warp
+//     copies K and V into its own swizzled shared tiles (cp.async), S = Q K^T (m16n8k16, FP32), masks (keys past
+//     len_k; causal, bottom-right), runs the online softmax of the prefill kernel (P rounded to the input type,
+//     row sums of the rounded P; flash_tile.cuh) and O += P V. It writes its unnormalised O, row max m and row
+//     sum l (FP32) for the valid rows.
+//  2. decode_merge: one CTA per (row, kv head, batch), per dim: M = max m_w, L = sum l_w 2^(m_w - M),
+//     O = sum O_w 2^(m_w - M) / L, rounded to the input type; LSE = ln2 (M + log2 L). A chunk whose keys a row
+//     cannot see has m = -inf and weighs 0; a row that sees no key gets 0 and -inf, as the prefill kernel.
+// Rounding steps: as the prefill kernel up to the per-warp partials (P is rounded relative to the warp's running
+// max instead of the whole row's); the merge adds one FP32 rescale and sum per chunk.
+//
+// Counts per (batch, kv head): FLOPs = 4 * rows * Nk * D (rows = group * Nq, padded to 16 in the tensor cores);
+// minimum bytes = 2 * 2 * Nk * D (K and V, read once) + 2 * 2 * rows * D (Q, out) + partials 4 * chunks * rows *
+// (D + 2) written and read once. Memory-bound: the floor is reading the cache once.
+// Shared memory: 16 rows of Q + per warp one K and one V tile of 64 keys: (16 + 4 * 2 * 64) * D * 2 bytes = 68 KiB
+// (D = 128) or 34 KiB (D = 64).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "sageval/kernels/attention_kernels.h"
+#include "sageval/kernels/cuda_check.h"
+#include "block_reduce.cuh"
+#include "flash_tile.cuh"
+#include "sage_int8_numerics.h"
+#include "sm80_primitives.cuh"
+
+namespace sageval::kernels {
+namespace {
+
+using namespace sm80;
+
+constexpr int kWarps = 4;
+constexpr int kRows = 16;  // one m16 tile of query rows per kv head
+
+struct DecodeParams : TensorBytes {
+  float* part_o;   // [B, Hkv, chunks, rows, D]
+  float* part_ml;  // [B, Hkv, chunks, rows, 2]: m, l
+  int heads_q, group, len_q, len_k, rows, chunk_keys, chunks;
+  float scale_log2;
+};
+
+// Row r of a kv head's tile is query token r / group of query head hk * group + r % group.
+__device__ __forceinline__ const char* q_row(const DecodeParams& p, int b, int hk, int r) {
+  return p.q + b * p.qs.batch + (hk * p.group + r % p.group) * p.qs.head + (r / p.group) * p.qs.token;
+}
+
+// One warp copies rows [row0, row0 + 64) of a [token, dim] matrix into a swizzled tile (rows >= n_valid zero).
+template <int kRowBytes>
+__device__ __forceinline__ void load_tile_warp(uint32_t tile, const char* base, int64_t stride_bytes, int row0,
+                                               int n_valid, int lane) {
+  constexpr int kChunks = kRowBytes / 16;
+  constexpr int kRowStep = 32 / kChunks;
+  const int c = lane % kChunks;
+  const char* src = base + static_cast<int64_t>(row0 + lane / kChunks) * stride_bytes + c * 16;
+  const int64_t step = kRowStep * stride_bytes;
+#pragma unroll 4  // (fully unrolled, the addresses of all 32 copies were held in registers and spilled)
+  for (int it = 0; it < kKeyTileCols / kRowStep; ++it) {
+    const int r = lane / kChunks + it * kRowStep;
+    const bool valid = row0 + r < n_valid;
+    cp_async_16(tile + tile_offset<kRowBytes>(r, c), valid ? src : base, valid);
+    src += step;
+  }
+}
+
+template <int D, bool kBf16, bool kCausal>
+__global__ void __launch_bounds__(32 * kWarps, 3) decode_partial_kernel(const DecodeParams p) {
+  constexpr int kRowBytes = D * 2;
+  constexpr int kTileBytes = kKeyTileCols * kRowBytes;
+  extern __shared__ __align__(1024) char smem[];
+  const uint32_t sq = smem_u32(smem);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const uint32_t sk = sq + kRows * kRowBytes + warp * 2 * kTileBytes;
+  const uint32_t sv = sk + kTileBytes;
+  const int hk = blockIdx.y, b = blockIdx.z;
+  const int chunk = blockIdx.x * kWarps + warp;
+  const int heads_kv = p.heads_q / p.group;
+
+  // Q tile: row r holds query row r (zeros past `rows`), every warp reads it.
+  for (int i = threadIdx.x; i < kRows * (D / 8); i += 32 * kWarps) {
+    const int r = i / (D / 8), c = i % (D / 8);
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (r < p.rows) v = *reinterpret_cast<const uint4*>(q_row(p, b, hk, r) + c * 16);
+    *reinterpret_cast<uint4*>(smem + tile_offset<kRowBytes>(r, c)) = v;
+  }
+  __syncthreads();
+  if (chunk >= p.chunks) return;
+
+  const int key_begin = chunk * p.chunk_keys;
+  const int key_end = min(p.len_k, key_begin + p.chunk_keys);
+  const int diag = p.len_k - p.len_q;
+  const char* kg = p.k + b * p.ks.batch + hk * p.ks.head;
+  const char* vg = p.v + b * p.vs.batch + hk * p.vs.head;
+  // The lane's two rows (g, g + 8) as query tokens, for the causal mask; padding rows see every key.
+  int row_token[2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const int r = (lane >> 2) + 8 * i;
+    row_token[i] = r < p.rows ? r / p.group : p.len_q - 1;
+  }
+
+  const uint32_t a_off = tile_offset<kRowBytes>((lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4);
+  const uint32_t b_off = tile_offset<kRowBytes>(lane & 7, lane >> 3);
+  // Q fragments: held in registers at D = 64; at D = 128 read from shared memory per tile (held, they spill).
+  constexpr bool kQInRegs = D == 64;
+  uint32_t qf[kQInRegs ? D / 16 : 1][4];
+  if constexpr (kQInRegs) {
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ++ks) ldmatrix_x4(sq + (a_off ^ (ks * 32)), qf[ks][0], qf[ks][1], qf[ks][2], qf[ks][3]);
+  }
+
+  float o[1][D / 8][4];
+#pragma unroll
+  for (int i = 0; i < D / 8; ++i) o[0][i][0] = o[0][i][1] = o[0][i][2] = o[0][i][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+
+  for (int key0 = key_begin; key0 < key_end; key0 += kKeyTileCols) {
+    load_tile_warp<kRowBytes>(sk, kg, p.ks.token, key0, key_end, lane);
+    cp_async_commit();
+    load_tile_warp<kRowBytes>(sv, vg, p.vs.token, key0, key_end, lane);
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncwarp();
+    float s[kScoreBlocks][4];
+#pragma unroll
+    for (int nb = 0; nb < kScoreBlocks; ++nb) s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < D / 32; ++kk) {
+      uint32_t a0[4], a1[4];
+      if constexpr (kQInRegs) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) a0[e] = qf[2 * kk][e], a1[e] = qf[2 * kk + 1][e];
+      } else {
+        ldmatrix_x4(sq + (a_off ^ (kk * 64)), a0[0], a0[1], a0[2], a0[3]);
+        ldmatrix_x4(sq + (a_off ^ (kk * 64 + 32)), a1[0], a1[1], a1[2], a1[3]);
+      }
+#pragma unroll
+      for (int nb = 0; nb < kScoreBlocks; ++nb) {
+        uint32_t b0, b1, b2, b3;
+        ldmatrix_x4(sk + (b_off ^ (kk * 64)) + nb * 8 * kRowBytes, b0, b1, b2, b3);
+        mma_16816<kBf16>(s[nb], a0, b0, b1);
+        mma_16816<kBf16>(s[nb], a1, b2, b3);
+      }
+    }
+#pragma unroll
+    for (int nb = 0; nb < kScoreBlocks; ++nb)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int key = key0 + nb * 8 + 2 * (lane & 3) + (e & 1);
+        if (key >= key_end || (kCausal && key > row_token[e >> 1] + diag)) s[nb][e] = -INFINITY;
+      }
+    uint32_t pp[1][kScoreBlocks][2];
+    online_softmax_tile<kBf16, D / 8>(s, p.scale_log2, m, l, o[0], pp[0]);
+    cp_async_wait<0>();
+    __syncwarp();
+    pv_tile<kBf16, D, 1>(o, pp, sv, lane);
+    __syncwarp();  // every lane is done with the tiles before the next copy overwrites them
+  }
+
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {  // complete row sums (each lane held its columns' part)
+    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 1);
+    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 2);
+  }
+  const int64_t part = (static_cast<int64_t>(b) * heads_kv + hk) * p.chunks + chunk;
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const int r = (lane >> 2) + 8 * i;
+    if (r >= p.rows) continue;
+    float* po = p.part_o + (part * p.rows + r) * D + 2 * (lane & 3);
+#pragma unroll
+    for (int db = 0; db < D / 8; ++db)
+      *reinterpret_cast<float2*>(po + db * 8) = make_float2(o[0][db][2 * i], o[0][db][2 * i + 1]);
+    if ((lane & 3) == 0) *reinterpret_cast<float2*>(p.part_ml + (part * p.rows + r) * 2) = make_float2(m[i], l[i]);
+  }
+}
+
+constexpr int kMergeThreads = 256;
+
+// One CTA per (row, kv head, batch): the row's max over chunks, each chunk's weight 2^(m_c - M) (in shared memory),
+// L, then the weighted sum of the chunks' O with the threads split over (column pair, chunk group).
+template <int D, bool kBf16>
+__global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const DecodeParams p) {
+  extern __shared__ float weight[];  // [chunks]
+  __shared__ float red[kMergeThreads / 32];
+  constexpr int kPairs = D / 2, kGroups = kMergeThreads / kPairs;
+  __shared__ float2 acc[kGroups][kPairs];
+  const int r = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
+  const int heads_kv = p.heads_q / p.group;
+  const int64_t part0 = (static_cast<int64_t>(b) * heads_kv + hk) * p.chunks;
+  const float* ml = p.part_ml + (part0 * p.rows + r) * 2;  // chunk c at ml[c * rows * 2]
+  const int64_t ml_step = static_cast<int64_t>(p.rows) * 2;
+  float mx = -INFINITY;
+  for (int c = threadIdx.x; c < p.chunks; c += kMergeThreads) mx = fmaxf(mx, ml[c * ml_step]);
+  mx = block_reduce<kMergeThreads>(mx, red, MaxOp{});
+  float l = 0.0f;
+  for (int c = threadIdx.x; c < p.chunks; c += kMergeThreads) {
+    const float mc = ml[c * ml_step];
+    const float w = mc == -INFINITY ? 0.0f : exp2f(mc - mx);  // also 0 for every chunk when the row sees no key
+    weight[c] = w;
+    l = fmaf(ml[c * ml_step + 1], w, l);
+  }
+  l = block_reduce<kMergeThreads>(l, red, SumOp{});  // its barrier publishes `weight` too
+  const int pair = threadIdx.x % kPairs, group = threadIdx.x / kPairs;
+  float2 o = make_float2(0.0f, 0.0f);
+  const float* po = p.part_o + (part0 * p.rows + r) * D + 2 * pair;
+  const int64_t o_step = static_cast<int64_t>(p.rows) * D;
+  for (int c = group; c < p.chunks; c += kGroups) {
+    const float w = weight[c];
+    if (w == 0.0f) continue;
+    const float2 v = *reinterpret_cast<const float2*>(po + c * o_step);
+    o.x = fmaf(v.x, w, o.x);
+    o.y = fmaf(v.y, w, o.y);
+  }
+  acc[group][pair] = o;
+  __syncthreads();
+  if (group != 0) return;
+  for (int g = 1; g < kGroups; ++g) o.x += acc[g][pair].x, o.y += acc[g][pair].y;
+  const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+  const int h = hk * p.group + r % p.group, token = r / p.group;
+  char* dst = p.out + b * p.os.batch + h * p.os.head + token * p.os.token + pair * 4;
+  *reinterpret_cast<uint32_t*>(dst) = pack2<kBf16>(o.x * inv, o.y * inv);
+  if (p.lse != nullptr && pair == 0) {
+    p.lse[(static_cast<int64_t>(b) * p.heads_q + h) * p.len_q + token] =
+        l > 0.0f ? numerics::kLn2 * (mx + log2f(l)) : -INFINITY;
+  }
+}
+
+struct Split {
+  int rows, chunk_keys, chunks;
+};
+
+// Chunks of whole 64-key tiles, about four warps per SM slot over the whole grid, at least four tiles each (fewer
+// partials to write and merge).
+Split split_of(const AttentionProblem& pr) {
+  Split s;
+  s.rows = pr.len_q * (pr.heads_q / pr.heads_kv);
+  int sms = 0, device = 0;
+  SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
+  SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const int64_t heads = static_cast<int64_t>(pr.batch) * pr.heads_kv;
+  const int64_t want_warps = static_cast<int64_t>(sms) * 4 * kWarps;
+  const int tiles = (pr.len_k + kKeyTileCols - 1) / kKeyTileCols;
+  const int64_t chunks_per_head = std::max<int64_t>(1, want_warps / std::max<int64_t>(1, heads));
+  const int tiles_per_chunk = std::max<int64_t>(4, (tiles + chunks_per_head - 1) / chunks_per_head);
+  s.chunk_keys = tiles_per_chunk * kKeyTileCols;
+  s.chunks = (pr.len_k + s.chunk_keys - 1) / s.chunk_keys;
+  return s;
+}
+
+template <int D>
+constexpr int partial_smem_bytes() {
+  return (kRows + kWarps * 2 * kKeyTileCols) * D * 2;
+}
+
+template <int D, bool kBf16, bool kCausal>
+void launch(const AttentionProblem& pr, const AttentionTensors& t, void* workspace, cudaStream_t stream) {
+  const Split sp = split_of(pr);
+  DecodeParams p{};
+  static_cast<TensorBytes&>(p) = tensor_bytes(t);
+  const int64_t parts = static_cast<int64_t>(pr.batch) * pr.heads_kv * sp.chunks * sp.rows;
+  p.part_o = static_cast<float*>(workspace);
+  p.part_ml = p.part_o + parts * D;
+  p.heads_q = pr.heads_q;
+  p.group = pr.heads_q / pr.heads_kv;
+  p.len_q = pr.len_q;
+  p.len_k = pr.len_k;
+  p.rows = sp.rows;
+  p.chunk_keys = sp.chunk_keys;
+  p.chunks = sp.chunks;
+  p.scale_log2 = numerics::qk_scale_log2(pr.sm_scale);
+  auto partial = decode_partial_kernel<D, kBf16, kCausal>;
+  constexpr int smem = partial_smem_bytes<D>();
+  SAGEVAL_CUDA_CHECK(cudaFuncSetAttribute(partial, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  partial<<<dim3((sp.chunks + kWarps - 1) / kWarps, pr.heads_kv, pr.batch), 32 * kWarps, smem, stream>>>(p);
+  SAGEVAL_CUDA_CHECK_LAUNCH();
+  auto merge = decode_merge_kernel<D, kBf16>;
+  const int merge_smem = sp.chunks * static_cast<int>(sizeof(float));
+  if (merge_smem > 48 * 1024)
+    SAGEVAL_CUDA_CHECK(cudaFuncSetAttribute(merge, cudaFuncAttributeMaxDynamicSharedMemorySize, merge_smem));
+  merge<<<dim3(sp.rows, pr.heads_kv, pr.batch), kMergeThreads, merge_smem, stream>>>(p);
+  SAGEVAL_CUDA_CHECK_LAUNCH();
+}
+
+template <int D, bool kBf16>
+void dispatch_causal(const AttentionProblem& pr, const AttentionTensors& t, void* ws, cudaStream_t stream) {
+  pr.causal ? launch<D, kBf16, true>(pr, t, ws, stream) : launch<D, kBf16, false>(pr, t, ws, stream);
+}
+
+}  // namespace
+
+int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& pr) {
+  const int group = pr.heads_kv > 0 ? pr.heads_q / pr.heads_kv : 0;
+  if (pr.batch == 0 || pr.len_q == 0 || pr.len_q * group > kRows || pr.len_k < kDecodeMinKeys) return 0;
+  const Split sp = split_of(pr);
+  const int64_t parts = static_cast<int64_t>(pr.batch) * pr.heads_kv * sp.chunks * sp.rows;
+  return parts * (pr.head_dim + 2) * static_cast<int64_t>(sizeof(float));
+}
+
+void attention_fp16_decode(const AttentionProblem& pr, const AttentionTensors& t, void* workspace,
+                           cudaStream_t stream) {
+  validate_problem(pr, t, "attention_fp16_decode");
+  if (attention_fp16_decode_workspace_bytes(pr) == 0)
+    throw std::invalid_argument("attention_fp16_decode: the problem is not a decode problem (query rows per kv head " +
+                                std::to_string(pr.len_q * (pr.heads_q / pr.heads_kv)) + " > 16 or fewer than " +
+                                std::to_string(kDecodeMinKeys) + " keys); use attention_fp16_forward");
+  if (workspace == nullptr) throw std::invalid_argument("attention_fp16_decode: no workspace");
+  const bool bf16 = pr.dtype == ElementType::kBFloat16;
+  if (pr.head_dim == 64) {
+    bf16 ? dispatch_causal<64, true>(pr, t, workspace, stream) : dispatch_causal<64, false>(pr, t, workspace, stream);
+  } else {
+    bf16 ? dispatch_causal<128, true>(pr, t, workspace, stream) : dispatch_causal<128, false>(pr, t, workspace, stream);
+  }
+}
+
+}  // namespace sageval::kernels
