@@ -376,8 +376,6 @@ json shape_json(const ShapeResult& r, const Options& opt) {
   return j;
 }
 
-// The practical memory ceiling for the quantization GB/s: a 1 GiB device-to-device copy, bytes read + written.
-
 std::string cell(const ShapeResult& r, const std::string& name) {
   const VariantResult& v = r.variants.at(name);
   if (v.status != "ok") return v.status == "unsupported" ? "unsup" : "ERR";

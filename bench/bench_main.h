@@ -1,6 +1,6 @@
 // The shared main of the benchmarks: options through CLI11 (sageval/app/options.h; a usage error exits 2,
 // --help prints them), then "no GPU" as exit 77 (ctest shows it as Skipped) where no GPU can be used, then the
-// run (an exception exits 1 with its message).
+// run (an exception exits app::kExitError with its message).
 #pragma once
 
 #include <filesystem>

@@ -21,8 +21,9 @@
 // Counts per (batch, kv head): FLOPs = 4 * rows * Nk * D (rows = group * Nq, padded to 16 in the tensor cores);
 // minimum bytes = 2 * 2 * Nk * D (K and V, read once) + 2 * 2 * rows * D (Q, out) + partials 4 * chunks * rows *
 // (D + 2) written and read once. Memory-bound: the floor is reading the cache once.
-// Shared memory: 16 rows of Q + per warp one K and one V tile of 64 keys: (16 + 4 * 2 * 64) * D * 2 bytes = 68 KiB
-// (D = 128) or 34 KiB (D = 64).
+// Shared memory: 16 rows of Q + per warp one K and one V tile of 64 keys: (16 + 4 * 2 * 64) * D * 2 bytes = 132 KiB
+// (D = 128: one CTA per SM on an H100/H200; more than an sm_89 block may have, where the prefill kernel runs
+// instead, see attention_fp16_decode_workspace_bytes) or 66 KiB (D = 64).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -242,8 +243,8 @@ struct Split {
   int rows, chunk_keys, chunks;
 };
 
-// Chunks of whole 64-key tiles, about four warps per SM slot over the whole grid, at least four tiles each (fewer
-// partials to write and merge).
+// Chunks of whole 64-key tiles: about 16 warps' worth per SM over the whole grid (more than are resident at once,
+// so the last wave is short), at least four tiles each (fewer partials to write and merge).
 Split split_of(const AttentionProblem& pr) {
   Split s;
   s.rows = pr.len_q * (pr.heads_q / pr.heads_kv);
@@ -302,8 +303,13 @@ void dispatch_causal(const AttentionProblem& pr, const AttentionTensors& t, void
 }  // namespace
 
 int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& pr) {
-  const int group = pr.heads_kv > 0 ? pr.heads_q / pr.heads_kv : 0;
-  if (pr.batch == 0 || pr.len_q == 0 || pr.len_q * group > kRows || pr.len_k < kDecodeMinKeys) return 0;
+  if (pr.heads_kv <= 0 || pr.batch == 0 || pr.len_q == 0 || pr.len_k < kDecodeMinKeys) return 0;
+  if (int64_t{pr.len_q} * (pr.heads_q / pr.heads_kv) > kRows) return 0;
+  // The partial kernel's shared memory must fit one block on this device (sm_89 allows 99 KiB: D = 128 does not).
+  int device = 0, max_smem = 0;
+  SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
+  SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  if ((pr.head_dim == 64 ? partial_smem_bytes<64>() : partial_smem_bytes<128>()) > max_smem) return 0;
   const Split sp = split_of(pr);
   const int64_t parts = static_cast<int64_t>(pr.batch) * pr.heads_kv * sp.chunks * sp.rows;
   return parts * (pr.head_dim + 2) * static_cast<int64_t>(sizeof(float));
@@ -312,10 +318,12 @@ int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& pr) {
 void attention_fp16_decode(const AttentionProblem& pr, const AttentionTensors& t, void* workspace,
                            cudaStream_t stream) {
   validate_problem(pr, t, "attention_fp16_decode");
+  if (pr.batch == 0 || pr.len_q == 0) return;
   if (attention_fp16_decode_workspace_bytes(pr) == 0)
     throw std::invalid_argument("attention_fp16_decode: the problem is not a decode problem (query rows per kv head " +
-                                std::to_string(pr.len_q * (pr.heads_q / pr.heads_kv)) + " > 16 or fewer than " +
-                                std::to_string(kDecodeMinKeys) + " keys); use attention_fp16_forward");
+                                std::to_string(pr.len_q * (pr.heads_q / pr.heads_kv)) + " > 16, fewer than " +
+                                std::to_string(kDecodeMinKeys) + " keys, or more shared memory than a block of this "
+                                "device may have); use attention_fp16_forward");
   if (workspace == nullptr) throw std::invalid_argument("attention_fp16_decode: no workspace");
   const bool bf16 = pr.dtype == ElementType::kBFloat16;
   if (pr.head_dim == 64) {

@@ -1,6 +1,7 @@
 // Per-warp pieces of the FlashAttention-2 inner loop shared by the FP16 and INT8 kernels. A warp owns kM row
 // tiles of 16 query rows; in each, a lane holds two rows (g = lane/4 and g + 8) and, of a 16x64 score tile,
 // columns 8*nb + 2*(lane%4) + {0,1} for nb = 0..7 (the m16n8 accumulator layout).
+//  - TensorBytes / tensor_bytes: a call's tensors as byte pointers and byte strides (the 16-bit kernels' params).
 //  - mask_tile: -inf for keys >= len_k and, causal, for key > row + (len_k - len_q).
 //  - online_softmax_tile: base-2 online softmax, P rounded to the 16-bit type, row sums from the rounded P,
 //    rescale of the output accumulator.

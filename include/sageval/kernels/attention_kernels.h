@@ -29,8 +29,9 @@ void attention_fp16_forward(const AttentionProblem& problem, const AttentionTens
 
 // Split-KV FP16/BF16 attention for short queries (decode; attention_fp16_decode.cu): the cache split across
 // warps, partial results merged by their log-sum-exp. Takes problems whose query rows per kv head
-// (len_q * heads_q / heads_kv) are at most 16 and with at least kDecodeMinKeys keys; the workspace size for one
-// call is attention_fp16_decode_workspace_bytes (0: not such a problem, use attention_fp16_forward). Same
+// (len_q * heads_q / heads_kv) are at most 16 and with at least kDecodeMinKeys keys, where its shared memory fits
+// the current device (not D = 128 on sm_89); the workspace size for one call on the current device (its split
+// follows the SM count) is attention_fp16_decode_workspace_bytes (0: use attention_fp16_forward). Same
 // conventions and rounding steps as attention_fp16_forward up to the merge (one FP32 rescale and sum per chunk).
 // Bytes (minimum): 2 * 2 * B * Hkv * Nk * D (K and V read once) + Q, out, and the FP32 partials.
 constexpr int kDecodeMinKeys = 256;
