@@ -28,6 +28,7 @@
 
 #include "bench_main.h"
 #include "sageval/attention.h"
+#include "sageval/error_message.h"
 #include "sageval/perf/environment.h"
 #include "sageval/perf/timing.h"
 #include "sageval/torch_compat.h"
@@ -156,10 +157,8 @@ VariantResult measure(const std::function<void(int)>& call, const Options& opt, 
     return {"ok", {}, sageval::perf::time_gpu_calls([&](int i) { call(i % kInputSets); }, opt.warmup, opt.iters)};
   } catch (const sageval::UnsupportedInput& e) {  // a limit the backend declares (--backends entries)
     return {"unsupported", e.what(), {}};
-  } catch (const c10::Error& e) {
-    return {failure_status, e.what_without_backtrace(), {}};
   } catch (const std::exception& e) {
-    return {failure_status, e.what(), {}};
+    return {failure_status, sageval::error_message(e), {}};
   }
 }
 

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench_main.h"
+#include "sageval/error_message.h"
 #include "sageval/perf/environment.h"
 #include "sageval/perf/timing.h"
 #include "sageval/torch_compat.h"
@@ -105,10 +106,8 @@ struct Result {
 Result measure(const std::function<void(int)>& call, const Options& opt, const char* failure_status) {
   try {
     return {"ok", {}, sageval::perf::time_gpu_calls([&](int i) { call(i % kInputSets); }, opt.warmup, opt.iters)};
-  } catch (const c10::Error& e) {
-    return {failure_status, e.what_without_backtrace(), {}};
   } catch (const std::exception& e) {
-    return {failure_status, e.what(), {}};
+    return {failure_status, sageval::error_message(e), {}};
   }
 }
 

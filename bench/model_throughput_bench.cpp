@@ -38,6 +38,7 @@
 
 #include "bench_main.h"
 #include "sageval/attention.h"
+#include "sageval/error_message.h"
 #include "sageval/eval/precision_plan.h"
 #include "sageval/model/llama_model.h"
 #include "sageval/perf/environment.h"
@@ -129,9 +130,8 @@ void guarded(json& entry, const std::string& what, const std::function<void()>& 
     entry["status"] = "ok";
   } catch (const std::exception& e) {
     const bool oom = perf::is_out_of_memory(e);
-    const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
     entry["status"] = oom ? "out_of_memory" : "error";
-    entry["message"] = fmt::format("{}: {}", what, c10_error ? c10_error->what_without_backtrace() : e.what());
+    entry["message"] = fmt::format("{}: {}", what, sageval::error_message(e));
     perf::release_cached_gpu_memory();
   }
 }

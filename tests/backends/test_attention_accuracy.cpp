@@ -8,6 +8,7 @@
 #include <torch/version.h>
 
 #include "sageval/attention.h"
+#include "sageval/error_message.h"
 #include "sageval/eval/attention_harness.h"
 #include "support/suite_settings.h"
 
@@ -51,8 +52,7 @@ void check(const AttentionCase& c, const std::string& backend, Reference referen
   } catch (const std::exception& e) {
     // Any other error (e.g. a backend whose output overflows to Inf): a failed case with the message (a libtorch
     // error's, without its C++ backtrace).
-    const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
-    const std::string message = c10_error != nullptr ? c10_error->what_without_backtrace() : e.what();
+    const std::string message = error_message(e);
     append_record(record_of({{"error", message}}, {Gate::at_most("the backend ran without an error", 1.0, 0.0)}));
     FAIL() << backend << " on " << c.name() << ": " << message;
   }
