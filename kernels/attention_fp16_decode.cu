@@ -302,6 +302,10 @@ void dispatch_causal(const AttentionProblem& pr, const AttentionTensors& t, void
 
 }  // namespace
 
+int attention_fp16_decode_smem_bytes(int head_dim) {
+  return head_dim == 64 ? partial_smem_bytes<64>() : partial_smem_bytes<128>();
+}
+
 int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& pr) {
   if (pr.heads_kv <= 0 || pr.batch == 0 || pr.len_q == 0 || pr.len_k < kDecodeMinKeys) return 0;
   if (int64_t{pr.len_q} * (pr.heads_q / pr.heads_kv) > kRows) return 0;
@@ -309,7 +313,7 @@ int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& pr) {
   int device = 0, max_smem = 0;
   SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
   SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  if ((pr.head_dim == 64 ? partial_smem_bytes<64>() : partial_smem_bytes<128>()) > max_smem) return 0;
+  if (attention_fp16_decode_smem_bytes(pr.head_dim) > max_smem) return 0;
   const Split sp = split_of(pr);
   const int64_t parts = static_cast<int64_t>(pr.batch) * pr.heads_kv * sp.chunks * sp.rows;
   return parts * (pr.head_dim + 2) * static_cast<int64_t>(sizeof(float));

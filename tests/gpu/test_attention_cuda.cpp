@@ -274,7 +274,7 @@ TEST_P(Fp16DecodeKernel, AgreesWithThePrefillKernel) {
   const int64_t bytes = kernels::attention_fp16_decode_workspace_bytes(decode.problem);
   int max_smem = 0;
   SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, in.q.get_device()));
-  const int kernel_smem = (16 + 4 * 2 * 64) * c.head_dim * 2;  // attention_fp16_decode.cu's partial kernel
+  const int kernel_smem = kernels::attention_fp16_decode_smem_bytes(c.head_dim);
   if (kernel_smem > max_smem)
     GTEST_SKIP() << "the split-KV kernel needs " << kernel_smem << " bytes of shared memory, this device allows "
                  << max_smem << " per block: the fp16 backend runs the prefill kernel here";

@@ -35,6 +35,7 @@ void attention_fp16_forward(const AttentionProblem& problem, const AttentionTens
 // conventions and rounding steps as attention_fp16_forward up to the merge (one FP32 rescale and sum per chunk).
 // Bytes (minimum): 2 * 2 * B * Hkv * Nk * D (K and V read once) + Q, out, and the FP32 partials.
 constexpr int kDecodeMinKeys = 256;
+int attention_fp16_decode_smem_bytes(int head_dim);  // shared memory of one block (64 or 128; the fit check)
 int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& problem);
 void attention_fp16_decode(const AttentionProblem& problem, const AttentionTensors& tensors, void* workspace,
                            cudaStream_t stream);
