@@ -49,6 +49,9 @@
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
 #include <c10/core/InferenceMode.h>
+
+#include "copy_bandwidth.h"
+#include "sageval/model/cuda_graph.h"
 #endif
 
 namespace {
@@ -65,7 +68,7 @@ struct Options {
   std::vector<std::string> backends{"fp16", "sage_int8", "sdpa"};
   std::vector<int64_t> lengths{128, 256, 512, 1024, 2048, 4096, 8192};
   std::vector<int64_t> batches{1, 2, 4, 8, 16, 32};
-  std::vector<int64_t> decode_lengths{128, 256, 512, 1024, 2048, 4096, 8192};
+  std::vector<int64_t> decode_lengths{512, 1024, 2048, 4096, 8192, 16384, 32768};
   std::vector<int64_t> decode_batches{1, 2, 4, 8, 16, 32};
   std::vector<int64_t> memory_lengths{128, 512, 2048, 8192};
   int warmup = 3, iters = 20;
@@ -74,6 +77,7 @@ struct Options {
   double margin = 0.05;  // the floor of the regression noise margin
   std::string plan_path;  // a precision plan to time in prefill beside the backends
   bool prefill_only = false;
+  bool decode_only = false;
 };
 
 void add_options(CLI::App& app, Options& o) {
@@ -94,7 +98,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--baseline", o.baseline_path, "an earlier run's JSON: exit 3 on a regression beyond the noise");
   app.add_option("--precision-plan", o.plan_path, "a precision plan file (sageval plan): prefill timed with it too")
       ->check(CLI::ExistingFile);
-  app.add_flag("--prefill-only", o.prefill_only, "prefill alone: no time to first token, decode or memory sections");
+  app.add_flag("--prefill-only", o.prefill_only, "prefill alone: no time to first token, decode or memory sections")
+      ->excludes(app.add_flag("--decode-only", o.decode_only, "decode alone: no prefill, time to first token or memory"));
   app.add_option("--margin", o.margin, "the floor of the regression noise margin (0.05 = 5%)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -220,7 +225,45 @@ struct Bench {
       }
   }
 
+  // The attention calls of one decode step alone, as the static step makes them: per layer its own cache (so
+  // that small caches are not served from L2 more than in the model), q [B, 1, Hq, D], the first `bucket` keys
+  // with kv_lengths = context + 1, replayed as one CUDA graph of all layers where the backend takes kv_lengths
+  // on CUDA (launched call by call otherwise, keys sliced to the length).
+  perf::Timing time_decode_attention(const std::string& backend, int64_t batch, int64_t context, int64_t capacity) const {
+    const auto& c = model->config();
+    const auto fp16 = at::TensorOptions().dtype(at::kHalf).device(at::kCUDA);
+    const int64_t bucket = sageval::model::decode_key_bucket(context + 1, capacity);
+    std::vector<std::array<at::Tensor, 2>> caches;
+    for (int64_t l = 0; l < c.num_layers; ++l)
+      caches.push_back({at::randn({batch, bucket, c.num_kv_heads, c.head_dim}, fp16),
+                        at::randn({batch, bucket, c.num_kv_heads, c.head_dim}, fp16)});
+    const at::Tensor q = at::randn({batch, 1, c.num_heads, c.head_dim}, fp16);
+    auto b = sageval::make_backend(backend);
+    sageval::AttentionOptions o;
+    o.causal = true;
+    o.layout = sageval::Layout::NHD;
+    o.check_finite = false;
+    o.check_output = false;
+    const bool static_cache = b->capabilities().cuda_kv_lengths;
+    if (static_cache) o.kv_lengths = at::full({batch}, context + 1, at::TensorOptions().dtype(at::kInt).device(at::kCUDA));
+    auto layers = [&] {
+      at::Tensor out;
+      for (const auto& [k, v] : caches)
+        out = static_cache ? b->forward(q, k, v, o).out
+                           : b->forward(q, k.slice(1, 0, context + 1), v.slice(1, 0, context + 1), o).out;
+      return out;
+    };
+    if (!static_cache) return perf::time_gpu_calls([&](int) { layers(); }, opt.warmup, opt.iters);
+    sageval::model::CapturedCall graph(layers, sageval::model::new_graph_pool());
+    return perf::time_gpu_calls([&](int) { graph.replay(); }, opt.warmup, opt.iters);
+  }
+
+  // Decode steps as serving engines run them (LlamaModel::decode: a CUDA graph per key bucket where the backends
+  // allow), the cache filled to the context by a prefill; then the attention of a step alone (above): its share
+  // of the step and the bandwidth it reaches reading the cache, against the copy measured in this run.
   void decode() {
+    const auto& c = model->config();
+    const double copy = doc["copy_bandwidth"].value("gb_per_s_median", 0.0);
     for (int64_t batch : opt.decode_batches)
       for (int64_t length : opt.decode_lengths)
         for (const std::string& backend : opt.backends) {
@@ -228,16 +271,36 @@ struct Bench {
                     {"backend", backend}, {"batch", batch}, {"context", length}};
           guarded(e, fmt::format("decode B={} context={}", batch, length), [&] {
             model->set_attention({backend, {}});
-            auto cache = model->make_cache(batch, length + opt.warmup + opt.iters);
+            const int64_t capacity = length + opt.warmup + opt.iters;
+            auto cache = model->make_cache(batch, capacity);
             model->forward(random_tokens(batch, length), &cache);  // fills the cache to the context length
             std::vector<at::Tensor> next;
             for (int i = 0; i < kInputSets; ++i) next.push_back(random_tokens(batch, 1));
             const perf::Timing t =
-                perf::time_gpu_calls([&](int i) { model->forward(next[i % kInputSets], &cache); }, opt.warmup, opt.iters);
+                perf::time_gpu_calls([&](int i) { model->decode(next[i % kInputSets], cache); }, opt.warmup, opt.iters);
             e["timing"] = t.to_json();
             e["tokens_per_s"] = static_cast<double>(batch) / (t.median_ms * 1e-3);
+            e["decode_mode"] = sageval::model::to_string(model->decode_mode_used(cache));
+            if (const std::string why = model->decode_fallback_reason(cache); !why.empty()) e["decode_mode_reason"] = why;
+            e["graphs_captured"] = cache.captured_graphs();
+            const perf::Timing a = time_decode_attention(backend, batch, length, capacity);
+            // The floor of decode attention: reading K and V of the filled cache once per layer.
+            const double bytes = 2.0 * c.num_layers * batch * (length + 1) * c.num_kv_heads * c.head_dim * 2;
+            e["attention_timing"] = a.to_json();
+            e["attention_share"] = a.median_ms / t.median_ms;
+            e["attention_ms"] = a.median_ms;
+            e["rest_ms"] = t.median_ms - a.median_ms;
+            e["attention_cache_bytes"] = bytes;
+            e["attention_gb_per_s"] = sageval::bench::gb_per_s(bytes, a.median_ms);
+            if (copy > 0) e["attention_fraction_of_copy"] = sageval::bench::gb_per_s(bytes, a.median_ms) / copy;
           });
-          fmt::print("decode  {:<10} B={:<3} C={:<5} {}\n", backend, batch, length, summary(e, "tokens_per_s", "tok/s"));
+          fmt::print("decode  {:<10} B={:<3} C={:<6} {}{}\n", backend, batch, length, summary(e, "tokens_per_s", "tok/s"),
+                     e["status"] == "ok"
+                         ? fmt::format(", {}, attention {:.3f} ms ({:.0f}% of the step, {:.0f} GB/s = {:.0f}% of copy)",
+                                       e["decode_mode"].get<std::string>(), e["attention_ms"].get<double>(),
+                                       100 * e["attention_share"].get<double>(), e["attention_gb_per_s"].get<double>(),
+                                       100 * e.value("attention_fraction_of_copy", 0.0))
+                         : std::string());
           std::fflush(stdout);
           doc["decode"].push_back(e);
         }
@@ -332,6 +395,28 @@ void print_throughput_table(const char* title, const json& section, const Option
   fmt::print("\n");
 }
 
+// Per decode configuration and backend: step time, the attention's part of it and its bandwidth against the copy.
+void print_decode_split(const json& section, const Options& opt) {
+  fmt::print("\nDecode step (ms, median): attention alone, its share, its bandwidth as % of the copy\n{:>4} {:>6}", "B",
+             "context");
+  for (const std::string& b : opt.backends) fmt::print(" {:>32}", b);
+  for (int64_t batch : opt.decode_batches)
+    for (int64_t length : opt.decode_lengths) {
+      fmt::print("\n{:>4} {:>6}", batch, length);
+      for (const std::string& b : opt.backends) {
+        std::string cell = "-";
+        for (const json& e : section)
+          if (e["backend"] == b && e["batch"] == batch && e["context"] == length && e["status"] == "ok")
+            cell = fmt::format("{:.3f} / {:.3f} {:>3.0f}% {:>3.0f}%{}", e["timing"]["median_ms"].get<double>(),
+                               e["attention_ms"].get<double>(), 100 * e["attention_share"].get<double>(),
+                               100 * e.value("attention_fraction_of_copy", 0.0),
+                               e["decode_mode"] == "graph" ? "" : " (eager)");
+        fmt::print(" {:>32}", cell);
+      }
+    }
+  fmt::print("\n");
+}
+
 void print_memory_table(const json& section) {
   fmt::print("\nPeak memory above the inputs (MiB, caching allocator), batch 1\n{:>10} {:>6} {:>10} {:>10} {:>10} {:>10}\n",
              "backend", "L", "attention", "workspace", "prefill", "decode");
@@ -386,7 +471,10 @@ int run(const Options& opt) {
                      {"iters", opt.iters},
                      {"input_sets", kInputSets},
                      {"timer", "CUDA events around each call (ttft: host clock, device synchronized)"},
-                     {"attention_share", "backend alone on the model's q/k/v shapes x layers / prefill median"}};
+                     {"attention_share", "backend alone on the model's q/k/v shapes x layers / prefill median"},
+                     {"decode", "LlamaModel::decode (CUDA graph per key bucket where the backends take kv_lengths); "
+                                "decode attention: every layer's call on its own cache, one graph, over the step median; "
+                                "GB/s: K and V of the filled cache read once per layer"}};
   for (const char* section : {"prefill", "decode", "ttft", "memory"}) b.doc[section] = json::array();
   if (!opt.plan_path.empty()) {
     b.plan = sageval::eval::read_precision_plan(opt.plan_path, cfg.num_layers);
@@ -398,28 +486,34 @@ int run(const Options& opt) {
              cfg.head_dim);
   const std::string dir = opt.json_path.substr(0, opt.json_path.find_last_of('/'));
   if (!dir.empty() && dir != opt.json_path) std::filesystem::create_directories(dir);
-  b.prefill();
-  if (b.plan) {  // the plan's cost: its prefill tokens/s over its candidate's everywhere, same run
-    const std::string candidate = b.plan->candidate;
-    for (int64_t batch : opt.batches)
-      for (int64_t length : opt.lengths) {
-        const double with_plan = figure(b.doc["prefill"], b.plan->label(), batch, length, "length");
-        const double everywhere = figure(b.doc["prefill"], candidate, batch, length, "length");
-        fmt::print("prefill B={} L={}: {} {:.0f} tok/s, {} everywhere {:.0f} tok/s: ratio {:.3f}\n", batch, length,
-                   b.plan->label(), with_plan, candidate, everywhere, with_plan / everywhere);
-      }
+  if (!opt.decode_only) {
+    b.prefill();
+    if (b.plan) {  // the plan's cost: its prefill tokens/s over its candidate's everywhere, same run
+      const std::string candidate = b.plan->candidate;
+      for (int64_t batch : opt.batches)
+        for (int64_t length : opt.lengths) {
+          const double with_plan = figure(b.doc["prefill"], b.plan->label(), batch, length, "length");
+          const double everywhere = figure(b.doc["prefill"], candidate, batch, length, "length");
+          fmt::print("prefill B={} L={}: {} {:.0f} tok/s, {} everywhere {:.0f} tok/s: ratio {:.3f}\n", batch, length,
+                     b.plan->label(), with_plan, candidate, everywhere, with_plan / everywhere);
+        }
+    }
+    sageval::bench::write_json(opt.json_path, b.doc);
   }
-  sageval::bench::write_json(opt.json_path, b.doc);
   if (!opt.prefill_only) {
-    b.ttft();
+    if (!opt.decode_only) b.ttft();
+    b.doc["copy_bandwidth"] = sageval::bench::measure_copy_bandwidth(opt.warmup, opt.iters);
+    fmt::print("copy bandwidth (1 GiB device to device, read + write): {:.0f} GB/s\n",
+               b.doc["copy_bandwidth"].value("gb_per_s_median", 0.0));
     b.decode();
     sageval::bench::write_json(opt.json_path, b.doc);
-    b.memory();
+    if (!opt.decode_only) b.memory();
   }
-  print_throughput_table("Prefill", b.doc["prefill"], opt, opt.batches, opt.lengths, "length");
+  if (!opt.decode_only) print_throughput_table("Prefill", b.doc["prefill"], opt, opt.batches, opt.lengths, "length");
   if (!opt.prefill_only) {
     print_throughput_table("Decode", b.doc["decode"], opt, opt.decode_batches, opt.decode_lengths, "context");
-    print_memory_table(b.doc["memory"]);
+    print_decode_split(b.doc["decode"], opt);
+    if (!opt.decode_only) print_memory_table(b.doc["memory"]);
   }
   int status = 0;
   const std::vector<std::string> bad = malformed_figures(b.doc);

@@ -49,6 +49,7 @@ constexpr int kRows = 16;  // one m16 tile of query rows per kv head
 struct DecodeParams : TensorBytes {
   float* part_o;   // [B, Hkv, chunks, rows, D]
   float* part_ml;  // [B, Hkv, chunks, rows, 2]: m, l
+  const int32_t* kv_lengths;  // [B] or null
   int heads_q, group, len_q, len_k, rows, chunk_keys, chunks;
   float scale_log2;
 };
@@ -99,9 +100,11 @@ __global__ void __launch_bounds__(32 * kWarps, 3) decode_partial_kernel(const De
   __syncthreads();
   if (chunk >= p.chunks) return;
 
+  // With kv_lengths the grid covers len_k keys and the chunks past a row's length are empty (m = -inf, weight 0).
+  const int len_k = p.kv_lengths == nullptr ? p.len_k : max(0, min(p.len_k, p.kv_lengths[b]));
   const int key_begin = chunk * p.chunk_keys;
-  const int key_end = min(p.len_k, key_begin + p.chunk_keys);
-  const int diag = p.len_k - p.len_q;
+  const int key_end = min(len_k, key_begin + p.chunk_keys);
+  const int diag = len_k - p.len_q;
   const char* kg = p.k + b * p.ks.batch + hk * p.ks.head;
   const char* vg = p.v + b * p.vs.batch + hk * p.vs.head;
   // The lane's two rows (g, g + 8) as query tokens, for the causal mask; padding rows see every key.
@@ -278,6 +281,7 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, void* workspa
   p.group = pr.heads_q / pr.heads_kv;
   p.len_q = pr.len_q;
   p.len_k = pr.len_k;
+  p.kv_lengths = t.kv_lengths;
   p.rows = sp.rows;
   p.chunk_keys = sp.chunk_keys;
   p.chunks = sp.chunks;
@@ -307,7 +311,8 @@ int attention_fp16_decode_smem_bytes(int head_dim) {
 }
 
 int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& pr) {
-  if (pr.heads_kv <= 0 || pr.batch == 0 || pr.len_q == 0 || pr.len_k < kDecodeMinKeys) return 0;
+  static_assert(kDecodeMaxRows == kRows, "one m16 tile of query rows per kv head");
+  if (pr.heads_kv <= 0 || pr.batch == 0 || pr.len_q == 0 || pr.len_k == 0) return 0;
   if (int64_t{pr.len_q} * (pr.heads_q / pr.heads_kv) > kRows) return 0;
   // The partial kernel's shared memory must fit one block on this device (sm_89 allows 99 KiB: D = 128 does not).
   int device = 0, max_smem = 0;
@@ -321,12 +326,12 @@ int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& pr) {
 
 void attention_fp16_decode(const AttentionProblem& pr, const AttentionTensors& t, void* workspace,
                            cudaStream_t stream) {
-  validate_problem(pr, t, "attention_fp16_decode");
+  validate_problem(pr, t, "attention_fp16_decode", /*kv_lengths=*/true);
   if (pr.batch == 0 || pr.len_q == 0) return;
   if (attention_fp16_decode_workspace_bytes(pr) == 0)
-    throw std::invalid_argument("attention_fp16_decode: the problem is not a decode problem (query rows per kv head " +
-                                std::to_string(pr.len_q * (pr.heads_q / pr.heads_kv)) + " > 16, fewer than " +
-                                std::to_string(kDecodeMinKeys) + " keys, or more shared memory than a block of this "
+    throw std::invalid_argument("attention_fp16_decode: this kernel does not take the problem (query rows per kv "
+                                "head " + std::to_string(pr.len_q * (pr.heads_q / pr.heads_kv)) + " > " +
+                                std::to_string(kDecodeMaxRows) + ", or more shared memory than a block of this "
                                 "device may have); use attention_fp16_forward");
   if (workspace == nullptr) throw std::invalid_argument("attention_fp16_decode: no workspace");
   const bool bf16 = pr.dtype == ElementType::kBFloat16;

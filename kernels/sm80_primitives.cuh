@@ -134,8 +134,13 @@ __device__ __forceinline__ void load_tile_async(uint32_t tile, const char* base,
 }
 
 // Host-side checks shared by both attention entry points.
-inline void validate_problem(const AttentionProblem& p, const AttentionTensors& t, const char* who) {
+// `kv_lengths`: whether the caller takes AttentionTensors::kv_lengths (the decode kernel); the others refuse it
+// rather than read every key.
+inline void validate_problem(const AttentionProblem& p, const AttentionTensors& t, const char* who,
+                             bool kv_lengths = false) {
   const std::string name(who);
+  if (t.kv_lengths != nullptr && !kv_lengths)
+    throw std::invalid_argument(name + ": kv_lengths is taken by attention_fp16_decode only");
   if (p.head_dim != 64 && p.head_dim != 128) {
     throw std::runtime_error(name + ": unsupported head_dim " + std::to_string(p.head_dim) +
                              " (supported: 64, 128)");

@@ -42,6 +42,13 @@ struct AttentionOptions {
   // an odd row stride) is copied to an aligned buffer, said in AttentionOutput::input_copies; false rejects it
   // with an error naming the tensor and the offset instead.
   bool copy_misaligned = true;
+  // The keys that count, per batch row: int32 [B] on q's device; row b attends to keys [0, kv_lengths[b]) only,
+  // causal alignment then bottom-right to kv_lengths[b]. For a static KV cache of which only the start is filled
+  // (a decode step replayed as a CUDA graph at any length). On CPU every backend takes it (the interface runs
+  // each batch row on its slice; values outside [0, Nk] are rejected); on CUDA the backends with
+  // `BackendCapabilities::cuda_kv_lengths` read it on the device, without a copy to the host, and clamp values
+  // into [0, Nk] (checking them would read them back); the others refuse it.
+  at::Tensor kv_lengths;
 };
 
 // The options as a backend sees them: validated, the scale resolved, the layout already turned into HND views.
@@ -51,6 +58,10 @@ struct HndOptions {
   bool return_lse = false;
   bool copy_misaligned = true;
   bool check_output = true;
+  at::Tensor kv_lengths;  // defined only on CUDA, for backends with cuda_kv_lengths
+  // A decode call (kernels::is_decode_call: at most 16 query rows per kv head, and 256+ keys or kv_lengths):
+  // decided once here for every backend that treats decode apart.
+  bool decode = false;
 };
 
 // Thrown when a backend declares that it does not compute such inputs (a dtype, device, head dim, causal
@@ -75,6 +86,7 @@ struct BackendCapabilities {
   bool lse = false;                          // can return the log-sum-exp
   bool causal = true;                        // supports causal masks (bottom-right aligned)
   bool gqa = true;                           // supports Hq != Hkv
+  bool cuda_kv_lengths = false;              // takes AttentionOptions::kv_lengths on CUDA (read on the device)
   // Which accuracy gates of data/thresholds.json judge it against `math`: "fp16", "sage_int8", or "" (none
   // beyond finite output: its figures are shown, not judged).
   std::string gates;

@@ -2,6 +2,7 @@
 
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <fmt/format.h>
 
 #include "sageval/kernel_bridge.h"
 
@@ -29,11 +30,18 @@ AttentionOutput fp16_attention_cuda(const at::Tensor& q, const at::Tensor& k, co
                                     const HndOptions& options) {
   c10::cuda::CUDAGuard guard(q.device());
   KernelCall call = call_of(q, k, v, options);
+  if (options.kv_lengths.defined()) call.tensors.kv_lengths = options.kv_lengths.data_ptr<int32_t>();
   cudaStream_t stream = at::cuda::getCurrentCUDAStream().stream();
-  // Short queries against a long cache (decode) take the split-KV kernel, everything else the prefill kernel.
-  if (const int64_t bytes = kernels::attention_fp16_decode_workspace_bytes(call.problem); bytes > 0) {
+  // Decode calls take the split-KV kernel where it fits the device, everything else the prefill kernel.
+  const int64_t bytes = options.decode ? kernels::attention_fp16_decode_workspace_bytes(call.problem) : 0;
+  if (bytes > 0) {
     const at::Tensor workspace = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).device(q.device()));
     kernels::attention_fp16_decode(call.problem, call.tensors, workspace.data_ptr(), stream);
+  } else if (options.kv_lengths.defined()) {
+    throw UnsupportedInput(fmt::format(
+        "kv_lengths is taken by the fp16 split-KV decode kernel only, which does not take this call ({} query rows per kv head, at most {}; D {} on this device: {} bytes of shared memory)",
+        call.problem.len_q * (call.problem.heads_q / call.problem.heads_kv), kernels::kDecodeMaxRows,
+        call.problem.head_dim, kernels::attention_fp16_decode_smem_bytes(call.problem.head_dim)));
   } else {
     kernels::attention_fp16_forward(call.problem, call.tensors, stream);
   }
@@ -42,6 +50,8 @@ AttentionOutput fp16_attention_cuda(const at::Tensor& q, const at::Tensor& k, co
 
 AttentionOutput sage_int8_attention_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                          const HndOptions& options) {
+  // Decode runs in FP16 over the FP16 cache (kernel_backends.cpp says why), on CPU and GPU alike.
+  if (options.decode) return fp16_attention_cuda(q, k, v, options);
   c10::cuda::CUDAGuard guard(q.device());
   KernelCall call = call_of(q, k, v, options);
   const SageInt8Buffers workspace = allocate_sage_int8_workspace(call.problem, q.device());

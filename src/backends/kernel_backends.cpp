@@ -3,7 +3,12 @@
 //   fp16:      FP16 (or BF16) inputs, scores and softmax in FP32, P rounded to the input's 16-bit type before
 //              P.V with an FP32 accumulator, output in the input dtype (FlashAttention-2 tiling).
 //   sage_int8: SageAttention-style: K smoothed, Q and K quantized per block to INT8, INT32 Q.K^T, FP16 P.V with
-//              FP32 accumulation (kernels/sage_int8_numerics.h).
+//              FP32 accumulation (kernels/sage_int8_numerics.h). Decode calls (kernels::is_decode_call: a few
+//              query rows against a cache) run as fp16 does, over the FP16 cache: quantizing the cache per call
+//              reads it twice and writes it once more per step, 1.9-8.4x slower than the FP16 decode kernel on
+//              the H200 (sageval_decode_bench, 2026-11-29), while decode attention is bound by reading the cache,
+//              which INT8 Q.K^T does not shorten as long as the cache is kept in FP16. Where decode time goes:
+//              docs/measurements (decode reports).
 #include "backends/backend_factories.h"
 #include "sageval/emulation.h"
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
@@ -30,6 +35,7 @@ class KernelBackend final : public AttentionBackend {
     caps.cpu = true;
     caps.cuda = cuda_ != nullptr;
     caps.lse = true;
+    caps.cuda_kv_lengths = cuda_ != nullptr;
     caps.gates = gates_;
     caps.description = description_;
     return caps;
@@ -49,20 +55,23 @@ class KernelBackend final : public AttentionBackend {
 };
 
 // The CPU emulations read any strides; alignment does not matter to them.
+AttentionOutput emulate_fp16_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const HndOptions& o) {
+  return emulate_fp16_attention(q, k, v, o.causal, o.sm_scale, o.return_lse);
+}
+
+// Decode calls run in FP16 (above), on CPU as on the GPU.
 AttentionOutput emulate_sage_int8_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                       const HndOptions& o) {
+  if (o.decode) return emulate_fp16_cpu(q, k, v, o);
   return emulate_sage_int8_attention(q, k, v, o.causal, o.sm_scale, o.return_lse);
 }
 
 AttentionOutput emulate_sage_int8_qsmooth_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                               const HndOptions& o) {
+  if (o.decode) return emulate_fp16_cpu(q, k, v, o);
   SageInt8EmulationOptions recipe;
   recipe.smooth_q = true;
   return emulate_sage_int8_attention(q, k, v, o.causal, o.sm_scale, o.return_lse, recipe);
-}
-
-AttentionOutput emulate_fp16_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const HndOptions& o) {
-  return emulate_fp16_attention(q, k, v, o.causal, o.sm_scale, o.return_lse);
 }
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
@@ -82,7 +91,8 @@ std::unique_ptr<AttentionBackend> make_fp16_backend() {
 
 std::unique_ptr<AttentionBackend> make_sage_int8_backend() {
   return std::make_unique<KernelBackend>(
-      "sage_int8", "INT8 Q.K^T (per-block, smoothed K), FP16 P.V (CPU: exact emulation)", &emulate_sage_int8_cpu,
+      "sage_int8", "INT8 Q.K^T (per-block, smoothed K), FP16 P.V; decode (<= 16 query rows per kv head) as fp16 "
+      "(CPU: exact emulation)", &emulate_sage_int8_cpu,
       kSageInt8Cuda);
 }
 

@@ -87,7 +87,6 @@ void validate_attention_inputs(const std::string& backend, const BackendCapabili
   if (!caps.head_dims.empty() &&
       std::find(caps.head_dims.begin(), caps.head_dims.end(), static_cast<int>(d)) == caps.head_dims.end())
     refuse(backend, fmt::format("head dim {} is not supported (supported: {})", d, fmt::join(caps.head_dims, ", ")));
-  (void)token_axis;
 
   if (q.is_cuda()) {
     for (int i = 0; i < 3; ++i)
@@ -107,6 +106,23 @@ void validate_attention_inputs(const std::string& backend, const BackendCapabili
   if (options.causal && !caps.causal) refuse(backend, "causal masks are not supported by this backend");
   if (hq != hkv && !caps.gqa)
     refuse(backend, fmt::format("grouped-query attention (Hq {} != Hkv {}) is not supported by this backend", hq, hkv));
+
+  if (options.kv_lengths.defined()) {
+    const at::Tensor& lens = options.kv_lengths;
+    if (lens.scalar_type() != at::kInt || lens.dim() != 1 || lens.size(0) != q.size(0))
+      fail(backend, fmt::format("kv_lengths must be int32 [batch] = [{}], got {} of shape {}", q.size(0),
+                                dtype_name(lens.scalar_type()), describe_shape(lens)));
+    if (lens.device() != q.device())
+      fail(backend, fmt::format("kv_lengths is on {} but q on {}", lens.device().str(), q.device().str()));
+    if (lens.stride(0) != 1) fail(backend, fmt::format("kv_lengths must be contiguous, got stride {}", lens.stride(0)));
+    if (q.is_cuda() && !caps.cuda_kv_lengths) refuse(backend, "kv_lengths is not supported on CUDA by this backend");
+    if (q.is_cpu()) {
+      const int64_t lo = lens.min().item<int64_t>(), hi = lens.max().item<int64_t>();
+      if (lo < 0 || hi > k.size(token_axis))
+        fail(backend, fmt::format("kv_lengths must lie in [0, {}] (the keys given), got [{}, {}]", k.size(token_axis),
+                                  lo, hi));
+    }
+  }
 
   if (options.check_finite) {
     for (int i = 0; i < 3; ++i) {

@@ -6,13 +6,16 @@
 namespace sageval::model {
 namespace {
 
-// Next token per row of float32 logits [G, vocab].
+// Next token per row of float32 logits [G, vocab]: greedy on the logits' device (no host round trip), sampled
+// on the CPU with the seeded generator.
 at::Tensor sample(const at::Tensor& logits, const SamplingOptions& opt, at::Generator& gen) {
-  at::Tensor l = logits.to(at::kCPU).to(at::kDouble);
-  if (opt.temperature <= 0.0) return l.argmax(-1);
-  at::Tensor probs = at::softmax(l / opt.temperature, -1);
+  if (opt.temperature <= 0.0) return logits.argmax(-1);
+  at::Tensor probs = at::softmax(logits.to(at::kCPU).to(at::kDouble) / opt.temperature, -1);
   return at::multinomial(probs, 1, /*replacement=*/false, gen).squeeze(-1);
 }
+
+// Whether every row of the picks so far (int64 [G, steps], CPU) holds the stop token.
+bool all_stopped(const at::Tensor& picks, int64_t eos) { return (picks == eos).any(1).all().item<bool>(); }
 
 }  // namespace
 
@@ -26,6 +29,9 @@ std::vector<Generation> generate(const LlamaModel& model, const std::vector<std:
   }
   std::vector<Generation> results(prompts.size());
   at::Generator gen = at::detail::createCPUGenerator(opt.seed);
+  // On a GPU the picks stay on the device and the stop token is looked for every 16 steps (one copy to the
+  // host each): a decode step never waits for the host.
+  const int64_t stop_check_every = model.device().is_cuda() ? 16 : 1;
   for (const auto& [length, members] : by_length) {
     const int64_t g = static_cast<int64_t>(members.size()), len = static_cast<int64_t>(length);
     at::Tensor batch = at::empty({g, len}, at::kLong);
@@ -33,24 +39,26 @@ std::vector<Generation> generate(const LlamaModel& model, const std::vector<std:
       batch[r].copy_(at::tensor(prompts[members[r]], at::TensorOptions().dtype(at::kLong)));
     KVCache cache = model.make_cache(g, len + std::max<int64_t>(opt.max_new_tokens, 1));
     at::Tensor logits = model.forward(batch, &cache).select(1, len - 1);
-    std::vector<bool> done(g, false);
+    std::vector<at::Tensor> picked;  // [G] per step
     for (int64_t step = 0; step < opt.max_new_tokens; ++step) {
       at::Tensor next = sample(logits, opt, gen);
-      bool all_done = true;
-      for (int64_t r = 0; r < g; ++r) {
-        if (done[r]) continue;
-        const int64_t tok = next[r].item<int64_t>();
-        Generation& out = results[members[r]];
-        if (opt.eos && tok == *opt.eos) {
-          done[r] = true;
+      picked.push_back(next);
+      if (step + 1 == opt.max_new_tokens) break;
+      if (opt.eos && (step + 1) % stop_check_every == 0 && all_stopped(at::stack(picked, 1).cpu(), *opt.eos)) break;
+      logits = model.decode(next.view({g, 1}), cache);
+    }
+    if (picked.empty()) continue;
+    const at::Tensor picks = at::stack(picked, 1).cpu();  // [G, steps]
+    const auto p = picks.accessor<int64_t, 2>();
+    for (int64_t r = 0; r < g; ++r) {
+      Generation& out = results[members[r]];
+      for (int64_t s = 0; s < picks.size(1); ++s) {
+        if (opt.eos && p[r][s] == *opt.eos) {
           out.stopped_at_eos = true;
-        } else {
-          out.tokens.push_back(tok);
+          break;
         }
-        all_done = all_done && done[r];
+        out.tokens.push_back(p[r][s]);
       }
-      if (all_done || step + 1 == opt.max_new_tokens) break;
-      logits = model.forward(next.view({g, 1}), &cache).select(1, 0);
     }
   }
   return results;

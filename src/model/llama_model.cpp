@@ -1,12 +1,16 @@
 #include "sageval/model/llama_model.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "sageval/kernels/attention_problem.h"
+#include "sageval/model/cuda_graph.h"
 #include "sageval/model/safetensors.h"
 #include "sageval/build_paths.h"
 
@@ -58,6 +62,38 @@ at::Tensor rotate_half(const at::Tensor& x) {
 }
 
 }  // namespace
+
+// The static decode steps of one cache: their inputs on the device and one captured graph per key bucket.
+struct DecodeGraphs {
+  const LlamaModel* model = nullptr;  // the graphs hold its weights' addresses and its backends' choices...
+  uint64_t attention_version = 0;     // ...as set_attention left them: either changed, they are captured anew
+  at::Tensor tokens;                  // int64 [B, 1]
+  at::Tensor position;                // int64 [1]: the cache's length before the step
+  std::optional<GraphPool> pool;      // shared by the buckets' graphs: one replays at a time
+  std::map<int64_t, std::unique_ptr<CapturedCall>> by_bucket;
+  std::string kernel_refusal;         // a kernel refused the static step once: the cache decodes by forward()
+  DecodeMode last = DecodeMode::kForward;
+  std::string fallback_reason;
+};
+
+int64_t KVCache::captured_graphs() const { return graphs_ ? static_cast<int64_t>(graphs_->by_bucket.size()) : 0; }
+
+const char* to_string(DecodeMode mode) {
+  switch (mode) {
+    case DecodeMode::kGraph: return "graph";
+    case DecodeMode::kStatic: return "static";
+    case DecodeMode::kForward: return "forward";
+  }
+  return "?";
+}
+
+int64_t decode_key_bucket(int64_t length, int64_t capacity) {
+  if (length < 1 || length > capacity)
+    throw std::invalid_argument(fmt::format("decode_key_bucket: length {} outside [1, capacity {}]", length, capacity));
+  int64_t bucket = kernels::kDecodeMinKeys;
+  while (bucket < length) bucket *= 2;
+  return std::min(bucket, capacity);
+}
 
 std::string default_model_dir() { return SAGEVAL_SOURCE_DIR "/data/models/sageval-byte-llama"; }
 
@@ -181,6 +217,7 @@ void LlamaModel::set_attention(const AttentionSelection& selection) {
     }
   }
   selection_ = selection;
+  ++attention_version_;
   layer_backends_ = std::move(backends);
   layer_attention_dtype_ = std::move(dtypes);
   head_overrides_ = std::move(overrides);
@@ -208,20 +245,30 @@ at::Tensor LlamaModel::rms_norm(const at::Tensor& x, const at::Tensor& weight) c
 }
 
 at::Tensor LlamaModel::attention_block(int64_t index, const Layer& l, const at::Tensor& x, const at::Tensor& cos,
-                                       const at::Tensor& sin, KVCache* cache, int64_t past) const {
+                                       const at::Tensor& sin, const CacheAccess& access) const {
   const int64_t b = x.size(0), t = x.size(1), d = config_.head_dim;
   at::Tensor q = at::linear(x, l.q_w, l.q_b).view({b, t, config_.num_heads, d});
   at::Tensor k = at::linear(x, l.k_w, l.k_b).view({b, t, config_.num_kv_heads, d});
   at::Tensor v = at::linear(x, l.v_w, l.v_b).view({b, t, config_.num_kv_heads, d});
   q = q * cos + rotate_half(q) * sin;
   k = k * cos + rotate_half(k) * sin;
-  if (cache != nullptr) {
-    cache->k_[index].slice(1, past, past + t).copy_(k);
-    cache->v_[index].slice(1, past, past + t).copy_(v);
-    k = cache->k_[index].slice(1, 0, past + t);
-    v = cache->v_[index].slice(1, 0, past + t);
-  }
   AttentionOptions opt;
+  if (access.cache != nullptr) {
+    at::Tensor& kc = access.cache->k_[index];
+    at::Tensor& vc = access.cache->v_[index];
+    if (access.position.defined()) {  // the static step: nothing here depends on the length on the host
+      kc.index_copy_(1, access.position, k);
+      vc.index_copy_(1, access.position, v);
+      k = kc.slice(1, 0, access.bucket);
+      v = vc.slice(1, 0, access.bucket);
+      opt.kv_lengths = access.kv_lengths;
+    } else {
+      kc.slice(1, access.past, access.past + t).copy_(k);
+      vc.slice(1, access.past, access.past + t).copy_(v);
+      k = kc.slice(1, 0, access.past + t);
+      v = vc.slice(1, 0, access.past + t);
+    }
+  }
   opt.layout = Layout::NHD;
   opt.causal = true;  // bottom-right: the t new queries see the whole past plus themselves
   opt.check_finite = false;  // one pass and, on GPUs, one sync per layer; the suites check logits instead
@@ -245,35 +292,51 @@ at::Tensor LlamaModel::mlp(const Layer& l, const at::Tensor& x) const {
   return at::linear(gate * at::linear(x, l.up_w, l.up_b), l.down_w, l.down_b);
 }
 
+void LlamaModel::check_room(const KVCache& cache, int64_t batch, int64_t tokens) const {
+  if (cache.batch_ != batch)
+    throw std::invalid_argument(fmt::format("cache batch {} differs from tokens batch {}", cache.batch_, batch));
+  if (cache.length_ + tokens > cache.capacity_)
+    throw std::invalid_argument(fmt::format("cache capacity {} exceeded: {} cached + {} new tokens", cache.capacity_,
+                                            cache.length_, tokens));
+}
+
+void LlamaModel::check_window(int64_t past, int64_t tokens) const {
+  // Sliding-window layers attend to the last W keys only. For sequences of at most W tokens that is plain causal
+  // attention; longer ones would need a windowed mask, which no attention backend implements yet.
+  if (config_.sliding_window && past + tokens > *config_.sliding_window)
+    throw std::invalid_argument(fmt::format(
+        "this model's sliding_window is {} tokens and this forward covers {} (past {} + new {}): attention over "
+        "a window is not implemented by the attention backends, so sequences longer than the window are refused",
+        *config_.sliding_window, past + tokens, past, tokens));
+}
+
 at::Tensor LlamaModel::forward(const at::Tensor& tokens, KVCache* cache, LayerCapture* capture) const {
   if (tokens.dim() != 2 || tokens.scalar_type() != at::kLong)
     throw std::invalid_argument(fmt::format("tokens must be int64 [batch, length], got {} of rank {}",
                                             c10::toString(tokens.scalar_type()), tokens.dim()));
   const int64_t b = tokens.size(0), t = tokens.size(1);
   if (t == 0) throw std::invalid_argument("tokens are empty");
-  if (tokens.numel() > 0) {
+  if (tokens.numel() > 0 && tokens.is_cpu()) {
     const int64_t lo = tokens.min().item<int64_t>(), hi = tokens.max().item<int64_t>();
     if (lo < 0 || hi >= config_.vocab_size)
       throw std::invalid_argument(fmt::format("token ids must be in [0, {}), got [{}, {}]", config_.vocab_size, lo, hi));
   }
   const int64_t past = cache ? cache->length_ : 0;
-  if (cache != nullptr) {
-    if (cache->batch_ != b)
-      throw std::invalid_argument(fmt::format("cache batch {} differs from tokens batch {}", cache->batch_, b));
-    if (past + t > cache->capacity_)
-      throw std::invalid_argument(fmt::format("cache capacity {} exceeded: {} cached + {} new tokens",
-                                              cache->capacity_, past, t));
-  }
-  // Sliding-window layers attend to the last W keys only. For sequences of at most W tokens that is plain causal
-  // attention; longer ones would need a windowed mask, which no attention backend implements yet.
-  if (config_.sliding_window && past + t > *config_.sliding_window)
-    throw std::invalid_argument(fmt::format(
-        "this model's sliding_window is {} tokens and this forward covers {} (past {} + new {}): attention over "
-        "a window is not implemented by the attention backends, so sequences longer than the window are refused",
-        *config_.sliding_window, past + t, past, t));
-  at::Tensor x = at::embedding(embed_, tokens.to(device_));
-  // RoPE angles in float32 for positions past..past+t-1, cast to the activation dtype as transformers does.
-  at::Tensor pos = at::arange(past, past + t, at::TensorOptions().dtype(at::kLong).device(device_)).to(at::kFloat);
+  if (cache != nullptr) check_room(*cache, b, t);
+  check_window(past, t);
+  CacheAccess access;
+  access.cache = cache;
+  access.past = past;
+  const at::Tensor pos = at::arange(past, past + t, at::TensorOptions().dtype(at::kLong).device(device_)).to(at::kFloat);
+  at::Tensor logits = run_layers(at::embedding(embed_, tokens.to(device_)), pos, access, capture);
+  if (cache != nullptr) cache->length_ += t;
+  return logits;
+}
+
+at::Tensor LlamaModel::run_layers(at::Tensor x, const at::Tensor& pos, const CacheAccess& access,
+                                  LayerCapture* capture) const {
+  // RoPE angles in float32, cast to the activation dtype as transformers does.
+  const int64_t t = pos.size(0);
   at::Tensor freqs = at::outer(pos, inv_freq_);
   at::Tensor emb = at::cat({freqs, freqs}, -1);
   const double scaling = rope_attention_scaling(config_);  // yarn scales cos and sin; 1 otherwise
@@ -285,7 +348,7 @@ at::Tensor LlamaModel::forward(const at::Tensor& tokens, KVCache* cache, LayerCa
   }
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     const Layer& l = layers_[i];
-    at::Tensor a = attention_block(i, l, rms_norm(x, l.input_norm), cos, sin, cache, past);
+    at::Tensor a = attention_block(i, l, rms_norm(x, l.input_norm), cos, sin, access);
     x = x + a;
     at::Tensor h = rms_norm(x, l.post_norm);
     x = x + mlp(l, h);
@@ -294,8 +357,91 @@ at::Tensor LlamaModel::forward(const at::Tensor& tokens, KVCache* cache, LayerCa
       capture->hidden.push_back(x);
     }
   }
-  if (cache != nullptr) cache->length_ += t;
   return at::linear(rms_norm(x, final_norm_), lm_head_).to(at::kFloat);
+}
+
+at::Tensor LlamaModel::static_step(const at::Tensor& tokens, const at::Tensor& position, int64_t bucket,
+                                   KVCache& cache) const {
+  CacheAccess access;
+  access.cache = &cache;
+  access.position = position;
+  access.bucket = bucket;
+  access.kv_lengths = (position + 1).to(at::kInt).expand({tokens.size(0)}).contiguous();
+  return run_layers(at::embedding(embed_, tokens), position.to(at::kFloat), access, nullptr).select(1, 0);
+}
+
+std::string LlamaModel::static_step_refusal() const {
+  if (!device_.is_cuda()) return fmt::format("the model is on {}", device_.str());
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    std::vector<const AttentionBackend*> backends{layer_backends_[static_cast<size_t>(i)].get()};
+    for (const HeadOverride& h : head_overrides_[static_cast<size_t>(i)]) backends.push_back(h.backend.get());
+    for (const AttentionBackend* b : backends)
+      if (!b->capabilities().cuda_kv_lengths)
+        return fmt::format("attention backend '{}' (layer {}) does not take kv_lengths on CUDA", b->name(), i);
+  }
+  return "";
+}
+
+at::Tensor LlamaModel::decode(const at::Tensor& tokens, KVCache& cache, DecodeMode mode) const {
+  if (tokens.dim() != 2 || tokens.size(1) != 1 || tokens.scalar_type() != at::kLong)
+    throw std::invalid_argument(fmt::format("decode takes int64 tokens [batch, 1], got {} of shape [{}]",
+                                            c10::toString(tokens.scalar_type()), fmt::join(tokens.sizes(), ", ")));
+  if (!cache.graphs_) cache.graphs_ = std::make_shared<DecodeGraphs>();
+  DecodeGraphs& g = *cache.graphs_;
+  if (g.model != this || g.attention_version != attention_version_) {  // captured for other weights or backends
+    g.by_bucket.clear();
+    g.kernel_refusal.clear();
+    g.model = this;
+    g.attention_version = attention_version_;
+  }
+  std::string refusal = mode == DecodeMode::kForward ? "" : static_step_refusal();
+  if (refusal.empty()) refusal = g.kernel_refusal;
+  auto by_forward = [&](std::string why) {
+    at::Tensor logits = forward(tokens, &cache).select(1, 0);
+    g.last = DecodeMode::kForward;
+    g.fallback_reason = std::move(why);
+    return logits;
+  };
+  if (mode == DecodeMode::kForward || !refusal.empty()) return by_forward(refusal);
+  check_room(cache, tokens.size(0), 1);
+  check_window(cache.length_, 1);
+  const int64_t past = cache.length_, bucket = decode_key_bucket(past + 1, cache.capacity_);
+  if (!g.tokens.defined()) {
+    const auto opts = at::TensorOptions().dtype(at::kLong).device(device_);
+    g.tokens = at::zeros({cache.batch_, 1}, opts);
+    g.position = at::zeros({1}, opts);
+  }
+  g.tokens.copy_(tokens);
+  g.position.fill_(past);
+  at::Tensor logits;
+  try {
+    if (mode == DecodeMode::kStatic) {
+      logits = static_step(g.tokens, g.position, bucket, cache);
+    } else {
+      auto it = g.by_bucket.find(bucket);
+      if (it == g.by_bucket.end()) {
+        if (!g.pool) g.pool = new_graph_pool();
+        auto step = [&] { return static_step(g.tokens, g.position, bucket, cache); };
+        it = g.by_bucket.emplace(bucket, std::make_unique<CapturedCall>(step, *g.pool)).first;
+      }
+      logits = it->second->replay();
+    }
+  } catch (const UnsupportedInput& e) {  // a kernel that does not take the call (e.g. its shared memory)
+    g.kernel_refusal = e.what();
+    return by_forward(g.kernel_refusal);
+  }
+  cache.length_ += 1;
+  g.last = mode;
+  g.fallback_reason.clear();
+  return logits;
+}
+
+DecodeMode LlamaModel::decode_mode_used(const KVCache& cache) const {
+  return cache.graphs_ ? cache.graphs_->last : DecodeMode::kForward;
+}
+
+std::string LlamaModel::decode_fallback_reason(const KVCache& cache) const {
+  return cache.graphs_ ? cache.graphs_->fallback_reason : "";
 }
 
 }  // namespace sageval::model

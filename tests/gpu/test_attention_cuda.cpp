@@ -294,22 +294,67 @@ TEST_P(Fp16DecodeKernel, AgreesWithThePrefillKernel) {
 #endif
 }
 
-TEST(Fp16DecodeKernel, TakesOnlyShortQueriesAgainstLongCaches) {
+TEST(Fp16DecodeKernel, TakesAtMost16QueryRowsPerKvHead) {
 #ifndef SAGEVAL_WITH_CUDA_KERNELS
   GTEST_SKIP() << "built without the CUDA kernels";
 #else
+  SAGEVAL_REQUIRE_GPU("fp16");
   kernels::AttentionProblem p;
   p.batch = 1;
   p.heads_q = 32;
   p.heads_kv = 8;
-  p.head_dim = 128;
+  p.head_dim = 64;
   p.len_q = 5;  // 5 tokens x 4 query heads per kv head = 20 rows > 16
   p.len_k = 4096;
   EXPECT_EQ(kernels::attention_fp16_decode_workspace_bytes(p), 0);
   p.len_q = 4;
-  p.len_k = kernels::kDecodeMinKeys - 1;
-  EXPECT_EQ(kernels::attention_fp16_decode_workspace_bytes(p), 0);
+  p.len_k = 3;  // any length: which calls take it is kernels::is_decode_call's choice (tests/backends)
+  EXPECT_GT(kernels::attention_fp16_decode_workspace_bytes(p), 0);
 #endif
+}
+
+// kv_lengths on CUDA (the static cache of a graph-captured decode step): each batch row as the same backend on
+// its slice of keys, within the kernel-vs-emulation bounds (the slice may take another kernel: the prefill
+// kernel for 1 key, libtorch's flash kernel instead of the masked one for sdpa); a row with no key gives 0.
+class KvLengthsOnCuda : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(KvLengthsOnCuda, EachRowAsItsSliceOfKeys) {
+  SAGEVAL_REQUIRE_GPU(GetParam());
+  auto backend = make_backend(GetParam());
+  const AttentionInputs in =
+      make_attention_inputs({4, 8, 2, 1, 1000, 128}, InputFamily::Gaussian, at::kHalf, Layout::NHD, 17, at::kCUDA);
+  const int64_t used[4] = {1000, 517, 1, 0};
+  AttentionOptions o;
+  o.layout = Layout::NHD;
+  o.causal = true;
+  o.kv_lengths = at::tensor(std::vector<int32_t>{1000, 517, 1, 0}, at::TensorOptions().dtype(at::kInt)).to(at::kCUDA);
+  const at::Tensor all = backend->forward(in.q, in.k, in.v, o).out;
+  o.kv_lengths = at::Tensor();
+  const Thresholds& t = Thresholds::defaults();
+  for (int64_t b = 0; b < 3; ++b) {
+    auto row = [&](const at::Tensor& x) { return x.slice(0, b, b + 1); };
+    const at::Tensor one = backend->forward(row(in.q), row(in.k).slice(1, 0, used[b]), row(in.v).slice(1, 0, used[b]), o).out;
+    const ErrorStats e = compare_tensors(row(all), one);
+    EXPECT_EQ(e.nan_count + e.inf_count, 0) << "row " << b;
+    EXPECT_LE(e.rel_l1, t.number("/attention/kernel_vs_emulation/max_rel_l1")) << "row " << b << ": " << format_error_stats(e);
+  }
+  EXPECT_EQ(all.slice(0, 3, 4).abs().max().item<double>(), 0.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, KvLengthsOnCuda, ::testing::Values("fp16", "sage_int8", "sdpa"),
+                         [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+
+TEST(KvLengthsOnCuda, RefusedByTheBackendsThatCannotReadThemOnTheDevice) {
+  SAGEVAL_REQUIRE_GPU("math");
+  const AttentionInputs in =
+      make_attention_inputs({2, 2, 2, 1, 64, 64}, InputFamily::Gaussian, at::kHalf, Layout::HND, 3, at::kCUDA);
+  AttentionOptions o;
+  o.kv_lengths = at::full({2}, 10, at::TensorOptions().dtype(at::kInt).device(at::kCUDA));
+  EXPECT_THROW(make_backend("math")->forward(in.q, in.k, in.v, o), UnsupportedInput);
+  // fp16 takes it with its decode kernel only: 5 query tokens x 4 query heads per kv head = 20 rows is no decode call.
+  const AttentionInputs wide =
+      make_attention_inputs({2, 4, 1, 5, 64, 64}, InputFamily::Gaussian, at::kHalf, Layout::HND, 3, at::kCUDA);
+  EXPECT_THROW(make_backend("fp16")->forward(wide.q, wide.k, wide.v, o), UnsupportedInput);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -28,13 +28,14 @@ namespace sageval::kernels {
 void attention_fp16_forward(const AttentionProblem& problem, const AttentionTensors& tensors, cudaStream_t stream);
 
 // Split-KV FP16/BF16 attention for short queries (decode; attention_fp16_decode.cu): the cache split across
-// warps, partial results merged by their log-sum-exp. Takes problems whose query rows per kv head
-// (len_q * heads_q / heads_kv) are at most 16 and with at least kDecodeMinKeys keys, where its shared memory fits
-// the current device (not D = 128 on sm_89); the workspace size for one call on the current device (its split
-// follows the SM count) is attention_fp16_decode_workspace_bytes (0: use attention_fp16_forward). Same
-// conventions and rounding steps as attention_fp16_forward up to the merge (one FP32 rescale and sum per chunk).
+// warps, partial results merged by their log-sum-exp. Takes problems with at most kDecodeMaxRows query rows per
+// kv head (len_q * heads_q / heads_kv) whose shared memory fits a block of the current device (not D = 128 on
+// sm_89), and is the only kernel that takes `AttentionTensors::kv_lengths`. The workspace size for one call on
+// the current device (its split follows the SM count and len_k) is attention_fp16_decode_workspace_bytes (0: the
+// kernel does not take it; use attention_fp16_forward). Which calls should take it: is_decode_call
+// (attention_problem.h). Same conventions and rounding steps as attention_fp16_forward up to the merge (one FP32
+// rescale and sum per chunk).
 // Bytes (minimum): 2 * 2 * B * Hkv * Nk * D (K and V read once) + Q, out, and the FP32 partials.
-constexpr int kDecodeMinKeys = 256;
 int attention_fp16_decode_smem_bytes(int head_dim);  // shared memory of one block (64 or 128; the fit check)
 int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& problem);
 void attention_fp16_decode(const AttentionProblem& problem, const AttentionTensors& tensors, void* workspace,

@@ -36,12 +36,27 @@ struct AttentionProblem {
   ElementType dtype = ElementType::kFloat16;
 };
 
+// Decode: a few query rows per kv head against a long cache, where the split-KV kernel
+// (attention_fp16_decode) beats the prefill tiling of 128 query rows. One definition for the kernels, the
+// backends and the CPU emulations, so that a backend that treats decode apart (sage_int8 runs it in FP16) does
+// so the same way on every device.
+constexpr int kDecodeMaxRows = 16;    // query rows per kv head (len_q * heads_q / heads_kv): one m16 tile
+constexpr int kDecodeMinKeys = 256;   // without kv_lengths, shorter caches take the prefill kernel (4 key tiles)
+constexpr bool is_decode_call(int64_t len_q, int64_t heads_q, int64_t heads_kv, int64_t len_k, bool kv_lengths) {
+  return heads_kv > 0 && len_q > 0 && len_q * (heads_q / heads_kv) <= kDecodeMaxRows &&
+         (len_k >= kDecodeMinKeys || kv_lengths);
+}
+
 struct AttentionTensors {
   const void* q = nullptr;
   const void* k = nullptr;
   const void* v = nullptr;
   void* out = nullptr;
   float* lse = nullptr;  // optional
+  // Optional, int32 [batch] on the device: batch b attends to keys [0, min(kv_lengths[b], len_k)) only (causal
+  // alignment then bottom-right to that length). Read on the device, so a captured graph replays any length.
+  // Taken by attention_fp16_decode only.
+  const int32_t* kv_lengths = nullptr;
   Strides4 q_strides, k_strides, v_strides, out_strides;
 };
 

@@ -37,18 +37,36 @@ struct LayerCapture {
   std::vector<at::Tensor> hidden;         // [B, T, hidden] after the whole block (residuals added), per layer
 };
 
+struct DecodeGraphs;  // llama_model.cpp
+
 class KVCache {
  public:
   KVCache() = default;
   int64_t length() const { return length_; }
   int64_t capacity() const { return capacity_; }
   int64_t batch() const { return batch_; }
+  // Decode steps captured as CUDA graphs over this cache so far (LlamaModel::decode), one per key bucket.
+  int64_t captured_graphs() const;
 
  private:
   friend class LlamaModel;
   std::vector<at::Tensor> k_, v_;  // per layer [B, capacity, Hkv, D]
   int64_t length_ = 0, capacity_ = 0, batch_ = 0;
+  std::shared_ptr<DecodeGraphs> graphs_;  // the graphs hold this cache's addresses: they live and die with it
 };
+
+// How LlamaModel::decode runs a step.
+enum class DecodeMode {
+  kGraph,    // the static step, captured as a CUDA graph per (cache, key bucket) at first use, then replayed
+  kStatic,   // the same static step launched kernel by kernel: what a graph replays, without the graph
+  kForward,  // forward(tokens, &cache): the keys sliced to the filled length on the host
+};
+const char* to_string(DecodeMode mode);
+
+// The keys a static decode step attends over for a cache filled to `length` (the new token included): `length`
+// rounded up to a power of two, at least 256, at most `capacity`. One captured graph serves a whole bucket; the
+// filled length is read on the device (AttentionOptions::kv_lengths).
+int64_t decode_key_bucket(int64_t length, int64_t capacity);
 
 // The bundled default model (data/models/sageval-byte-llama of the source tree): the one place its path is
 // written. Users pass their own with --model.
@@ -77,7 +95,23 @@ class LlamaModel {
 
   // tokens: int64 [B, T]. Without a cache: a prefill from position 0. With one: positions continue from
   // cache->length(), and the new keys and values are appended. Returns float32 logits [B, T, vocab].
+  // Token ids on the CPU are checked against the vocabulary; ids already on the device are not (the check would
+  // read them back, the host round trip decode avoids): ids picked from this model's logits are in range.
   at::Tensor forward(const at::Tensor& tokens, KVCache* cache = nullptr, LayerCapture* capture = nullptr) const;
+
+  // One decode step, as serving engines run it: tokens int64 [B, 1] (CPU or the model's device) are appended to
+  // `cache`; returns float32 logits [B, vocab]. The static step (kGraph, kStatic) writes the new keys and values
+  // at a position held on the device and attends over the cache's first decode_key_bucket(length) keys with the
+  // filled length passed as kv_lengths, so nothing in it depends on the length on the host and one CUDA graph
+  // per bucket serves every step in it. It runs where every attention backend of the model (head overrides
+  // included) takes kv_lengths on CUDA and its kernel takes the call; elsewhere (CPU, other backends, a kernel
+  // that refuses) decode runs kForward, and decode_mode_used() says so. kGraph's logits are the graph's output
+  // buffer, overwritten by the cache's next step of the same bucket: copy them to keep them.
+  at::Tensor decode(const at::Tensor& tokens, KVCache& cache, DecodeMode mode = DecodeMode::kGraph) const;
+  // The mode decode(…, cache, wanted) ran last with this cache (kForward before any step), and why when it
+  // fell back to kForward ("" otherwise).
+  DecodeMode decode_mode_used(const KVCache& cache) const;
+  std::string decode_fallback_reason(const KVCache& cache) const;
 
  private:
   struct Layer {
@@ -88,8 +122,23 @@ class LlamaModel {
   LlamaModel() = default;
   at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
   at::Tensor mlp(const Layer& layer, const at::Tensor& x) const;
+  // Where a forward writes the new keys and values and which keys it reads.
+  struct CacheAccess {
+    KVCache* cache = nullptr;  // none: a prefill without a cache
+    int64_t past = 0;          // forward(): written at past.., keys [0, past + T) read
+    at::Tensor position;       // static step: int64 [1] on the device, written there...
+    int64_t bucket = 0;        // ...and keys [0, bucket) read, of which kv_lengths (int32 [B]) count
+    at::Tensor kv_lengths;
+  };
   at::Tensor attention_block(int64_t index, const Layer& layer, const at::Tensor& x, const at::Tensor& cos,
-                             const at::Tensor& sin, KVCache* cache, int64_t past) const;
+                             const at::Tensor& sin, const CacheAccess& access) const;
+  // The layers and the head from embedded tokens on, RoPE angles for float32 positions `pos` [T].
+  at::Tensor run_layers(at::Tensor x, const at::Tensor& pos, const CacheAccess& access, LayerCapture* capture) const;
+  // The static decode step: device tokens [B, 1] at the device position [1], logits [B, vocab].
+  at::Tensor static_step(const at::Tensor& tokens, const at::Tensor& position, int64_t bucket, KVCache& cache) const;
+  std::string static_step_refusal() const;  // why the backends cannot run it on this model ("" when they can)
+  void check_room(const KVCache& cache, int64_t batch, int64_t tokens) const;
+  void check_window(int64_t past, int64_t tokens) const;  // sliding windows: refused past the window
 
   ModelConfig config_;
   std::string folder_;
@@ -98,6 +147,7 @@ class LlamaModel {
   at::Tensor embed_, final_norm_, lm_head_, inv_freq_;
   std::vector<Layer> layers_;
   AttentionSelection selection_;
+  uint64_t attention_version_ = 0;  // changes with set_attention: decode graphs captured before are stale
   std::vector<std::shared_ptr<AttentionBackend>> layer_backends_;
   std::vector<at::ScalarType> layer_attention_dtype_;
   struct HeadOverride {

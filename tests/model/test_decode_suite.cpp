@@ -1,0 +1,85 @@
+// Decode suite (model-level): LlamaModel::decode's three ways of running a step give the same logits. On a GPU,
+// per backend (the suite's baseline and candidate, and sdpa where present): the CUDA-graph replay against the
+// same static step launched kernel by kernel (gate: /model/decode_graph/max_abs_logit_difference), over steps
+// that cross a key bucket (256 -> the capacity), at batch 2; and the static step against forward() with the keys
+// sliced on the host (recorded, not gated: the same kernels except where a backend masks the static cache, as
+// sdpa does). On the CPU decode runs forward(), says so, and gives its logits exactly.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "sageval/attention.h"
+#include "sageval/thresholds.h"
+#include "support/suite_settings.h"
+
+namespace sageval::testing {
+namespace {
+
+using model::DecodeMode;
+
+TEST(Decode, GraphStaticAndForwardStepsAgree) {
+  SAGEVAL_SUITE_PRECONDITIONS();
+  auto model = load_suite_model();
+  const eval::BackendPair pair = suite_pair(false);
+  std::vector<std::pair<std::string, model::AttentionSelection>> backends{
+      {pair.baseline, {pair.baseline, {}}}, {pair.candidate, pair.candidate_selection()}};
+  if (suites_on_gpu() && has_backend("sdpa")) backends.push_back({"sdpa", {"sdpa", {}}});
+  const int64_t batch = 2, prompt = 250, steps = 12;  // lengths 251..262: buckets 256 and 262 (the capacity)
+  at::Generator gen = at::detail::createCPUGenerator(7);
+  const at::Tensor tokens =
+      at::randint(0, model->config().vocab_size, {batch, prompt}, gen, at::TensorOptions().dtype(at::kLong));
+  const double gate = Thresholds::defaults().number("/model/decode_graph/max_abs_logit_difference");
+  for (const auto& [backend, selection] : backends) {
+    model->set_attention(selection);
+    const DecodeMode modes[3] = {DecodeMode::kGraph, DecodeMode::kStatic, DecodeMode::kForward};
+    std::vector<model::KVCache> caches;
+    for (int i = 0; i < 3; ++i) {
+      caches.push_back(model->make_cache(batch, prompt + steps));
+      model->forward(tokens, &caches.back());
+    }
+    at::Tensor next = at::randint(0, model->config().vocab_size, {batch, 1}, gen, at::TensorOptions().dtype(at::kLong));
+    double graph_vs_static = 0.0, static_vs_forward = 0.0;
+    for (int64_t s = 0; s < steps; ++s) {
+      at::Tensor logits[3];
+      for (int i = 0; i < 3; ++i) logits[i] = model->decode(next, caches[i], modes[i]).clone();
+      graph_vs_static = std::max(graph_vs_static, (logits[0] - logits[1]).abs().max().item<double>());
+      static_vs_forward = std::max(static_vs_forward, (logits[1] - logits[2]).abs().max().item<double>());
+      ASSERT_TRUE(at::isfinite(logits[0]).all().item<bool>()) << backend << " step " << s;
+      next = logits[0].argmax(-1, /*keepdim=*/true).cpu();
+    }
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(caches[i].length(), prompt + steps);
+    const bool static_runs = model->decode_mode_used(caches[1]) == DecodeMode::kStatic;
+    if (suites_on_gpu()) EXPECT_TRUE(static_runs) << backend << ": " << model->decode_fallback_reason(caches[1]);
+    std::printf("[ figures  ] decode %s: graph vs static max |logit diff| %.3e, static vs forward %.3e; graph mode "
+                "used: %s%s%s, graphs captured: %lld\n",
+                backend.c_str(), graph_vs_static, static_vs_forward, model::to_string(model->decode_mode_used(caches[0])),
+                model->decode_fallback_reason(caches[0]).empty() ? "" : " because ",
+                model->decode_fallback_reason(caches[0]).c_str(), static_cast<long long>(caches[0].captured_graphs()));
+    if (!static_runs) {  // the CPU: forward() throughout, exactly
+      EXPECT_EQ(model->decode_mode_used(caches[0]), DecodeMode::kForward) << backend;
+      EXPECT_FALSE(model->decode_fallback_reason(caches[0]).empty()) << backend;
+      EXPECT_EQ(graph_vs_static, 0.0) << backend;
+      EXPECT_EQ(static_vs_forward, 0.0) << backend;
+      continue;
+    }
+    EXPECT_EQ(model->decode_mode_used(caches[0]), DecodeMode::kGraph)
+        << backend << ": " << model->decode_fallback_reason(caches[0]);
+    EXPECT_EQ(model->decode_mode_used(caches[1]), DecodeMode::kStatic) << backend;
+    EXPECT_EQ(caches[0].captured_graphs(), 2) << backend << ": buckets 256 and 262";
+    EXPECT_LE(graph_vs_static, gate) << backend << ": the graph replay differs from the same step launched eagerly";
+  }
+}
+
+TEST(Decode, KeyBucketsArePowersOfTwoFrom256UpToTheCapacity) {
+  EXPECT_EQ(model::decode_key_bucket(1, 10000), 256);
+  EXPECT_EQ(model::decode_key_bucket(256, 10000), 256);
+  EXPECT_EQ(model::decode_key_bucket(257, 10000), 512);
+  EXPECT_EQ(model::decode_key_bucket(5000, 10000), 8192);
+  EXPECT_EQ(model::decode_key_bucket(9000, 10000), 10000);
+  EXPECT_EQ(model::decode_key_bucket(100, 200), 200);
+  EXPECT_THROW(model::decode_key_bucket(0, 200), std::invalid_argument);
+  EXPECT_THROW(model::decode_key_bucket(201, 200), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace sageval::testing
