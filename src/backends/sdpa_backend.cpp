@@ -10,8 +10,6 @@
 // call for the same shape repeated (sageval_model_bench and a torch script, 2026-11-25). Calls with Nq != Nk
 // (decode, chunked prefill) therefore run with cuDNN switched off for their duration, leaving libtorch's flash
 // and memory-efficient kernels, as inference engines do for decode.
-//
-// kv_lengths (CUDA) becomes a boolean mask built on the device, which takes libtorch's memory-efficient kernel.
 #include "backends/backend_factories.h"
 #include "sageval/torch_compat.h"
 
@@ -59,7 +57,6 @@ class SdpaBackend final : public AttentionBackend {
     caps.cpu = true;
     caps.cuda = true;
     caps.lse = false;  // the public C++ entry point does not return it
-    caps.cuda_kv_lengths = true;
     caps.description = "libtorch scaled_dot_product_attention (" SAGEVAL_TORCH_VERSION_STRING ")";
     return caps;
   }
@@ -82,17 +79,7 @@ class SdpaBackend final : public AttentionBackend {
 #endif
     std::optional<at::Tensor> mask;
     bool is_causal = false;
-    at::Tensor no_key;  // rows that see no key, [B, 1, Nq, 1] (kv_lengths only)
-    if (options.kv_lengths.defined()) {
-      // Query i of row b sees key j iff j < len_b and, causal, j <= i + len_b - Nq: all on the device.
-      const auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
-      const at::Tensor len = options.kv_lengths.to(at::kLong).view({-1, 1, 1, 1});
-      const at::Tensor j = at::arange(len_k, opts).view({1, 1, 1, len_k});
-      at::Tensor visible = j < len;
-      if (causal) visible = visible & (j <= at::arange(len_q, opts).view({1, 1, len_q, 1}) + len - len_q);
-      no_key = visible.logical_not().all(-1, /*keepdim=*/true);
-      mask = visible;
-    } else if (causal && len_q == len_k) {
+    if (causal && len_q == len_k) {
       is_causal = true;
     } else if (causal && len_q > 1) {
       mask = causal_mask_block(0, len_q, 0, len_k, len_q, len_k, q.device()).logical_not();
@@ -104,9 +91,7 @@ class SdpaBackend final : public AttentionBackend {
     (void)gqa;
     at::Tensor out = at::scaled_dot_product_attention(q, k, v, mask, 0.0, is_causal, sm_scale);
 #endif
-    if (no_key.defined()) {
-      out.masked_fill_(no_key, 0);  // NaN from libtorch; the interface defines them as 0
-    } else if (causal && len_q > len_k) {
+    if (causal && len_q > len_k) {
       // Queries that see no key come back as NaN from libtorch; the interface defines them as 0.
       out.slice(2, 0, len_q - len_k).zero_();
     }

@@ -23,14 +23,12 @@ void poison_free_device_memory(const AttentionCase& c) {
   poison.reset();
 }
 
+// The backend's CPU path is its exact emulation (src/backends/kernel_backends.cpp), with the same choices (decode
+// calls of sage_int8 in FP16) as its CUDA path.
 AttentionOutput emulate(const std::string& backend, const AttentionInputs& in, const AttentionCase& c) {
-  const double sm_scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
-  const at::Tensor q = as_hnd(in.q, c.layout).cpu(), k = as_hnd(in.k, c.layout).cpu(), v = as_hnd(in.v, c.layout).cpu();
-  AttentionOutput r = backend == "fp16" ? emulate_fp16_attention(q, k, v, c.causal, sm_scale, true)
-                                        : emulate_sage_int8_attention(q, k, v, c.causal, sm_scale, true);
-  // Back to the case's layout, so both outputs go through the same as_hnd.
-  if (c.layout == Layout::NHD) r.out = r.out.transpose(1, 2);
-  return r;
+  AttentionOptions options = c.options();
+  options.return_lse = true;
+  return make_backend(backend)->forward(in.q.cpu(), in.k.cpu(), in.v.cpu(), options);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
+#include <utility>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -56,9 +58,10 @@ void check_dtype_runs(at::ScalarType dtype, const at::Device& device) {
   }
 }
 
-at::Tensor rotate_half(const at::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return at::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
+// RoPE as transformers computes it, x * cos + rotate_half(x) * sin with rotate_half(x) = [-x2, x1], in one roll:
+// rotate_half(x) * sin = roll(x) * [-sin1, sin2] exactly (a sign is exact), three kernels fewer per call.
+at::Tensor rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& signed_sin) {
+  return x * cos + at::roll(x, x.size(-1) / 2, -1) * signed_sin;
 }
 
 }  // namespace
@@ -131,22 +134,21 @@ std::unique_ptr<LlamaModel> LlamaModel::load(const std::string& folder, const Lo
     Layer l;
     l.input_norm = w(p + "input_layernorm.weight", {h});
     l.post_norm = w(p + "post_attention_layernorm.weight", {h});
-    l.q_w = w(p + "self_attn.q_proj.weight", {qd, h});
-    l.k_w = w(p + "self_attn.k_proj.weight", {kvd, h});
-    l.v_w = w(p + "self_attn.v_proj.weight", {kvd, h});
+    // q, k and v (and gate and up) as one matrix each: one product instead of three (two), a third of the
+    // launches a decode step makes.
+    l.qkv_w = at::cat({w(p + "self_attn.q_proj.weight", {qd, h}), w(p + "self_attn.k_proj.weight", {kvd, h}),
+                       w(p + "self_attn.v_proj.weight", {kvd, h})});
     l.o_w = w(p + "self_attn.o_proj.weight", {h, qd});
-    if (c.qkv_bias) {
-      l.q_b = w(p + "self_attn.q_proj.bias", {qd});
-      l.k_b = w(p + "self_attn.k_proj.bias", {kvd});
-      l.v_b = w(p + "self_attn.v_proj.bias", {kvd});
-    }
+    if (c.qkv_bias)
+      l.qkv_b = at::cat({w(p + "self_attn.q_proj.bias", {qd}), w(p + "self_attn.k_proj.bias", {kvd}),
+                         w(p + "self_attn.v_proj.bias", {kvd})});
     if (c.o_bias) l.o_b = w(p + "self_attn.o_proj.bias", {h});
-    l.gate_w = w(p + "mlp.gate_proj.weight", {c.intermediate_size, h});
-    l.up_w = w(p + "mlp.up_proj.weight", {c.intermediate_size, h});
+    l.gate_up_w = at::cat({w(p + "mlp.gate_proj.weight", {c.intermediate_size, h}),
+                           w(p + "mlp.up_proj.weight", {c.intermediate_size, h})});
     l.down_w = w(p + "mlp.down_proj.weight", {h, c.intermediate_size});
     if (c.mlp_bias) {
-      l.gate_b = w(p + "mlp.gate_proj.bias", {c.intermediate_size});
-      l.up_b = w(p + "mlp.up_proj.bias", {c.intermediate_size});
+      l.gate_up_b = at::cat({w(p + "mlp.gate_proj.bias", {c.intermediate_size}),
+                             w(p + "mlp.up_proj.bias", {c.intermediate_size})});
       l.down_b = w(p + "mlp.down_proj.bias", {h});
     }
     m->layers_.push_back(std::move(l));
@@ -225,10 +227,24 @@ void LlamaModel::set_attention(const AttentionSelection& selection) {
 
 at::ScalarType LlamaModel::attention_dtype(int64_t layer) const { return layer_attention_dtype_.at(layer); }
 
+std::pair<at::Tensor, at::Tensor> LlamaModel::rope_tables(int64_t begin, int64_t end) const {
+  // Angles in float32 for positions begin..end-1, cos and sin cast to the activation dtype as transformers does;
+  // sin's first half negated for rotate().
+  const at::Tensor pos = at::arange(begin, end, at::TensorOptions().dtype(at::kLong).device(device_)).to(at::kFloat);
+  const at::Tensor freqs = at::outer(pos, inv_freq_);
+  const at::Tensor emb = at::cat({freqs, freqs}, -1);
+  const double scaling = rope_attention_scaling(config_);  // yarn scales cos and sin; 1 otherwise
+  const at::Tensor sign = at::cat({at::full({config_.head_dim / 2}, -1.0, emb.options()),
+                                   at::ones({config_.head_dim / 2}, emb.options())});
+  return {(emb.cos() * scaling).to(dtype_), ((emb.sin() * scaling).to(dtype_) * sign.to(dtype_))};
+}
+
 KVCache LlamaModel::make_cache(int64_t batch, int64_t capacity) const {
   KVCache cache;
   cache.batch_ = batch;
   cache.capacity_ = capacity;
+  // Every position's RoPE angles once: a step gathers its row instead of computing them (nine launches fewer).
+  std::tie(cache.cos_, cache.signed_sin_) = rope_tables(0, capacity);
   auto opts = at::TensorOptions().dtype(dtype_).device(device_);
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     cache.k_.push_back(at::empty({batch, capacity, config_.num_kv_heads, config_.head_dim}, opts));
@@ -247,11 +263,11 @@ at::Tensor LlamaModel::rms_norm(const at::Tensor& x, const at::Tensor& weight) c
 at::Tensor LlamaModel::attention_block(int64_t index, const Layer& l, const at::Tensor& x, const at::Tensor& cos,
                                        const at::Tensor& sin, const CacheAccess& access) const {
   const int64_t b = x.size(0), t = x.size(1), d = config_.head_dim;
-  at::Tensor q = at::linear(x, l.q_w, l.q_b).view({b, t, config_.num_heads, d});
-  at::Tensor k = at::linear(x, l.k_w, l.k_b).view({b, t, config_.num_kv_heads, d});
-  at::Tensor v = at::linear(x, l.v_w, l.v_b).view({b, t, config_.num_kv_heads, d});
-  q = q * cos + rotate_half(q) * sin;
-  k = k * cos + rotate_half(k) * sin;
+  const int64_t hq = config_.num_heads, hkv = config_.num_kv_heads;
+  const at::Tensor qkv = at::linear(x, l.qkv_w, l.qkv_b).view({b, t, hq + 2 * hkv, d});
+  const at::Tensor qk = rotate(qkv.slice(2, 0, hq + hkv), cos, sin);  // q and k rotated together
+  const at::Tensor q = qk.slice(2, 0, hq);
+  at::Tensor k = qk.slice(2, hq), v = qkv.slice(2, hq + hkv);
   AttentionOptions opt;
   if (access.cache != nullptr) {
     at::Tensor& kc = access.cache->k_[index];
@@ -282,14 +298,16 @@ at::Tensor LlamaModel::attention_block(int64_t index, const Layer& l, const at::
 }
 
 at::Tensor LlamaModel::mlp(const Layer& l, const at::Tensor& x) const {
-  at::Tensor gate = at::linear(x, l.gate_w, l.gate_b);
+  const at::Tensor gate_up = at::linear(x, l.gate_up_w, l.gate_up_b);
+  const int64_t inter = config_.intermediate_size;
+  at::Tensor gate = gate_up.slice(-1, 0, inter);
   switch (config_.hidden_act) {
     case Activation::kSilu: gate = at::silu(gate); break;
     case Activation::kGelu: gate = at::gelu(gate); break;
     case Activation::kGeluTanh: gate = at::gelu(gate, "tanh"); break;
     case Activation::kRelu: gate = at::relu(gate); break;
   }
-  return at::linear(gate * at::linear(x, l.up_w, l.up_b), l.down_w, l.down_b);
+  return at::linear(gate * gate_up.slice(-1, inter), l.down_w, l.down_b);
 }
 
 void LlamaModel::check_room(const KVCache& cache, int64_t batch, int64_t tokens) const {
@@ -327,21 +345,18 @@ at::Tensor LlamaModel::forward(const at::Tensor& tokens, KVCache* cache, LayerCa
   CacheAccess access;
   access.cache = cache;
   access.past = past;
-  const at::Tensor pos = at::arange(past, past + t, at::TensorOptions().dtype(at::kLong).device(device_)).to(at::kFloat);
-  at::Tensor logits = run_layers(at::embedding(embed_, tokens.to(device_)), pos, access, capture);
+  const auto [cos, sin] = cache != nullptr ? std::make_pair(cache->cos_.slice(0, past, past + t),
+                                                            cache->signed_sin_.slice(0, past, past + t))
+                                           : rope_tables(0, t);
+  at::Tensor logits = run_layers(at::embedding(embed_, tokens.to(device_)), cos, sin, access, capture);
   if (cache != nullptr) cache->length_ += t;
   return logits;
 }
 
-at::Tensor LlamaModel::run_layers(at::Tensor x, const at::Tensor& pos, const CacheAccess& access,
-                                  LayerCapture* capture) const {
-  // RoPE angles in float32, cast to the activation dtype as transformers does.
-  const int64_t t = pos.size(0);
-  at::Tensor freqs = at::outer(pos, inv_freq_);
-  at::Tensor emb = at::cat({freqs, freqs}, -1);
-  const double scaling = rope_attention_scaling(config_);  // yarn scales cos and sin; 1 otherwise
-  at::Tensor cos = (emb.cos() * scaling).to(dtype_).view({1, t, 1, config_.head_dim});
-  at::Tensor sin = (emb.sin() * scaling).to(dtype_).view({1, t, 1, config_.head_dim});
+at::Tensor LlamaModel::run_layers(at::Tensor x, const at::Tensor& cos_rows, const at::Tensor& signed_sin_rows,
+                                  const CacheAccess& access, LayerCapture* capture) const {
+  const int64_t t = cos_rows.size(0);
+  const at::Tensor cos = cos_rows.view({1, t, 1, config_.head_dim}), sin = signed_sin_rows.view({1, t, 1, config_.head_dim});
   if (capture != nullptr) {
     capture->attention_out.clear();
     capture->hidden.clear();
@@ -367,7 +382,9 @@ at::Tensor LlamaModel::static_step(const at::Tensor& tokens, const at::Tensor& p
   access.position = position;
   access.bucket = bucket;
   access.kv_lengths = (position + 1).to(at::kInt).expand({tokens.size(0)}).contiguous();
-  return run_layers(at::embedding(embed_, tokens), position.to(at::kFloat), access, nullptr).select(1, 0);
+  return run_layers(at::embedding(embed_, tokens), cache.cos_.index_select(0, position),
+                    cache.signed_sin_.index_select(0, position), access, nullptr)
+      .select(1, 0);
 }
 
 std::string LlamaModel::static_step_refusal() const {

@@ -238,8 +238,9 @@ namespace sageval::testing {
 namespace {
 
 // The split-KV decode kernel: taken for short queries against long caches (the kernel says so through its
-// workspace size) and within the kernel-vs-emulation bounds of the prefill kernel on the same inputs; the
-// chunk boundaries fall inside 64-key tiles' reach of the causal diagonal when Nq > 1.
+// workspace size), close to the prefill kernel on the same inputs (cosine and LSE within the kernel-vs-emulation
+// bounds) and as accurate against float32 math; the chunk boundaries fall inside 64-key tiles' reach of the
+// causal diagonal when Nq > 1.
 struct DecodeCase {
   int head_dim;
   int64_t len_q, len_k;
@@ -286,8 +287,16 @@ TEST_P(Fp16DecodeKernel, AgreesWithThePrefillKernel) {
   const ErrorStats out = compare_tensors(decode.out, prefill.out);
   const Thresholds& t = Thresholds::defaults();
   EXPECT_EQ(out.nan_count + out.inf_count, 0);
-  EXPECT_LE(out.rel_l1, t.number("/attention/kernel_vs_emulation/max_rel_l1")) << format_error_stats(out);
   EXPECT_GE(out.cosine, t.number("/attention/kernel_vs_emulation/min_cosine")) << format_error_stats(out);
+  // The two kernels round P relative to different maxima (the warp's running one, the row's), so they differ
+  // from each other about as much as each from the exact result: judged against float32 math, the decode
+  // kernel is as accurate as the prefill kernel (bf16 at 200K keys: 0.0021 apart, H200 2026-11-29).
+  AttentionOptions exact_options;
+  exact_options.layout = Layout::NHD;
+  exact_options.causal = c.causal;
+  const at::Tensor exact = make_backend("math_fp32")->forward(in.q, in.k, in.v, exact_options).out.transpose(1, 2);
+  const ErrorStats d = compare_tensors(decode.out, exact), pf = compare_tensors(prefill.out, exact);
+  EXPECT_LE(d.rel_l1, 1.25 * pf.rel_l1) << "decode " << format_error_stats(d) << "\nprefill " << format_error_stats(pf);
   const double eps = c.dtype == at::kBFloat16 ? 0x1p-7 : 0x1p-10;
   const double lse_error = (decode.lse - prefill.lse).abs().max().item<double>();
   EXPECT_LE(lse_error, t.number("/attention/kernel_vs_emulation/max_lse_abs_error_eps") * eps);
@@ -315,7 +324,7 @@ TEST(Fp16DecodeKernel, TakesAtMost16QueryRowsPerKvHead) {
 
 // kv_lengths on CUDA (the static cache of a graph-captured decode step): each batch row as the same backend on
 // its slice of keys, within the kernel-vs-emulation bounds (the slice may take another kernel: the prefill
-// kernel for 1 key, libtorch's flash kernel instead of the masked one for sdpa); a row with no key gives 0.
+// kernel for 1 key); a row with no key gives 0.
 class KvLengthsOnCuda : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(KvLengthsOnCuda, EachRowAsItsSliceOfKeys) {
@@ -341,7 +350,7 @@ TEST_P(KvLengthsOnCuda, EachRowAsItsSliceOfKeys) {
   EXPECT_EQ(all.slice(0, 3, 4).abs().max().item<double>(), 0.0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, KvLengthsOnCuda, ::testing::Values("fp16", "sage_int8", "sdpa"),
+INSTANTIATE_TEST_SUITE_P(Backends, KvLengthsOnCuda, ::testing::Values("fp16", "sage_int8"),
                          [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
 
 TEST(KvLengthsOnCuda, RefusedByTheBackendsThatCannotReadThemOnTheDevice) {
@@ -350,7 +359,8 @@ TEST(KvLengthsOnCuda, RefusedByTheBackendsThatCannotReadThemOnTheDevice) {
       make_attention_inputs({2, 2, 2, 1, 64, 64}, InputFamily::Gaussian, at::kHalf, Layout::HND, 3, at::kCUDA);
   AttentionOptions o;
   o.kv_lengths = at::full({2}, 10, at::TensorOptions().dtype(at::kInt).device(at::kCUDA));
-  EXPECT_THROW(make_backend("math")->forward(in.q, in.k, in.v, o), UnsupportedInput);
+  for (const char* refuses : {"math", "sdpa"})
+    if (has_backend(refuses)) EXPECT_THROW(make_backend(refuses)->forward(in.q, in.k, in.v, o), UnsupportedInput) << refuses;
   // fp16 takes it with its decode kernel only: 5 query tokens x 4 query heads per kv head = 20 rows is no decode call.
   const AttentionInputs wide =
       make_attention_inputs({2, 4, 1, 5, 64, 64}, InputFamily::Gaussian, at::kHalf, Layout::HND, 3, at::kCUDA);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <utility>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,7 @@ class KVCache {
  private:
   friend class LlamaModel;
   std::vector<at::Tensor> k_, v_;  // per layer [B, capacity, Hkv, D]
+  at::Tensor cos_, signed_sin_;    // RoPE per position [capacity, D] (LlamaModel::rope_tables)
   int64_t length_ = 0, capacity_ = 0, batch_ = 0;
   std::shared_ptr<DecodeGraphs> graphs_;  // the graphs hold this cache's addresses: they live and die with it
 };
@@ -116,8 +118,8 @@ class LlamaModel {
  private:
   struct Layer {
     at::Tensor input_norm, post_norm;
-    at::Tensor q_w, k_w, v_w, o_w, q_b, k_b, v_b, o_b;        // biases undefined where the config has none
-    at::Tensor gate_w, up_w, down_w, gate_b, up_b, down_b;
+    at::Tensor qkv_w, o_w, qkv_b, o_b;  // q, k, v stacked [(Hq + 2 Hkv) D, hidden]; biases undefined where none
+    at::Tensor gate_up_w, down_w, gate_up_b, down_b;  // gate and up stacked [2 intermediate, hidden]
   };
   LlamaModel() = default;
   at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
@@ -132,8 +134,11 @@ class LlamaModel {
   };
   at::Tensor attention_block(int64_t index, const Layer& layer, const at::Tensor& x, const at::Tensor& cos,
                              const at::Tensor& sin, const CacheAccess& access) const;
-  // The layers and the head from embedded tokens on, RoPE angles for float32 positions `pos` [T].
-  at::Tensor run_layers(at::Tensor x, const at::Tensor& pos, const CacheAccess& access, LayerCapture* capture) const;
+  // RoPE's cos and sin (first half negated: rotate() in llama_model.cpp) for positions [begin, end): [T, D].
+  std::pair<at::Tensor, at::Tensor> rope_tables(int64_t begin, int64_t end) const;
+  // The layers and the head from embedded tokens on, with the tokens' RoPE rows [T, D].
+  at::Tensor run_layers(at::Tensor x, const at::Tensor& cos, const at::Tensor& signed_sin, const CacheAccess& access,
+                        LayerCapture* capture) const;
   // The static decode step: device tokens [B, 1] at the device position [1], logits [B, vocab].
   at::Tensor static_step(const at::Tensor& tokens, const at::Tensor& position, int64_t bucket, KVCache& cache) const;
   std::string static_step_refusal() const;  // why the backends cannot run it on this model ("" when they can)
