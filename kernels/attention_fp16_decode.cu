@@ -12,7 +12,7 @@
 //     len_k; causal, bottom-right), runs the online softmax of the prefill kernel (P rounded to the input type,
 //     row sums of the rounded P; flash_tile.cuh) and O += P V. It writes its unnormalised O, row max m and row
 //     sum l (FP32) for the valid rows.
-//  2. decode_merge: one CTA per (row, kv head, batch), per dim: M = max m_w, L = sum l_w 2^(m_w - M),
+//  2. decode_merge: one CTA per (row, kv head, batch, 32 dims), per dim: M = max m_w, L = sum l_w 2^(m_w - M),
 //     O = sum O_w 2^(m_w - M) / L, rounded to the input type; LSE = ln2 (M + log2 L). A chunk whose keys a row
 //     cannot see has m = -inf and weighs 0; a row that sees no key gets 0 and -inf, as the prefill kernel.
 // Rounding steps: as the prefill kernel up to the per-warp partials (P is rounded relative to the warp's running
@@ -193,15 +193,20 @@ __global__ void __launch_bounds__(32 * kWarps, 3) decode_partial_kernel(const De
 
 constexpr int kMergeThreads = 256;
 
-// One CTA per (row, kv head, batch): the row's max over chunks, each chunk's weight 2^(m_c - M) (in shared memory),
-// L, then the weighted sum of the chunks' O with the threads split over (column pair, chunk group).
+constexpr int kMergeCols = 32;  // output columns per merge CTA
+
+// One CTA per (row, kv head, batch, 32 columns): the row's max over chunks, each chunk's weight 2^(m_c - M) (in
+// shared memory), L, then the weighted sum of the chunks' O for its columns with the threads split over (column
+// pair, chunk group). Splitting the columns gives a batch-1 call with few rows D / 32 times more CTAs to read
+// the partials with (each chunk's weights are recomputed per CTA: 8 bytes a chunk).
 template <int D, bool kBf16>
 __global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const DecodeParams p) {
   extern __shared__ float weight[];  // [chunks]
   __shared__ float red[kMergeThreads / 32];
-  constexpr int kPairs = D / 2, kGroups = kMergeThreads / kPairs;
+  constexpr int kPairs = kMergeCols / 2, kGroups = kMergeThreads / kPairs;
   __shared__ float2 acc[kGroups][kPairs];
-  const int r = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
+  const int r = blockIdx.x, hk = blockIdx.y, b = blockIdx.z / (D / kMergeCols);
+  const int col0 = (blockIdx.z % (D / kMergeCols)) * kMergeCols;
   const int heads_kv = p.heads_q / p.group;
   const int64_t part0 = (static_cast<int64_t>(b) * heads_kv + hk) * p.chunks;
   const float* ml = p.part_ml + (part0 * p.rows + r) * 2;  // chunk c at ml[c * rows * 2]
@@ -219,7 +224,7 @@ __global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const Decod
   l = block_reduce<kMergeThreads>(l, red, SumOp{});  // its barrier publishes `weight` too
   const int pair = threadIdx.x % kPairs, group = threadIdx.x / kPairs;
   float2 o = make_float2(0.0f, 0.0f);
-  const float* po = p.part_o + (part0 * p.rows + r) * D + 2 * pair;
+  const float* po = p.part_o + (part0 * p.rows + r) * D + col0 + 2 * pair;
   const int64_t o_step = static_cast<int64_t>(p.rows) * D;
   for (int c = group; c < p.chunks; c += kGroups) {
     const float w = weight[c];
@@ -234,9 +239,9 @@ __global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const Decod
   for (int g = 1; g < kGroups; ++g) o.x += acc[g][pair].x, o.y += acc[g][pair].y;
   const float inv = l > 0.0f ? 1.0f / l : 0.0f;
   const int h = hk * p.group + r % p.group, token = r / p.group;
-  char* dst = p.out + b * p.os.batch + h * p.os.head + token * p.os.token + pair * 4;
+  char* dst = p.out + b * p.os.batch + h * p.os.head + token * p.os.token + (col0 / 2 + pair) * 4;
   *reinterpret_cast<uint32_t*>(dst) = pack2<kBf16>(o.x * inv, o.y * inv);
-  if (p.lse != nullptr && pair == 0) {
+  if (p.lse != nullptr && pair == 0 && col0 == 0) {
     p.lse[(static_cast<int64_t>(b) * p.heads_q + h) * p.len_q + token] =
         l > 0.0f ? numerics::kLn2 * (mx + log2f(l)) : -INFINITY;
   }
@@ -247,7 +252,8 @@ struct Split {
 };
 
 // Chunks of whole 64-key tiles: about 16 warps' worth per SM over the whole grid (more than are resident at once,
-// so the last wave is short), at least four tiles each (fewer partials to write and merge).
+// so the last wave is short). A batch-1 call over few kv heads gets chunks of one tile: its warps each wait for
+// one load rather than several in turn.
 Split split_of(const AttentionProblem& pr) {
   Split s;
   s.rows = pr.len_q * (pr.heads_q / pr.heads_kv);
@@ -258,7 +264,7 @@ Split split_of(const AttentionProblem& pr) {
   const int64_t want_warps = static_cast<int64_t>(sms) * 4 * kWarps;
   const int tiles = (pr.len_k + kKeyTileCols - 1) / kKeyTileCols;
   const int64_t chunks_per_head = std::max<int64_t>(1, want_warps / std::max<int64_t>(1, heads));
-  const int tiles_per_chunk = std::max<int64_t>(4, (tiles + chunks_per_head - 1) / chunks_per_head);
+  const int tiles_per_chunk = std::max<int64_t>(1, (tiles + chunks_per_head - 1) / chunks_per_head);
   s.chunk_keys = tiles_per_chunk * kKeyTileCols;
   s.chunks = (pr.len_k + s.chunk_keys - 1) / s.chunk_keys;
   return s;
@@ -295,7 +301,7 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, void* workspa
   const int merge_smem = sp.chunks * static_cast<int>(sizeof(float));
   if (merge_smem > 48 * 1024)
     SAGEVAL_CUDA_CHECK(cudaFuncSetAttribute(merge, cudaFuncAttributeMaxDynamicSharedMemorySize, merge_smem));
-  merge<<<dim3(sp.rows, pr.heads_kv, pr.batch), kMergeThreads, merge_smem, stream>>>(p);
+  merge<<<dim3(sp.rows, pr.heads_kv, pr.batch * (D / kMergeCols)), kMergeThreads, merge_smem, stream>>>(p);
   SAGEVAL_CUDA_CHECK_LAUNCH();
 }
 

@@ -425,6 +425,29 @@ std::string throughput_table(const json& section, const char* len_key, const cha
   return fmt::format("### {}\n\n", title) + t.str() + "\n";
 }
 
+// Where a decode step's time goes (sageval_model_bench's decode section): the step, the attention calls alone,
+// their share, the bandwidth they reach reading the cache and that as a fraction of the copy in the same run, and
+// whether the step ran as a CUDA graph. Older runs without these figures get no table.
+std::string decode_split_table(const json& section, const json& copy) {
+  MarkdownTable t({"backend", "batch", "context", "step ms", "attention ms", "attention share", "attention GB/s",
+                   "of copy", "step run as"});
+  for (const json& e : section) {
+    if (e.value("status", "") != "ok" || !e.contains("attention_ms")) continue;
+    t.row({e.value("backend", "?"), num(e.at("batch"), "{:.0f}"), num(e.at("context"), "{:.0f}"),
+           num(e.at("timing").at("median_ms"), "{:.3f}"), num(e.at("attention_ms"), "{:.3f}"),
+           num(e.at("attention_share"), "{:.2f}"), num(e.at("attention_gb_per_s"), "{:.0f}"),
+           e.contains("attention_fraction_of_copy") ? num(e.at("attention_fraction_of_copy"), "{:.2f}") : "-",
+           e.value("decode_mode", "?") == "graph" ? "CUDA graph" : "kernel by kernel (" + e.value("decode_mode_reason", "?") + ")"});
+  }
+  if (t.empty()) return "";
+  return fmt::format("### Decode step: attention and the rest\n\nEach layer's attention call on its own cache of the "
+                     "context's length, all layers replayed as one graph (kernel by kernel where the backend takes no "
+                     "device-side lengths), against the step; GB/s counts K and V of the filled cache read once per "
+                     "layer, against the device-to-device copy measured in the same run ({} GB/s).\n\n",
+                     copy.is_object() ? num(copy.value("gb_per_s_median", json(NAN)), "{:.0f}") : std::string("-")) +
+         t.str() + "\n";
+}
+
 std::string throughput_section(const RunData& run) {
   std::string out = "## Throughput\n\n" + ran_on(run, {"model throughput and memory"});
   const json& mb = run.model_bench;
@@ -438,6 +461,7 @@ std::string throughput_section(const RunData& run) {
   out += figure(run, "prefill_throughput.png", "prefill tokens/s against input length");
   out += throughput_table(mb.value("decode", json::array()), "context", "Decode (one token per sequence per step)");
   out += figure(run, "decode_throughput.png", "decode tokens/s against context length");
+  out += decode_split_table(mb.value("decode", json::array()), mb.value("copy_bandwidth", json()));
   MarkdownTable t({"backend", "L", "time to first token ms (median)", "min", "max"});
   for (const json& e : mb.value("ttft", json::array()))
     if (e.value("status", "") == "ok")

@@ -63,6 +63,28 @@ TEST_F(RunDir, VerdictFirstFailuresShownAndSkippedSectionsSayWhy) {
   EXPECT_LT(ppl, env);
 }
 
+TEST_F(RunDir, DecodeStepSplitShowsAttentionShareBandwidthAndHowTheStepRan) {
+  json bench = bench_doc(10.0);
+  bench["copy_bandwidth"] = {{"status", "ok"}, {"gb_per_s_median", 4200.0}};
+  auto decode = [](const std::string& backend, const std::string& mode) {
+    json e = {{"key", "decode/" + backend + "/B8_L8192"}, {"backend", backend}, {"batch", 8}, {"context", 8192},
+              {"status", "ok"}, {"tokens_per_s", 12000.0}, {"timing", {{"median_ms", 0.62}, {"min_ms", 0.6}, {"max_ms", 0.7}}},
+              {"decode_mode", mode}, {"attention_ms", 0.159}, {"attention_share", 0.26}, {"attention_gb_per_s", 2527.0},
+              {"attention_fraction_of_copy", 0.60}};
+    if (mode != "graph") e["decode_mode_reason"] = "attention backend 'sdpa' (layer 0) does not take kv_lengths on CUDA";
+    return e;
+  };
+  bench["decode"] = {decode("fp16", "graph"), decode("sdpa", "forward")};
+  const std::string md = report::render_report(report::load_run(make("decode_split", {}, nullptr, bench)));
+  EXPECT_HAS(md, "### Decode step: attention and the rest");
+  EXPECT_HAS(md, "(4200 GB/s)");
+  EXPECT_HAS(md, "| fp16 | 8 | 8192 | 0.620 | 0.159 | 0.26 | 2527 | 0.60 | CUDA graph |");
+  EXPECT_HAS(md, "kernel by kernel (attention backend 'sdpa' (layer 0) does not take kv_lengths on CUDA)");
+  // A run from before these figures gets no such table.
+  const std::string old = report::render_report(report::load_run(make("decode_old", {}, nullptr, bench_doc(10.0))));
+  EXPECT_EQ(old.find("Decode step: attention"), std::string::npos);
+}
+
 TEST_F(RunDir, RerunReplacesTheEarlierRecordOfACase) {
   const auto run = report::load_run(make("rerun", {perplexity_record("A", 1.03, false), perplexity_record("A", 1.001, true)}, nullptr));
   ASSERT_EQ(run.records.at("perplexity").size(), 1u);
