@@ -251,28 +251,33 @@ struct Split {
   int rows, chunk_keys, chunks;
 };
 
-// Chunks of whole 64-key tiles: about 16 warps' worth per SM over the whole grid (more than are resident at once,
-// so the last wave is short). A batch-1 call over few kv heads gets chunks of one tile: its warps each wait for
-// one load rather than several in turn.
+template <int D>
+constexpr int partial_smem_bytes() {
+  return (kRows + kWarps * 2 * kKeyTileCols) * D * 2;
+}
+
+// Chunks of whole 64-key tiles, sized so that the grid's warps fit the device at once: one wave, each warp a few
+// tiles in turn (a warp waits for each tile's load, so a second wave costs as much as the tiles it adds, and more
+// chunks add partials to write and merge). Measured on the H200 (2026-11-29, sageval_decode_bench and
+// sageval_model_bench): four times as many warps as fit (one tile each for few heads) was faster at batch 1 and
+// short caches and up to 20% slower at batch 8-32; chunks of at least four tiles were 1.5-1.8x slower at batch 1.
 Split split_of(const AttentionProblem& pr) {
   Split s;
   s.rows = pr.len_q * (pr.heads_q / pr.heads_kv);
-  int sms = 0, device = 0;
+  int sms = 0, smem_per_sm = 0, device = 0;
   SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
   SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+  const int smem = attention_fp16_decode_smem_bytes(pr.head_dim);
+  const int blocks_per_sm = std::clamp(smem_per_sm / (smem + 1024), 1, 3);  // 1 KiB the runtime keeps per block
   const int64_t heads = static_cast<int64_t>(pr.batch) * pr.heads_kv;
-  const int64_t want_warps = static_cast<int64_t>(sms) * 4 * kWarps;
+  const int64_t resident_warps = static_cast<int64_t>(sms) * blocks_per_sm * kWarps;
   const int tiles = (pr.len_k + kKeyTileCols - 1) / kKeyTileCols;
-  const int64_t chunks_per_head = std::max<int64_t>(1, want_warps / std::max<int64_t>(1, heads));
+  const int64_t chunks_per_head = std::max<int64_t>(1, resident_warps / std::max<int64_t>(1, heads));
   const int tiles_per_chunk = std::max<int64_t>(1, (tiles + chunks_per_head - 1) / chunks_per_head);
   s.chunk_keys = tiles_per_chunk * kKeyTileCols;
   s.chunks = (pr.len_k + s.chunk_keys - 1) / s.chunk_keys;
   return s;
-}
-
-template <int D>
-constexpr int partial_smem_bytes() {
-  return (kRows + kWarps * 2 * kKeyTileCols) * D * 2;
 }
 
 template <int D, bool kBf16, bool kCausal>
