@@ -5,8 +5,9 @@
 // bandwidth measured in the same run. Shapes: one query token, Hq = 32, Hkv = 8, D = 128 (the attention of
 // Llama-3-8B), fp16, HND, batch x context from the options. Variants: fp16_decode (the split-KV kernel the `fp16`
 // backend runs for such queries), fp16_prefill_kernel (the 128-row prefill kernel on the same problem: what the
-// backend ran before), sage_int8 (quantization of the whole cache and the attention kernel, what the `sage_int8`
-// backend does per call), SDPA flash / efficient / cudnn (one backend at a time; GQA through enable_gqa).
+// backend ran before), sage_int8 (quantization of the whole cache and the INT8 attention kernel: what the
+// `sage_int8` backend would do per call if it did not run decode as fp16 does, which is why it does not), SDPA
+// flash / efficient / cudnn (one backend at a time; GQA through enable_gqa).
 // Method as sageval_attention_bench: CUDA events around each call, warm-up first, median of --iters, input sets
 // rotated so that the L2 (60 MiB on an H200) does not hold the cache between calls of small shapes.
 //

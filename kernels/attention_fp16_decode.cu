@@ -260,7 +260,7 @@ constexpr int partial_smem_bytes() {
 // tiles in turn (a warp waits for each tile's load, so a second wave costs as much as the tiles it adds, and more
 // chunks add partials to write and merge). Measured on the H200 (2026-11-29, sageval_decode_bench and
 // sageval_model_bench): four times as many warps as fit, one tile each for few heads, was up to 20% slower at
-// batch 8-32; chunks of at least four tiles were 1.2-1.8x slower at batch 1.
+// batch 8-32; chunks of at least four tiles were 1.1-1.8x slower at batch 1.
 Split split_of(const AttentionProblem& pr) {
   Split s;
   s.rows = pr.len_q * (pr.heads_q / pr.heads_kv);
@@ -274,7 +274,7 @@ Split split_of(const AttentionProblem& pr) {
   const int64_t resident_warps = static_cast<int64_t>(sms) * blocks_per_sm * kWarps;
   const int tiles = (pr.len_k + kKeyTileCols - 1) / kKeyTileCols;
   // A whole number of CTAs per kv head (a CTA's warps share its head's Q tile): fewer chunks than warps would
-  // leave warps idle (half of them at batch 32 with 8 kv heads: 1.25x slower, H200 2026-11-29).
+  // leave warps idle (half of them at batch 32 with 8 kv heads: 1.2x slower, H200 2026-11-29).
   const int64_t chunks_per_head = std::max<int64_t>(kWarps, resident_warps / std::max<int64_t>(1, heads) / kWarps * kWarps);
   const int tiles_per_chunk = std::max<int64_t>(1, (tiles + chunks_per_head - 1) / chunks_per_head);
   s.chunk_keys = tiles_per_chunk * kKeyTileCols;
