@@ -141,6 +141,16 @@ void guarded(json& entry, const std::string& what, const std::function<void()>& 
   }
 }
 
+// The options of the model's attention calls when they are timed alone: causal, NHD, no input or output scans.
+sageval::AttentionOptions timed_attention_options() {
+  sageval::AttentionOptions o;
+  o.causal = true;
+  o.layout = sageval::Layout::NHD;
+  o.check_finite = false;
+  o.check_output = false;
+  return o;
+}
+
 struct Bench {
   const Options& opt;
   std::unique_ptr<sageval::model::LlamaModel> model;
@@ -162,11 +172,7 @@ struct Bench {
                       at::randn({batch, length, c.num_kv_heads, c.head_dim}, fp16),
                       at::randn({batch, length, c.num_kv_heads, c.head_dim}, fp16)});
     auto b = sageval::make_backend(backend);
-    sageval::AttentionOptions o;
-    o.causal = true;
-    o.layout = sageval::Layout::NHD;
-    o.check_finite = false;
-    o.check_output = false;
+    sageval::AttentionOptions o = timed_attention_options();
     return perf::time_gpu_calls([&](int i) { b->forward(sets[i % kInputSets][0], sets[i % kInputSets][1], sets[i % kInputSets][2], o); },
                                 opt.warmup, opt.iters);
   }
@@ -239,11 +245,7 @@ struct Bench {
                         at::randn({batch, bucket, c.num_kv_heads, c.head_dim}, fp16)});
     const at::Tensor q = at::randn({batch, 1, c.num_heads, c.head_dim}, fp16);
     auto b = sageval::make_backend(backend);
-    sageval::AttentionOptions o;
-    o.causal = true;
-    o.layout = sageval::Layout::NHD;
-    o.check_finite = false;
-    o.check_output = false;
+    sageval::AttentionOptions o = timed_attention_options();
     const bool static_cache = b->capabilities().cuda_kv_lengths;
     if (static_cache) o.kv_lengths = at::full({batch}, context + 1, at::TensorOptions().dtype(at::kInt).device(at::kCUDA));
     auto layers = [&] {
