@@ -205,8 +205,8 @@ __global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const Decod
   __shared__ float red[kMergeThreads / 32];
   constexpr int kPairs = kMergeCols / 2, kGroups = kMergeThreads / kPairs;
   __shared__ float2 acc[kGroups][kPairs];
-  const int r = blockIdx.x, hk = blockIdx.y, b = blockIdx.z / (D / kMergeCols);
-  const int col0 = (blockIdx.z % (D / kMergeCols)) * kMergeCols;
+  const int r = blockIdx.x / (D / kMergeCols), hk = blockIdx.y, b = blockIdx.z;
+  const int col0 = (blockIdx.x % (D / kMergeCols)) * kMergeCols;
   const int heads_kv = p.heads_q / p.group;
   const int64_t part0 = (static_cast<int64_t>(b) * heads_kv + hk) * p.chunks;
   const float* ml = p.part_ml + (part0 * p.rows + r) * 2;  // chunk c at ml[c * rows * 2]
@@ -273,8 +273,9 @@ Split split_of(const AttentionProblem& pr) {
   const int64_t heads = static_cast<int64_t>(pr.batch) * pr.heads_kv;
   const int64_t resident_warps = static_cast<int64_t>(sms) * blocks_per_sm * kWarps;
   const int tiles = (pr.len_k + kKeyTileCols - 1) / kKeyTileCols;
-  // A whole number of CTAs per kv head (a CTA's warps share its head's Q tile): fewer chunks than warps would
-  // leave warps idle (half of them at batch 32 with 8 kv heads: 1.2x slower, H200 2026-11-29).
+  // Room for a whole number of CTAs per kv head (a CTA's warps share its head's Q tile): a split planned for fewer
+  // chunks than a CTA has warps left warps idle (half of them at batch 32 with 8 kv heads: 1.2x slower, H200
+  // 2026-11-29). Short caches still leave some idle: the chunks are whole tiles.
   const int64_t chunks_per_head = std::max<int64_t>(kWarps, resident_warps / std::max<int64_t>(1, heads) / kWarps * kWarps);
   const int tiles_per_chunk = std::max<int64_t>(1, (tiles + chunks_per_head - 1) / chunks_per_head);
   s.chunk_keys = tiles_per_chunk * kKeyTileCols;
@@ -284,6 +285,9 @@ Split split_of(const AttentionProblem& pr) {
 
 template <int D, bool kBf16, bool kCausal>
 void launch(const AttentionProblem& pr, const AttentionTensors& t, void* workspace, cudaStream_t stream) {
+  if (pr.batch > 65535 || pr.heads_kv > 65535)  // grid z and y
+    throw std::invalid_argument("attention_fp16_decode: batch " + std::to_string(pr.batch) + " or kv heads " +
+                                std::to_string(pr.heads_kv) + " above 65535, the most a grid dimension holds");
   const Split sp = split_of(pr);
   DecodeParams p{};
   static_cast<TensorBytes&>(p) = tensor_bytes(t);
@@ -308,7 +312,7 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, void* workspa
   const int merge_smem = sp.chunks * static_cast<int>(sizeof(float));
   if (merge_smem > 48 * 1024)
     SAGEVAL_CUDA_CHECK(cudaFuncSetAttribute(merge, cudaFuncAttributeMaxDynamicSharedMemorySize, merge_smem));
-  merge<<<dim3(sp.rows, pr.heads_kv, pr.batch * (D / kMergeCols)), kMergeThreads, merge_smem, stream>>>(p);
+  merge<<<dim3(sp.rows * (D / kMergeCols), pr.heads_kv, pr.batch), kMergeThreads, merge_smem, stream>>>(p);
   SAGEVAL_CUDA_CHECK_LAUNCH();
 }
 

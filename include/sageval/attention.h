@@ -33,7 +33,8 @@ struct AttentionOptions {
   Layout layout = Layout::HND;
   bool return_lse = false;
   // Scan q, k and v for NaN/Inf before running (one extra pass; a hot loop that has checked its inputs
-  // elsewhere may turn it off).
+  // elsewhere may turn it off). With kv_lengths only the keys that count are scanned, and on CUDA k and v not
+  // at all (that would read the lengths back to the host).
   bool check_finite = true;
   // A backend's own check of its output, where it has one (py: backends: NaN/Inf in what Python returned). On
   // unless timing: a model run keeps it, so a py: backend's Inf is an error naming it, not NaN logits.

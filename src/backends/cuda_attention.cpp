@@ -38,10 +38,13 @@ AttentionOutput fp16_attention_cuda(const at::Tensor& q, const at::Tensor& k, co
     const at::Tensor workspace = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).device(q.device()));
     kernels::attention_fp16_decode(call.problem, call.tensors, workspace.data_ptr(), stream);
   } else if (options.kv_lengths.defined()) {
+    int max_smem = 0;
+    C10_CUDA_CHECK(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, q.get_device()));
     throw UnsupportedInput(fmt::format(
-        "kv_lengths is taken by the fp16 split-KV decode kernel only, which does not take this call ({} query rows per kv head, at most {}; D {} on this device: {} bytes of shared memory)",
+        "kv_lengths is read by the fp16 split-KV decode kernel only, which does not take this call ({} query rows "
+        "per kv head, at most {}; D {} needs {} bytes of shared memory, this device allows {} per block)",
         call.problem.len_q * (call.problem.heads_q / call.problem.heads_kv), kernels::kDecodeMaxRows,
-        call.problem.head_dim, kernels::attention_fp16_decode_smem_bytes(call.problem.head_dim)));
+        call.problem.head_dim, kernels::attention_fp16_decode_smem_bytes(call.problem.head_dim), max_smem));
   } else {
     kernels::attention_fp16_forward(call.problem, call.tensors, stream);
   }
@@ -50,8 +53,6 @@ AttentionOutput fp16_attention_cuda(const at::Tensor& q, const at::Tensor& k, co
 
 AttentionOutput sage_int8_attention_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                          const HndOptions& options) {
-  // Decode runs in FP16 over the FP16 cache (kernel_backends.cpp says why), on CPU and GPU alike.
-  if (options.decode) return fp16_attention_cuda(q, k, v, options);
   c10::cuda::CUDAGuard guard(q.device());
   KernelCall call = call_of(q, k, v, options);
   const SageInt8Buffers workspace = allocate_sage_int8_workspace(call.problem, q.device());

@@ -8,7 +8,11 @@
 //              reads it twice and writes it once more per step, 1.9-8.4x slower than the FP16 decode kernel on
 //              the H200 (sageval_decode_bench, 2026-11-29), while decode attention is bound by reading the cache,
 //              which INT8 Q.K^T does not shorten as long as the cache is kept in FP16. Where decode time goes:
-//              docs/measurements (decode reports).
+//              docs/measurements/h200_decode_graph_2026-11-29.md.
+#include <optional>
+
+#include <fmt/format.h>
+
 #include "backends/backend_factories.h"
 #include "sageval/emulation.h"
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
@@ -20,10 +24,17 @@ namespace {
 
 using AttentionFn = AttentionOutput (*)(const at::Tensor&, const at::Tensor&, const at::Tensor&, const HndOptions&);
 
+struct Paths {
+  AttentionFn cpu = nullptr, cuda = nullptr;  // cuda null: no CUDA path in this build
+};
+
 class KernelBackend final : public AttentionBackend {
  public:
-  KernelBackend(std::string name, std::string description, AttentionFn cpu, AttentionFn cuda, std::string gates = "")
-      : name_(std::move(name)), description_(std::move(description)), cpu_(cpu), cuda_(cuda),
+  // `decode`: the paths of decode calls (HndOptions::decode) and of calls with kv_lengths, which only the decode
+  // kernel reads, where they differ from `main` (sage_int8's are fp16's): one rule for CPU and CUDA alike.
+  KernelBackend(std::string name, std::string description, Paths main, std::optional<Paths> decode = {},
+                std::string gates = "")
+      : name_(std::move(name)), description_(std::move(description)), main_(main), decode_(decode),
         gates_(gates.empty() ? name_ : std::move(gates)) {}
 
   std::string name() const override { return name_; }
@@ -33,9 +44,9 @@ class KernelBackend final : public AttentionBackend {
     caps.head_dims = {64, 128};
     caps.dtypes = {at::kHalf, at::kBFloat16};
     caps.cpu = true;
-    caps.cuda = cuda_ != nullptr;
+    caps.cuda = main_.cuda != nullptr;
     caps.lse = true;
-    caps.cuda_kv_lengths = cuda_ != nullptr;
+    caps.cuda_kv_lengths = (decode_ ? decode_->cuda : main_.cuda) != nullptr;
     caps.gates = gates_;
     caps.description = description_;
     return caps;
@@ -44,13 +55,19 @@ class KernelBackend final : public AttentionBackend {
  protected:
   AttentionOutput forward_hnd(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                               const HndOptions& options) const override {
-    // Validation has already rejected CUDA tensors when cuda_ is null.
-    return (q.is_cuda() ? cuda_ : cpu_)(q, k, v, options);
+    const Paths& paths = decode_ && (options.decode || options.kv_lengths.defined()) ? *decode_ : main_;
+    // Validation has already rejected CUDA tensors when the CUDA path is null.
+    try {
+      return (q.is_cuda() ? paths.cuda : paths.cpu)(q, k, v, options);
+    } catch (const UnsupportedInput& e) {  // a kernel's refusal, named by the backend it was called through
+      throw UnsupportedInput(fmt::format("attention backend '{}': {}", name_, e.what()));
+    }
   }
 
  private:
   std::string name_, description_;
-  AttentionFn cpu_, cuda_;
+  Paths main_;
+  std::optional<Paths> decode_;
   std::string gates_;  // whose thresholds judge it
 };
 
@@ -59,16 +76,13 @@ AttentionOutput emulate_fp16_cpu(const at::Tensor& q, const at::Tensor& k, const
   return emulate_fp16_attention(q, k, v, o.causal, o.sm_scale, o.return_lse);
 }
 
-// Decode calls run in FP16 (above), on CPU as on the GPU.
 AttentionOutput emulate_sage_int8_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                       const HndOptions& o) {
-  if (o.decode) return emulate_fp16_cpu(q, k, v, o);
   return emulate_sage_int8_attention(q, k, v, o.causal, o.sm_scale, o.return_lse);
 }
 
 AttentionOutput emulate_sage_int8_qsmooth_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                               const HndOptions& o) {
-  if (o.decode) return emulate_fp16_cpu(q, k, v, o);
   SageInt8EmulationOptions recipe;
   recipe.smooth_q = true;
   return emulate_sage_int8_attention(q, k, v, o.causal, o.sm_scale, o.return_lse, recipe);
@@ -86,21 +100,20 @@ constexpr AttentionFn kSageInt8Cuda = nullptr;
 
 std::unique_ptr<AttentionBackend> make_fp16_backend() {
   return std::make_unique<KernelBackend>("fp16", "FP16 reference (FlashAttention-2 tiling; CPU: exact emulation)",
-                                         &emulate_fp16_cpu, kFp16Cuda);
+                                         Paths{&emulate_fp16_cpu, kFp16Cuda});
 }
 
 std::unique_ptr<AttentionBackend> make_sage_int8_backend() {
   return std::make_unique<KernelBackend>(
       "sage_int8", "INT8 Q.K^T (per-block, smoothed K), FP16 P.V; decode (<= 16 query rows per kv head) as fp16 "
-      "(CPU: exact emulation)", &emulate_sage_int8_cpu,
-      kSageInt8Cuda);
+      "(CPU: exact emulation)", Paths{&emulate_sage_int8_cpu, kSageInt8Cuda}, Paths{&emulate_fp16_cpu, kFp16Cuda});
 }
 
 // A recipe lever under evaluation (issue #15): judged by sage_int8's gates, CPU only until a kernel has it.
 std::unique_ptr<AttentionBackend> make_sage_int8_qsmooth_backend() {
   return std::make_unique<KernelBackend>(
       "sage_int8_qsmooth", "sage_int8 with Q smoothed per block as SageAttention2 does (CPU emulation only: no kernel)",
-      &emulate_sage_int8_qsmooth_cpu, nullptr, "sage_int8");
+      Paths{&emulate_sage_int8_qsmooth_cpu, nullptr}, Paths{&emulate_fp16_cpu, nullptr}, "sage_int8");
 }
 
 bool cuda_kernels_available() { return kFp16Cuda != nullptr; }

@@ -126,7 +126,16 @@ void validate_attention_inputs(const std::string& backend, const BackendCapabili
 
   if (options.check_finite) {
     for (int i = 0; i < 3; ++i) {
-      const at::Tensor& t = *tensors[i];
+      at::Tensor t = *tensors[i];
+      if (i > 0 && options.kv_lengths.defined()) {
+        // Only the keys that count: the rest of a static cache may hold anything. On CUDA not at all (the lengths
+        // would have to be read back, the sync kv_lengths exists to avoid).
+        if (!q.is_cpu()) continue;
+        std::vector<at::Tensor> counted;
+        for (int64_t b = 0; b < t.size(0); ++b)
+          counted.push_back(t.select(0, b).narrow(token_axis - 1, 0, options.kv_lengths[b].item<int64_t>()).flatten());
+        t = at::cat(counted);
+      }
       if (!at::isfinite(t).all().item<bool>()) {
         const int64_t nans = at::isnan(t).sum().item<int64_t>();
         const int64_t infs = at::isinf(t).sum().item<int64_t>();

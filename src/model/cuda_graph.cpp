@@ -27,22 +27,33 @@ CapturedCall::CapturedCall(const std::function<at::Tensor()>& fn, GraphPool pool
   at::cuda::CUDAEvent queued;
   queued.record(current);
   queued.block(side);
-  {
-    const c10::cuda::CUDAStreamGuard on_side(side);
-    fn();  // warm-up, not captured
-    impl_->graph.capture_begin(pool);
-    try {
-      impl_->output = fn();
-    } catch (...) {
-      impl_->graph.capture_end();  // leaves the stream's capture mode before the error goes on
-      throw;
+  // However the capture ends, the current stream's later work (the first replay, readers of the output, or a
+  // caller's fallback after a refusal) waits for what the side stream queued (the warm-up's writes).
+  struct Rejoin {
+    const c10::cuda::CUDAStream& side;
+    const c10::cuda::CUDAStream& current;
+    ~Rejoin() {
+      try {
+        at::cuda::CUDAEvent done;
+        done.record(side);
+        done.block(current);
+      } catch (...) {  // a destructor must not throw; the CUDA error shows at the next call
+      }
     }
-    impl_->graph.capture_end();
+  } rejoin{side, current};
+  const c10::cuda::CUDAStreamGuard on_side(side);
+  fn();  // warm-up, not captured
+  impl_->graph.capture_begin(pool);
+  try {
+    impl_->output = fn();
+  } catch (...) {
+    try {
+      impl_->graph.capture_end();  // leaves the stream's capture mode
+    } catch (...) {  // an invalidated capture fails here too: the first error is the one to report
+    }
+    throw;
   }
-  // The current stream's later work (the first replay, readers of the output) waits for the side stream.
-  at::cuda::CUDAEvent captured;
-  captured.record(side);
-  captured.block(current);
+  impl_->graph.capture_end();
 }
 
 const at::Tensor& CapturedCall::replay() {

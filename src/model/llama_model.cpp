@@ -1,6 +1,7 @@
 #include "sageval/model/llama_model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <optional>
 #include <set>
@@ -8,6 +9,7 @@
 #include <utility>
 #include <stdexcept>
 
+#include <c10/core/DeviceGuard.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -56,6 +58,20 @@ void check_dtype_runs(at::ScalarType dtype, const at::Device& device) {
                                          "fail there; pass --dtype fp32 (or bf16), or run on a GPU",
                                          c10::toString(dtype), device.str()));
   }
+}
+
+// x times weights stacked by rows (q/k/v, gate/up): on CUDA one product, two or three launches fewer a layer; on
+// the CPU one product per block, as the weights were multiplied before they were stacked, so that CPU results do
+// not move (OpenBLAS takes other kernels for the stacked shape: up to 1.9e-6 apart in float32).
+at::Tensor stacked_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, at::IntArrayRef rows) {
+  if (x.is_cuda()) return at::linear(x, w, b);
+  std::vector<at::Tensor> parts;
+  int64_t r0 = 0;
+  for (const int64_t n : rows) {
+    parts.push_back(at::linear(x, w.slice(0, r0, r0 + n), b.defined() ? b.slice(0, r0, r0 + n) : at::Tensor()));
+    r0 += n;
+  }
+  return at::cat(parts, -1);
 }
 
 // RoPE as transformers computes it, x * cos + rotate_half(x) * sin with rotate_half(x) = [-x2, x1], in one roll:
@@ -134,8 +150,8 @@ std::unique_ptr<LlamaModel> LlamaModel::load(const std::string& folder, const Lo
     Layer l;
     l.input_norm = w(p + "input_layernorm.weight", {h});
     l.post_norm = w(p + "post_attention_layernorm.weight", {h});
-    // q, k and v (and gate and up) as one matrix each: one product instead of three (two), a third of the
-    // launches a decode step makes.
+    // q, k and v (and gate and up) as one matrix each: on CUDA one product instead of three (two), a third of
+    // the launches a decode step makes (stacked_linear).
     l.qkv_w = at::cat({w(p + "self_attn.q_proj.weight", {qd, h}), w(p + "self_attn.k_proj.weight", {kvd, h}),
                        w(p + "self_attn.v_proj.weight", {kvd, h})});
     l.o_w = w(p + "self_attn.o_proj.weight", {h, qd});
@@ -219,7 +235,9 @@ void LlamaModel::set_attention(const AttentionSelection& selection) {
     }
   }
   selection_ = selection;
-  ++attention_version_;
+  // Process-wide, so that a cache's graphs never match a later model that happens to reuse this one's address.
+  static std::atomic<uint64_t> next_version{1};
+  attention_version_ = next_version++;
   layer_backends_ = std::move(backends);
   layer_attention_dtype_ = std::move(dtypes);
   head_overrides_ = std::move(overrides);
@@ -264,7 +282,7 @@ at::Tensor LlamaModel::attention_block(int64_t index, const Layer& l, const at::
                                        const at::Tensor& sin, const CacheAccess& access) const {
   const int64_t b = x.size(0), t = x.size(1), d = config_.head_dim;
   const int64_t hq = config_.num_heads, hkv = config_.num_kv_heads;
-  const at::Tensor qkv = at::linear(x, l.qkv_w, l.qkv_b).view({b, t, hq + 2 * hkv, d});
+  const at::Tensor qkv = stacked_linear(x, l.qkv_w, l.qkv_b, {hq * d, hkv * d, hkv * d}).view({b, t, hq + 2 * hkv, d});
   const at::Tensor qk = rotate(qkv.slice(2, 0, hq + hkv), cos, sin);  // q and k rotated together
   const at::Tensor q = qk.slice(2, 0, hq);
   at::Tensor k = qk.slice(2, hq), v = qkv.slice(2, hq + hkv);
@@ -298,8 +316,8 @@ at::Tensor LlamaModel::attention_block(int64_t index, const Layer& l, const at::
 }
 
 at::Tensor LlamaModel::mlp(const Layer& l, const at::Tensor& x) const {
-  const at::Tensor gate_up = at::linear(x, l.gate_up_w, l.gate_up_b);
   const int64_t inter = config_.intermediate_size;
+  const at::Tensor gate_up = stacked_linear(x, l.gate_up_w, l.gate_up_b, {inter, inter});
   at::Tensor gate = gate_up.slice(-1, 0, inter);
   switch (config_.hidden_act) {
     case Activation::kSilu: gate = at::silu(gate); break;
@@ -318,6 +336,13 @@ void LlamaModel::check_room(const KVCache& cache, int64_t batch, int64_t tokens)
                                             cache.length_, tokens));
 }
 
+void LlamaModel::check_token_ids(const at::Tensor& tokens) const {
+  if (tokens.numel() == 0 || !tokens.is_cpu()) return;  // on the device: the caller's (see forward's comment)
+  const int64_t lo = tokens.min().item<int64_t>(), hi = tokens.max().item<int64_t>();
+  if (lo < 0 || hi >= config_.vocab_size)
+    throw std::invalid_argument(fmt::format("token ids must be in [0, {}), got [{}, {}]", config_.vocab_size, lo, hi));
+}
+
 void LlamaModel::check_window(int64_t past, int64_t tokens) const {
   // Sliding-window layers attend to the last W keys only. For sequences of at most W tokens that is plain causal
   // attention; longer ones would need a windowed mask, which no attention backend implements yet.
@@ -334,11 +359,7 @@ at::Tensor LlamaModel::forward(const at::Tensor& tokens, KVCache* cache, LayerCa
                                             c10::toString(tokens.scalar_type()), tokens.dim()));
   const int64_t b = tokens.size(0), t = tokens.size(1);
   if (t == 0) throw std::invalid_argument("tokens are empty");
-  if (tokens.numel() > 0 && tokens.is_cpu()) {
-    const int64_t lo = tokens.min().item<int64_t>(), hi = tokens.max().item<int64_t>();
-    if (lo < 0 || hi >= config_.vocab_size)
-      throw std::invalid_argument(fmt::format("token ids must be in [0, {}), got [{}, {}]", config_.vocab_size, lo, hi));
-  }
+  check_token_ids(tokens);
   const int64_t past = cache ? cache->length_ : 0;
   if (cache != nullptr) check_room(*cache, b, t);
   check_window(past, t);
@@ -387,8 +408,11 @@ at::Tensor LlamaModel::static_step(const at::Tensor& tokens, const at::Tensor& p
       .select(1, 0);
 }
 
-std::string LlamaModel::static_step_refusal() const {
+std::string LlamaModel::decode_graph_refusal() const {
   if (!device_.is_cuda()) return fmt::format("the model is on {}", device_.str());
+  if (!kernels::is_decode_call(1, config_.num_heads, config_.num_kv_heads, kernels::kDecodeMinKeys, true))
+    return fmt::format("{} query heads per kv head: the decode kernel takes at most {} query rows per kv head",
+                       config_.num_heads / config_.num_kv_heads, kernels::kDecodeMaxRows);
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     std::vector<const AttentionBackend*> backends{layer_backends_[static_cast<size_t>(i)].get()};
     for (const HeadOverride& h : head_overrides_[static_cast<size_t>(i)]) backends.push_back(h.backend.get());
@@ -411,8 +435,8 @@ at::Tensor LlamaModel::decode(const at::Tensor& tokens, KVCache& cache, DecodeMo
     g.model = this;
     g.attention_version = attention_version_;
   }
-  std::string refusal = mode == DecodeMode::kForward ? "" : static_step_refusal();
-  if (refusal.empty()) refusal = g.kernel_refusal;
+  std::string refusal = mode == DecodeMode::kForward ? "" : decode_graph_refusal();
+  if (refusal.empty() && mode != DecodeMode::kForward) refusal = g.kernel_refusal;
   auto by_forward = [&](std::string why) {
     at::Tensor logits = forward(tokens, &cache).select(1, 0);
     g.last = DecodeMode::kForward;
@@ -420,6 +444,7 @@ at::Tensor LlamaModel::decode(const at::Tensor& tokens, KVCache& cache, DecodeMo
     return logits;
   };
   if (mode == DecodeMode::kForward || !refusal.empty()) return by_forward(refusal);
+  check_token_ids(tokens);
   check_room(cache, tokens.size(0), 1);
   check_window(cache.length_, 1);
   const int64_t past = cache.length_, bucket = decode_key_bucket(past + 1, cache.capacity_);
@@ -428,6 +453,7 @@ at::Tensor LlamaModel::decode(const at::Tensor& tokens, KVCache& cache, DecodeMo
     g.tokens = at::zeros({cache.batch_, 1}, opts);
     g.position = at::zeros({1}, opts);
   }
+  const c10::DeviceGuard on_model_device(device_);  // graphs are captured on the current device's streams
   g.tokens.copy_(tokens);
   g.position.fill_(past);
   at::Tensor logits;

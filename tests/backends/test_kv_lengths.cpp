@@ -64,6 +64,17 @@ TEST(KvLengths, BadLengthsAreErrorsNamingThem) {
   EXPECT_NE(message(lengths({3, 4, 5, 6}).slice(0, 0, 4, 2)).find("kv_lengths must be contiguous"), std::string::npos);
 }
 
+TEST(KvLengths, OnlyTheKeysThatCountAreScannedForNonFiniteValues) {
+  auto backend = make_backend("fp16");
+  auto in = make_attention_inputs({2, 2, 2, 1, 64, 64}, InputFamily::Gaussian, at::kHalf, Layout::HND, 1);
+  in.k.select(0, 1).slice(1, 40).fill_(NAN);  // row 1 past its 40 keys: an unfilled static cache
+  AttentionOptions o;
+  o.kv_lengths = lengths({64, 40});
+  EXPECT_NO_THROW(backend->forward(in.q, in.k, in.v, o));
+  o.kv_lengths = lengths({64, 41});
+  EXPECT_THROW(backend->forward(in.q, in.k, in.v, o), std::invalid_argument);
+}
+
 TEST(DecodeCall, FewRowsPerKvHeadAgainstManyKeysOrAStaticCache) {
   EXPECT_TRUE(kernels::is_decode_call(1, 32, 8, 256, false));
   EXPECT_FALSE(kernels::is_decode_call(1, 32, 8, 255, false));

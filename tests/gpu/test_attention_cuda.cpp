@@ -361,10 +361,12 @@ TEST(KvLengthsOnCuda, RefusedByTheBackendsThatCannotReadThemOnTheDevice) {
   o.kv_lengths = at::full({2}, 10, at::TensorOptions().dtype(at::kInt).device(at::kCUDA));
   for (const char* refuses : {"math", "sdpa"})
     if (has_backend(refuses)) EXPECT_THROW(make_backend(refuses)->forward(in.q, in.k, in.v, o), UnsupportedInput) << refuses;
-  // fp16 takes it with its decode kernel only: 5 query tokens x 4 query heads per kv head = 20 rows is no decode call.
+  // fp16 and sage_int8 take it with the decode kernel only: 5 query tokens x 4 query heads per kv head = 20 rows
+  // is no decode call (sage_int8 must not run its INT8 kernels over every key instead).
   const AttentionInputs wide =
       make_attention_inputs({2, 4, 1, 5, 64, 64}, InputFamily::Gaussian, at::kHalf, Layout::HND, 3, at::kCUDA);
-  EXPECT_THROW(make_backend("fp16")->forward(wide.q, wide.k, wide.v, o), UnsupportedInput);
+  for (const char* decode_kernel_only : {"fp16", "sage_int8"})
+    EXPECT_THROW(make_backend(decode_kernel_only)->forward(wide.q, wide.k, wide.v, o), UnsupportedInput) << decode_kernel_only;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -372,7 +374,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(DecodeCase{128, 1, 4096, 4, false, at::kHalf}, DecodeCase{128, 1, 4096, 4, true, at::kBFloat16},
                       DecodeCase{64, 1, 1000, 8, true, at::kHalf}, DecodeCase{128, 4, 1000, 4, true, at::kHalf},
                       DecodeCase{64, 16, 777, 1, true, at::kBFloat16}, DecodeCase{128, 2, 32768, 2, true, at::kHalf},
-                      // two chunks, the second a part tile, and idle warps in the CTA; chunks of more than 4 tiles
+                      // a last chunk of a part tile and idle warps in a CTA; chunks of several tiles
                       DecodeCase{128, 1, 300, 4, true, at::kHalf}, DecodeCase{64, 3, 200000, 4, false, at::kBFloat16}),
     [](const ::testing::TestParamInfo<DecodeCase>& info) { return info.param.name(); });
 

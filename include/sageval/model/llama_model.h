@@ -114,6 +114,9 @@ class LlamaModel {
   // fell back to kForward ("" otherwise).
   DecodeMode decode_mode_used(const KVCache& cache) const;
   std::string decode_fallback_reason(const KVCache& cache) const;
+  // Why decode cannot run the static step (kGraph, kStatic) with this model's device and attention backends, ""
+  // when it can (a kernel may still refuse a call: decode_fallback_reason then says so).
+  std::string decode_graph_refusal() const;
 
  private:
   struct Layer {
@@ -141,7 +144,7 @@ class LlamaModel {
                         LayerCapture* capture) const;
   // The static decode step: device tokens [B, 1] at the device position [1], logits [B, vocab].
   at::Tensor static_step(const at::Tensor& tokens, const at::Tensor& position, int64_t bucket, KVCache& cache) const;
-  std::string static_step_refusal() const;  // why the backends cannot run it on this model ("" when they can)
+  void check_token_ids(const at::Tensor& tokens) const;  // CPU tokens against the vocabulary
   void check_room(const KVCache& cache, int64_t batch, int64_t tokens) const;
   void check_window(int64_t past, int64_t tokens) const;  // sliding windows: refused past the window
 
