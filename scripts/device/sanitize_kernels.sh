@@ -4,7 +4,8 @@
 # and sage_int8 (the path this GPU takes) against their exact emulations, causal and not, D 64 and 128, GQA,
 # Nq x Nk of 1 x 1000 (decode), 63 x 63, 65 x 65 and 1000 x 65; the sm80 path forced; the CUDA quantization; the
 # misaligned and strided views; the split-KV decode kernel with and without kv_lengths. Logs under $OUTDIR
-# (sourced scripts set it) as sanitizer_<tool>.log; one line per tool. Exit 1 when any tool reports an error. Expects a build in build-gpu (gpu_build_env.sh).
+# (sourced scripts set it) as sanitizer_<tool>.log; one line per tool. Exit 1 when any tool reports an error.
+# Expects a build in build-gpu (gpu_build_env.sh).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUTDIR="${OUTDIR:-${OUT:-$PWD/device_out}}"
