@@ -276,7 +276,8 @@ struct Bench {
             const int64_t capacity = length + opt.warmup + opt.iters;
             // The model's cache stays alive while the attention's own caches are timed: freed first (and the
             // cached blocks released), the same attention calls measured 1.66 instead of 1.45 ms at batch 32 and
-            // 32K (H200, three processes each), while the step that contains them took 1.94 ms either way.
+            // 32K (H200, 2026-11-29, in separate processes; why is not known), while the step that contains them
+            // took 1.94 ms either way.
             auto cache = model->make_cache(batch, capacity);
             model->forward(random_tokens(batch, length), &cache);  // fills the cache to the context length
             std::vector<at::Tensor> next;
