@@ -39,6 +39,7 @@
 #include <cuda_runtime.h>
 
 #include "copy_bandwidth.h"
+#include "variant_timing.h"
 #include "sageval/kernels/cuda_check.h"
 #include "sageval/eval/attention_harness.h"
 #include "sageval/kernel_bridge.h"
@@ -100,11 +101,7 @@ struct Shape {
   bool causal;
 };
 using sageval::perf::Timing;
-struct VariantResult {
-  std::string status = "ok";  // ok | unsupported (an SDPA backend refused the shape) | error
-  std::string message;
-  Timing timing;
-};
+using sageval::bench::VariantResult;
 struct ShapeResult {
   Shape shape;
   std::map<std::string, VariantResult> variants;
@@ -152,14 +149,7 @@ cudaStream_t current_stream() { return at::cuda::getCurrentCUDAStream().stream()
 // Any failure becomes the variant's status and message. c10::Error's what() carries a C++ backtrace; the
 // message alone is what belongs in the table and the JSON.
 VariantResult measure(const std::function<void(int)>& call, const Options& opt, const char* failure_status) {
-  try {
-    // Warm-up calls first (module load, cuDNN plans, allocator); input sets rotate so L2 does not flatter.
-    return {"ok", {}, sageval::perf::time_gpu_calls([&](int i) { call(i % kInputSets); }, opt.warmup, opt.iters)};
-  } catch (const sageval::UnsupportedInput& e) {  // a limit the backend declares (--backends entries)
-    return {"unsupported", e.what(), {}};
-  } catch (const std::exception& e) {
-    return {failure_status, sageval::error_message(e), {}};
-  }
+  return sageval::bench::measure_variant(call, kInputSets, opt.warmup, opt.iters, failure_status);
 }
 
 // One input set: fresh randn q, k, v (never zeros), its kernel call (output buffer included) from the bridge and
@@ -187,43 +177,8 @@ InputSet make_input_set(const Shape& s) {
 }
 
 #if SAGEVAL_TORCH_HAS_SDPA
-enum class SdpaBackend { flash, cudnn, efficient };
-
-// Enables exactly one SDPA backend, math among those switched off so that libtorch cannot fall back silently
-// (it throws instead), and restores the previous switches when the scope ends.
-class SdpaOnly {
- public:
-  explicit SdpaOnly(SdpaBackend only) {
-#if !SAGEVAL_TORCH_HAS_CUDNN_SDPA
-    if (only == SdpaBackend::cudnn)  // before touching any switch: a throwing constructor runs no destructor
-      throw std::runtime_error("libtorch " SAGEVAL_TORCH_VERSION_STRING " has no cuDNN SDPA backend (2.3+)");
-#endif
-    at::Context& ctx = at::globalContext();
-    saved_ = {ctx.userEnabledFlashSDP(), ctx.userEnabledMemEfficientSDP(), ctx.userEnabledMathSDP()};
-    ctx.setSDPUseFlash(only == SdpaBackend::flash);
-    ctx.setSDPUseMemEfficient(only == SdpaBackend::efficient);
-    ctx.setSDPUseMath(false);
-#if SAGEVAL_TORCH_HAS_CUDNN_SDPA
-    saved_cudnn_ = ctx.userEnabledCuDNNSDP();
-    ctx.setSDPUseCuDNN(only == SdpaBackend::cudnn);
-#endif
-  }
-  ~SdpaOnly() {
-    at::Context& ctx = at::globalContext();
-    ctx.setSDPUseFlash(saved_[0]);
-    ctx.setSDPUseMemEfficient(saved_[1]);
-    ctx.setSDPUseMath(saved_[2]);
-#if SAGEVAL_TORCH_HAS_CUDNN_SDPA
-    ctx.setSDPUseCuDNN(saved_cudnn_);
-#endif
-  }
-  SdpaOnly(const SdpaOnly&) = delete;
-  SdpaOnly& operator=(const SdpaOnly&) = delete;
-
- private:
-  std::array<bool, 3> saved_{};
-  bool saved_cudnn_ = false;
-};
+using sageval::bench::SdpaBackend;
+using sageval::bench::SdpaOnly;
 
 at::Tensor sdpa(const InputSet& in, const Shape& s, double scale) {
   return at::scaled_dot_product_attention(in.q, in.k, in.v, {}, 0.0, s.causal, scale);

@@ -35,6 +35,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include "copy_bandwidth.h"
+#include "variant_timing.h"
 #include "sageval/kernel_bridge.h"
 #endif
 
@@ -98,50 +99,31 @@ InputSet make_input_set(int64_t batch, int64_t context) {
   return in;
 }
 
-struct Result {
-  std::string status = "ok", message;  // ok | unsupported (a limit by design, an SDPA refusal) | error
-  sageval::perf::Timing timing;
-};
+using sageval::bench::VariantResult;
 
-// A failure becomes `failure_status`: "error" for our kernels (the run then fails), "unsupported" for SDPA.
-Result measure(const std::function<void(int)>& call, const Options& opt, const char* failure_status) {
-  try {
-    return {"ok", {}, sageval::perf::time_gpu_calls([&](int i) { call(i % kInputSets); }, opt.warmup, opt.iters)};
-  } catch (const std::exception& e) {
-    return {failure_status, sageval::error_message(e), {}};
-  }
+VariantResult measure(const std::function<void(int)>& call, const Options& opt, const char* failure_status) {
+  return sageval::bench::measure_variant(call, kInputSets, opt.warmup, opt.iters, failure_status);
 }
 
 #if SAGEVAL_TORCH_HAS_SDPA
-// One SDPA backend at a time, the others (math included) switched off so libtorch cannot fall back silently.
-Result measure_sdpa(const std::string& which, const std::vector<InputSet>& sets, const Options& opt) {
+VariantResult measure_sdpa(const std::string& which, const std::vector<InputSet>& sets, const Options& opt) {
 #if !SAGEVAL_TORCH_SDPA_HAS_GQA
   return {"unsupported", "this libtorch's SDPA has no enable_gqa (2.5+)", {}};
 #else
-#if !SAGEVAL_TORCH_HAS_CUDNN_SDPA
-  if (which == "sdpa_cudnn") return {"unsupported", "this libtorch has no cuDNN SDPA backend (2.3+)", {}};
-#endif
-  at::Context& ctx = at::globalContext();
-  const std::array<bool, 3> saved = {ctx.userEnabledFlashSDP(), ctx.userEnabledMemEfficientSDP(), ctx.userEnabledMathSDP()};
-  ctx.setSDPUseFlash(which == "sdpa_flash");
-  ctx.setSDPUseMemEfficient(which == "sdpa_efficient");
-  ctx.setSDPUseMath(false);
-#if SAGEVAL_TORCH_HAS_CUDNN_SDPA
-  const bool saved_cudnn = ctx.userEnabledCuDNNSDP();
-  ctx.setSDPUseCuDNN(which == "sdpa_cudnn");
-#endif
+  using sageval::bench::SdpaBackend;
+  const SdpaBackend backend = which == "sdpa_flash"       ? SdpaBackend::flash
+                              : which == "sdpa_efficient" ? SdpaBackend::efficient
+                                                          : SdpaBackend::cudnn;
   const double scale = 1.0 / std::sqrt(double(kHeadDim));
-  Result r = measure([&](int i) {
-    at::scaled_dot_product_attention(sets[i].q, sets[i].k, sets[i].v, {}, 0.0, /*is_causal=*/false, scale,
-                                     /*enable_gqa=*/true);
-  }, opt, "unsupported");
-  ctx.setSDPUseFlash(saved[0]);
-  ctx.setSDPUseMemEfficient(saved[1]);
-  ctx.setSDPUseMath(saved[2]);
-#if SAGEVAL_TORCH_HAS_CUDNN_SDPA
-  ctx.setSDPUseCuDNN(saved_cudnn);
-#endif
-  return r;
+  try {
+    sageval::bench::SdpaOnly only(backend);
+    return measure([&](int i) {
+      at::scaled_dot_product_attention(sets[i].q, sets[i].k, sets[i].v, {}, 0.0, /*is_causal=*/false, scale,
+                                       /*enable_gqa=*/true);
+    }, opt, "unsupported");
+  } catch (const std::exception& e) {  // the backend missing from this libtorch
+    return {"unsupported", sageval::error_message(e), {}};
+  }
 #endif
 }
 #endif
@@ -172,14 +154,16 @@ int run_benchmark(const Options& opt) {
       std::vector<InputSet> sets;
       for (int i = 0; i < kInputSets; ++i) sets.push_back(make_input_set(batch, context));
       cudaStream_t stream = at::cuda::getCurrentCUDAStream().stream();
-      std::map<std::string, Result> r;
+      std::map<std::string, VariantResult> r;
       r["fp16_decode"] = sets[0].decode_workspace.defined()
                              ? measure([&](int i) {
                                  kernels::attention_fp16_decode(sets[i].call.problem, sets[i].call.tensors,
                                                                 sets[i].decode_workspace.data_ptr(), stream);
                                }, opt, "error")
-                             : Result{"unsupported", "not taken by the split-KV kernel (its shared memory does not "
-                                      "fit this device): the fp16 backend runs the prefill kernel", {}};
+                             : VariantResult{"unsupported",
+                                             "not taken by the split-KV kernel (its shared memory does not fit this "
+                                             "device): the fp16 backend runs the prefill kernel",
+                                             {}};
       r["fp16_prefill_kernel"] = measure(
           [&](int i) { kernels::attention_fp16_forward(sets[i].call.problem, sets[i].call.tensors, stream); }, opt,
           "error");
@@ -198,7 +182,7 @@ int run_benchmark(const Options& opt) {
       json row = {{"batch", batch}, {"context", context}, {"cache_bytes", cache_bytes}, {"variants", json::object()}};
       fmt::print("{:>4} {:>7} {:>10.1f} |", batch, context, cache_bytes / (1 << 20));
       for (const std::string& v : kVariants) {
-        const Result& x = r[v];
+        const VariantResult& x = r[v];
         json jv = {{"status", x.status}};
         if (x.status == "ok") {
           const double gbs = gb_per_s(cache_bytes, x.timing.median_ms);
