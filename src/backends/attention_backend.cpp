@@ -23,8 +23,9 @@ AttentionOutput per_batch_row(const at::Tensor& q, const at::Tensor& k, const at
   std::vector<at::Tensor> outs, lses;
   AttentionOutput result;
   at::ScalarType dtype = q.scalar_type();  // `math` returns its compute dtype: the rows without keys follow it
+  const auto lengths = kv_lengths.accessor<int32_t, 1>();  // validated: int32 [B] on the CPU
   for (int64_t b = 0; b < q.size(0); ++b) {
-    const int64_t len = kv_lengths[b].item<int64_t>();
+    const int64_t len = lengths[b];
     const at::Tensor qb = q.slice(0, b, b + 1);
     if (len == 0) {
       outs.push_back(at::zeros_like(qb));

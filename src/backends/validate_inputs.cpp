@@ -131,9 +131,10 @@ void validate_attention_inputs(const std::string& backend, const BackendCapabili
         // Only the keys that count: the rest of a static cache may hold anything. On CUDA not at all (the lengths
         // would have to be read back, the sync kv_lengths exists to avoid).
         if (!q.is_cpu()) continue;
+        const auto lengths = options.kv_lengths.accessor<int32_t, 1>();  // checked above: int32 [B], in range
         std::vector<at::Tensor> counted;
         for (int64_t b = 0; b < t.size(0); ++b)
-          counted.push_back(t.select(0, b).narrow(token_axis - 1, 0, options.kv_lengths[b].item<int64_t>()).flatten());
+          counted.push_back(t.select(0, b).narrow(token_axis - 1, 0, lengths[b]).flatten());
         t = at::cat(counted);
       }
       if (!at::isfinite(t).all().item<bool>()) {
