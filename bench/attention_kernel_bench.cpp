@@ -3,7 +3,8 @@
 // Shapes as in FlashAttention's benchmark: B*N = 32768 tokens, H*D = 2048 (H = 2048/D), Hq = Hkv, fp16, HND.
 // Variants: sage_int8_kernel (attention over a workspace quantized beforehand, on the path the device picks:
 // sm90 on Hopper), sage_int8_with_quant (quantize + attention: what a user gets), sage_int8_kernel_sm80 (the
-// mma.sync path forced, for comparison), sage_int8_quant_only, fp16_kernel, and SDPA restricted to one backend at a
+// mma.sync path forced, for comparison), sage_int8_quant_only (the default Q granularity; sage_int8_quant_only_qwarp
+// or _qblock: the other one, for the recipe's speed comparison), fp16_kernel, and SDPA restricted to one backend at a
 // time (flash, cudnn, efficient), and any other backend named with --backends (e.g. a py: backend wrapping an
 // external library such as thu-ml SageAttention) timed end to end through the backend interface: its own
 // quantization and Python call included, the interface's NaN scans off. Method (the device notes of our workplace; FlashAttention's benchmarks): CUDA events around each call, warm-up
@@ -108,9 +109,18 @@ struct ShapeResult {
   json sanity = json::object();
 };
 
+// The quantization at the Q granularity sage_int8 does not run by default (numerics::QGranularity).
+constexpr sageval::numerics::QGranularity kOtherGranularity =
+    sageval::numerics::kDefaultQGranularity == sageval::numerics::QGranularity::kPerBlock
+        ? sageval::numerics::QGranularity::kPerWarp
+        : sageval::numerics::QGranularity::kPerBlock;
+const std::string kOtherQuant =
+    kOtherGranularity == sageval::numerics::QGranularity::kPerWarp ? "sage_int8_quant_only_qwarp" : "sage_int8_quant_only_qblock";
+bool is_quantization(const std::string& variant) { return variant.rfind("sage_int8_quant_only", 0) == 0; }
+
 const std::vector<std::string> kVariants = {"sage_int8_kernel", "sage_int8_with_quant", "sage_int8_kernel_sm80",
                                             "fp16_kernel",      "sdpa_flash",           "sdpa_cudnn",
-                                            "sdpa_efficient",   "sage_int8_quant_only"};  // last: it is not attention
+                                            "sdpa_efficient",   "sage_int8_quant_only", kOtherQuant};  // last: not attention
 const std::vector<std::array<std::string, 3>> kRatios = {  // label, numerator, denominator (TOPS)
     {"kernel/flash", "sage_int8_kernel", "sdpa_flash"},
     {"with_quant/flash", "sage_int8_with_quant", "sdpa_flash"},
@@ -241,6 +251,12 @@ ShapeResult bench_shape(const Shape& s, const Options& opt) {
   r.variants["sage_int8_kernel"] = measure(attention, opt, "error");
   r.variants["sage_int8_with_quant"] = measure(with_quant, opt, "error");
   r.variants["sage_int8_quant_only"] = measure(quantize, opt, "error");
+  r.variants[kOtherQuant] = measure(
+      [&](int i) {
+        kernels::sage_int8_quantize(problem, sets[i].call.tensors, sets[i].workspace.views, stream, kOtherGranularity);
+      },
+      opt, "error");
+  for (int i = 0; i < kInputSets; ++i) quantize(i);  // the workspaces back at the default granularity
   kernels::set_sage_int8_path(kernels::SageInt8Path::kSm80);
   r.variants["sage_int8_kernel_sm80"] = measure(attention, opt, "error");
   kernels::set_sage_int8_path(kernels::SageInt8Path::kAuto);
@@ -313,7 +329,7 @@ json shape_json(const ShapeResult& r, const Options& opt) {
       continue;
     }
     jv.update({{"median_ms", v.timing.median_ms}, {"min_ms", v.timing.min_ms}, {"max_ms", v.timing.max_ms}});
-    if (name == "sage_int8_quant_only") {
+    if (is_quantization(name)) {
       const double bytes = quantize_min_bytes(s);
       jv.update({{"min_bytes", bytes}, {"gb_per_s_median", gb_per_s(bytes, v.timing.median_ms)},
                  {"gb_per_s_best", gb_per_s(bytes, v.timing.min_ms)}});
@@ -334,8 +350,8 @@ std::string cell(const ShapeResult& r, const std::string& name) {
   const VariantResult& v = r.variants.at(name);
   if (v.status != "ok") return v.status == "unsupported" ? "unsup" : "ERR";
   const double ms = v.timing.median_ms;
-  return fmt::format("{:.0f}", name == "sage_int8_quant_only" ? gb_per_s(quantize_min_bytes(r.shape), ms)
-                                                              : attention_tops(r.shape, ms));
+  return fmt::format("{:.0f}", is_quantization(name) ? gb_per_s(quantize_min_bytes(r.shape), ms)
+                                                     : attention_tops(r.shape, ms));
 }
 
 void print_failures(const std::vector<ShapeResult>& rows) {
@@ -350,15 +366,16 @@ void print_table(const std::vector<ShapeResult>& rows, const json& copy, const O
   const auto ratios = ratio_defs(opt);
   std::vector<std::string> variants = kVariants;
   for (size_t i = 0; i < opt.backends.size(); ++i) {
-    variants.insert(variants.end() - 1, backend_variant(opt.backends[i]));  // before the quantization's GB/s
+    variants.insert(variants.end() - 2, backend_variant(opt.backends[i]));  // before the quantization's GB/s
     fmt::print("ext{}: {} (end to end through the backend interface)\n", i + 1, opt.backends[i]);
   }
-  fmt::print("\nTOPS at the median time (4*B*H*N^2*D/t, halved for causal); quant: GB/s of its minimum bytes");
+  fmt::print("\nTOPS at the median time (4*B*H*N^2*D/t, halved for causal); quant: GB/s of its minimum bytes (q_warp or "
+             "q_blk: the other Q granularity's)");
   if (copy["status"] == "ok") fmt::print(" (D2D copy: {:.0f} GB/s)", copy["gb_per_s_median"].get<double>());
   fmt::print("\n{:>4} {:>6} {:>3} | {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}", "D", "N", "cau", "int8_k", "int8+q",
              "i8sm80", "fp16_k", "flash", "cudnn", "effic");
   for (size_t i = 0; i < opt.backends.size(); ++i) fmt::print(" {:>7}", fmt::format("ext{}", i + 1));
-  fmt::print(" | {:>6} |", "quant");
+  fmt::print(" | {:>6} {:>6} |", "quant", kOtherGranularity == sageval::numerics::QGranularity::kPerWarp ? "q_warp" : "q_blk");
   for (size_t i = 0; i < ratios.size(); ++i) {
     std::string label = ratios[i][0];
     for (size_t e = 0; e < opt.backends.size(); ++e)  // ext1 in the headers, as in the columns
@@ -369,7 +386,7 @@ void print_table(const std::vector<ShapeResult>& rows, const json& copy, const O
   for (const ShapeResult& r : rows) {
     fmt::print("\n{:>4} {:>6} {:>3} |", r.shape.head_dim, r.shape.seq, r.shape.causal ? "yes" : "no");
     for (const std::string& name : variants)
-      fmt::print(name == "sage_int8_quant_only" ? " | {:>6} |" : " {:>7}", cell(r, name));
+      fmt::print(name == "sage_int8_quant_only" ? " | {:>6}" : name == kOtherQuant ? " {:>6} |" : " {:>7}", cell(r, name));
     for (const auto& [label, a, b] : ratios) {
       const double x = ratio(r, a, b);
       fmt::print(" {:>17}", std::isnan(x) ? std::string("-") : fmt::format("{:.2f}", x));

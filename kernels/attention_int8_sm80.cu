@@ -1,7 +1,8 @@
 // SageAttention-style attention over a quantized workspace (steps 4-7 of sage_int8_numerics.h), mma.sync.
 //
-// Algorithm. Same tiling as attention_fp16_sm80.cu: a CTA owns one 128-row Q block (= one INT8 Q scale,
-// numerics::kQBlockRows) of one (batch, head); 4 warps x 32 rows (or 8 x 16); 64-key tiles (= one INT8 K block,
+// Algorithm. Same tiling as attention_fp16_sm80.cu: a CTA owns one 128-row Q block (numerics::kQBlockRows; one
+// INT8 Q scale per 16-row tile in the workspace, equal across the block with per-block granularity) of one
+// (batch, head); 4 warps x 32 rows (or 8 x 16); 64-key tiles (= one INT8 K block,
 // one K scale) of K (int8, from the workspace) and V (fp16: the input, or the workspace copy for bf16 input) are
 // double buffered through shared memory with cp.async. Per tile and warp:
 //   S_int(16x64) = Q_int8 K_int8^T      ldmatrix + mma.sync.m16n8k32.s8.s8.s32 (exact INT32)
@@ -37,7 +38,7 @@ using namespace sm80;
 namespace nx = sageval::numerics;
 
 constexpr int kRowsPerCta = nx::kQBlockRows;
-static_assert(kRowsPerCta == 128, "the kernel assumes one Q scale per 128-row CTA");
+static_assert(kRowsPerCta == 128, "the kernel tiles 128 query rows per CTA");
 static_assert(nx::kKBlockRows == kKeyTileCols && nx::kKeyTile == kKeyTileCols, "one K scale per key tile");
 
 struct Int8Params {
@@ -91,7 +92,6 @@ __global__ void __launch_bounds__(256 / kM, 2) attention_int8_kernel(const Int8P
   const char* qg = reinterpret_cast<const char*>(p.q + bhq * p.len_q_padded * D);
   const char* kg = reinterpret_cast<const char*>(p.k + bhk * p.len_k_padded * D);
   const char* vg = p.v + b * p.vs.batch + hk * p.vs.head;
-  const float q_scale = p.q_scale[bhq * p.q_blocks + qblock];
   const float* k_scale = p.k_scale + bhk * p.k_blocks;
 
   int n_keys = p.len_k;
@@ -106,6 +106,9 @@ __global__ void __launch_bounds__(256 / kM, 2) attention_int8_kernel(const Int8P
   cp_async_commit();
 
   const int wrow0 = m0 + warp * 16 * kM;
+  float q_scale[kM];  // one per 16-row tile (the workspace's layout for either Q granularity)
+#pragma unroll
+  for (int mi = 0; mi < kM; ++mi) q_scale[mi] = p.q_scale[(bhq * p.len_q_padded + wrow0 + 16 * mi) / nx::kQWarpRows];
   const uint32_t a_off = tile_offset<kQRowBytes>(warp * 16 * kM + (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4);
   const uint32_t b_off = tile_offset<kQRowBytes>(lane & 7, lane >> 3);
 
@@ -179,9 +182,10 @@ __global__ void __launch_bounds__(256 / kM, 2) attention_int8_kernel(const Int8P
           }
         }
       }
-      const float dq = nx::dequant_scale(q_scale, k_scale[j]);
+      const float ks = k_scale[j];
 #pragma unroll
       for (int mi = 0; mi < kM; ++mi) {
+        const float dq = nx::dequant_scale(q_scale[mi], ks);
         float t[kScoreBlocks][4];
 #pragma unroll
         for (int nb = 0; nb < kScoreBlocks; ++nb)

@@ -1,7 +1,8 @@
 // SageAttention-style attention over a quantized workspace (steps 4-7 of sage_int8_numerics.h) for Hopper:
 // wgmma tensor-core products, TMA copies on mbarriers, a producer warpgroup and two consumer warpgroups.
 //
-// Algorithm. A CTA owns one 128-row Q block (= one INT8 Q scale, numerics::kQBlockRows) of one (batch, head);
+// Algorithm. A CTA owns one 128-row Q block (numerics::kQBlockRows; each warp reads the INT8 Q scale of its 16
+// rows, which per-block granularity makes equal across the block) of one (batch, head);
 // grid (q_blocks, Hq, B), the last Q block first so that causal's longest rows start first.
 //  - Producer (warpgroup 0, one thread, registers given back with setmaxnreg): TMA-loads Q once and then, per
 //    128-key stage, the K tile (int8, from the workspace) and the V tile (fp16: the input through its strides, or
@@ -46,7 +47,7 @@ namespace {
 
 namespace nx = sageval::numerics;
 
-constexpr int kBlockM = nx::kQBlockRows;  // query rows per CTA: one Q scale
+constexpr int kBlockM = nx::kQBlockRows;  // query rows per CTA
 constexpr int kBlockN = 128;              // keys per pipeline stage: two K blocks (two K scales)
 constexpr int kConsumers = 2;             // consumer warpgroups of 64 rows
 constexpr int kThreads = 128 * (1 + kConsumers);
@@ -272,7 +273,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   const int lane = threadIdx.x % 32;
   const int row_first = m0 + consumer * 64;  // this warpgroup's rows
   const int wrow0 = row_first + warp * 16;   // this warp's 16 rows
-  const float q_scale = p.q_scale[bhq * p.q_blocks + qblock];
+  const float q_scale = p.q_scale[(static_cast<int64_t>(bhq) * p.len_q_padded + wrow0) / nx::kQWarpRows];  // its 16 rows'
   const uint32_t q_address = sm80::smem_u32(sm.q) + consumer * 64 * D;
   // Turns at the tensor cores: consumer c waits on barrier 1 + c, then signals the other's.
   const int my_turn = 1 + consumer, other_turn = 2 - consumer;

@@ -10,8 +10,11 @@
 //     int8_block_scale(amax), quantize_int8's value (IEEE division, roundf; computed without a division, see
 //     quantize_chunk); padding rows (>= Nk) are written as 0.
 //     For bf16 input the same CTA converts the block's V rows: fp16(v * 2^-e) (exact scaling, one rounding).
-//  4. q_quant: one CTA per 128-token Q block: x = q * (sm_scale*log2 e) (one float multiply), amax, scale,
-//     quantize_int8; padding rows are 0. Also q . k_mean per row (for the LSE correction of the smoothing).
+//  4. q_quant: one CTA per 128-token Q block, each warp 16 consecutive rows: x = q * (sm_scale*log2 e) (one float
+//     multiply), amax over the block (per-block granularity: a CTA reduction) or over the warp's rows (per-warp:
+//     a warp reduction), scale, quantize_int8; padding rows are 0. Every warp writes the scale of its 16 rows
+//     (the workspace's one layout for both granularities). Also q . k_mean per row (for the LSE correction of
+//     the smoothing).
 // All INT8 values and scales come from the shared inline functions, so they equal the CPU emulation's bit for bit
 // (the mean in double is summed in a different order, which can change the float mean only in rare ties).
 //
@@ -236,22 +239,26 @@ __global__ void __launch_bounds__(kKQuantThreads) k_quant_kernel(QkvPointers in,
 }
 
 // ---- 4. Q blocks (scaled by sm_scale*log2 e, INT8) and q . k_mean ----
-template <int D, bool kBf16>
-__global__ void __launch_bounds__(kQQuantThreads) q_quant_kernel(QkvPointers in, SageInt8Workspace ws, int heads_q,
-                                                                 int group, int len_q, int len_q_padded,
-                                                                 int q_blocks, float qk_scale) {
+// Thread slot r = tid / kCpr owns rows row0 + r * kPasses + [0, kPasses); 32 / kCpr slots make a warp, so a warp
+// owns rows [16 w, 16 w + 16) of the block whatever D.
+// Per-warp: three CTAs per SM (uncapped, ptxas gave it 97-100 registers, two CTAs); per-block: no minimum (0),
+// since any explicit one made ptxas take more registers than its 80 uncapped.
+template <int D, bool kBf16, nx::QGranularity kGranularity>
+__global__ void __launch_bounds__(kQQuantThreads, kGranularity == nx::QGranularity::kPerWarp ? 3 : 0)
+    q_quant_kernel(QkvPointers in, SageInt8Workspace ws, int heads_q, int group, int len_q, int len_q_padded,
+                   float qk_scale) {
   constexpr int kCpr = D / 8;
   constexpr int kRp = kQQuantThreads / kCpr;
   constexpr int kPasses = nx::kQBlockRows / kRp;
   static_assert(nx::kQBlockRows % kRp == 0, "Q block rows must be a multiple of the rows per pass");
+  static_assert(32 / kCpr * kPasses == nx::kQWarpRows, "a warp owns one 16-row group");
   __shared__ float red[kQQuantThreads / 32];
   const int qblock = blockIdx.x;
   const int bh = blockIdx.y;
   const int b = bh / heads_q, h = bh % heads_q;
   const int hk = h / group;
   const int c = threadIdx.x % kCpr;
-  const int r = threadIdx.x / kCpr;
-  const int row0 = qblock * nx::kQBlockRows;
+  const int first_row = qblock * nx::kQBlockRows + threadIdx.x / kCpr * kPasses;
   const char* qb = in.q + b * in.qs.batch + h * in.qs.head + c * 16;
   const int heads_kv = heads_q / group;
   float mean[8];
@@ -260,7 +267,7 @@ __global__ void __launch_bounds__(kQQuantThreads) q_quant_kernel(QkvPointers in,
   uint4 raw[kPasses];
 #pragma unroll
   for (int p = 0; p < kPasses; ++p) {
-    const int row = row0 + r + p * kRp;
+    const int row = first_row + p;
     raw[p] = row < len_q ? *reinterpret_cast<const uint4*>(qb + row * in.qs.token) : make_uint4(0, 0, 0, 0);
   }
   float x[kPasses][8];
@@ -278,24 +285,29 @@ __global__ void __launch_bounds__(kQQuantThreads) q_quant_kernel(QkvPointers in,
     }
 #pragma unroll
     for (int o = kCpr / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
-    if (c == 0) ws.q_dot_mean[static_cast<int64_t>(bh) * len_q_padded + row0 + r + p * kRp] = dot;
+    if (c == 0) ws.q_dot_mean[static_cast<int64_t>(bh) * len_q_padded + first_row + p] = dot;
   }
-  amax = block_reduce<kQQuantThreads>(amax, red, MaxOp{});
+  if constexpr (kGranularity == nx::QGranularity::kPerBlock) {
+    amax = block_reduce<kQQuantThreads>(amax, red, MaxOp{});
+  } else {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  }
   const float scale = nx::int8_block_scale(amax);
   const float inv = nx::correctly_rounded_reciprocal(scale);
   const bool division_free = nx::division_free_quantization_ok(scale);
-  if (threadIdx.x == 0) ws.q_scale[static_cast<int64_t>(bh) * q_blocks + qblock] = scale;
-  int8_t* qq = ws.q_int8 + (static_cast<int64_t>(bh) * len_q_padded + row0 + r) * D + c * 8;
+  const int64_t row_index = static_cast<int64_t>(bh) * len_q_padded + first_row;  // of the thread's first row
+  if (threadIdx.x % 32 == 0) ws.q_scale[row_index / nx::kQWarpRows] = scale;
+  int8_t* qq = ws.q_int8 + row_index * D + c * 8;
 #pragma unroll
-  for (int p = 0; p < kPasses; ++p)
-    *reinterpret_cast<uint2*>(qq + p * kRp * D) = quantize_chunk(x[p], scale, inv, division_free);
+  for (int p = 0; p < kPasses; ++p) *reinterpret_cast<uint2*>(qq + p * D) = quantize_chunk(x[p], scale, inv, division_free);
 }
 
 int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 
 template <int D, bool kBf16>
 void quantize_impl(const AttentionProblem& pr, const AttentionTensors& t, const SageInt8Workspace& ws,
-                   cudaStream_t stream) {
+                   nx::QGranularity granularity, cudaStream_t stream) {
   const SageInt8WorkspaceLayout lay = sage_int8_workspace_layout(pr);
   QkvPointers in{};
   in.q = static_cast<const char*>(t.q);
@@ -320,9 +332,11 @@ void quantize_impl(const AttentionProblem& pr, const AttentionTensors& t, const 
     SAGEVAL_CUDA_CHECK_LAUNCH();
   }
   if (lay.q_blocks > 0) {
-    q_quant_kernel<D, kBf16><<<dim3(lay.q_blocks, bhq), kQQuantThreads, 0, stream>>>(
-        in, ws, pr.heads_q, pr.heads_q / pr.heads_kv, pr.len_q, lay.len_q_padded, lay.q_blocks,
-        nx::qk_scale_log2(pr.sm_scale));
+    auto kernel = granularity == nx::QGranularity::kPerBlock ? q_quant_kernel<D, kBf16, nx::QGranularity::kPerBlock>
+                                                             : q_quant_kernel<D, kBf16, nx::QGranularity::kPerWarp>;
+    kernel<<<dim3(lay.q_blocks, bhq), kQQuantThreads, 0, stream>>>(in, ws, pr.heads_q, pr.heads_q / pr.heads_kv,
+                                                                    pr.len_q, lay.len_q_padded,
+                                                                    nx::qk_scale_log2(pr.sm_scale));
     SAGEVAL_CUDA_CHECK_LAUNCH();
   }
 }
@@ -358,7 +372,7 @@ SageInt8WorkspaceLayout sage_int8_workspace_layout(const AttentionProblem& pr) {
   };
   L.q_int8 = take(B * Hq * L.len_q_padded * D);
   L.k_int8 = take(B * Hkv * L.len_k_padded * D);
-  L.q_scale = take(B * Hq * L.q_blocks * 4);
+  L.q_scale = take(B * Hq * (L.len_q_padded / nx::kQWarpRows) * 4);
   L.k_scale = take(B * Hkv * L.k_blocks * 4);
   L.k_mean = take(B * Hkv * D * 4);
   L.v_fp16 = bf16 ? take(B * Hkv * static_cast<int64_t>(pr.len_k) * D * 2) : -1;
@@ -387,7 +401,7 @@ SageInt8Workspace sage_int8_workspace_at(void* base, const SageInt8WorkspaceLayo
 }
 
 void sage_int8_quantize(const AttentionProblem& problem, const AttentionTensors& tensors,
-                        const SageInt8Workspace& workspace, cudaStream_t stream) {
+                        const SageInt8Workspace& workspace, cudaStream_t stream, numerics::QGranularity granularity) {
   if (problem.head_dim != 64 && problem.head_dim != 128) {
     throw std::runtime_error("sage_int8_quantize: unsupported head_dim " + std::to_string(problem.head_dim) +
                              " (supported: 64, 128)");
@@ -395,11 +409,11 @@ void sage_int8_quantize(const AttentionProblem& problem, const AttentionTensors&
   if (problem.batch == 0) return;
   const bool bf16 = problem.dtype == ElementType::kBFloat16;
   if (problem.head_dim == 64) {
-    bf16 ? quantize_impl<64, true>(problem, tensors, workspace, stream)
-         : quantize_impl<64, false>(problem, tensors, workspace, stream);
+    bf16 ? quantize_impl<64, true>(problem, tensors, workspace, granularity, stream)
+         : quantize_impl<64, false>(problem, tensors, workspace, granularity, stream);
   } else {
-    bf16 ? quantize_impl<128, true>(problem, tensors, workspace, stream)
-         : quantize_impl<128, false>(problem, tensors, workspace, stream);
+    bf16 ? quantize_impl<128, true>(problem, tensors, workspace, granularity, stream)
+         : quantize_impl<128, false>(problem, tensors, workspace, granularity, stream);
   }
 }
 

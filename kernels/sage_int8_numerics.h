@@ -11,8 +11,8 @@
 //     log-sum-exp is corrected in step 7.
 //  2. Q scaling. x[n][d] = (float)q[n][d] * qk_scale_log2, with qk_scale_log2 = sm_scale * log2(e) computed
 //     once in float by `qk_scale_log2()`. Folding log2(e) in lets the softmax use exp2.
-//  3. Per-block INT8 quantization (Q blocks of kQBlockRows tokens, K blocks of kKBlockRows tokens; the last
-//     block of a sequence may be shorter): amax = max |x| over the block; scale = amax / 127 (IEEE division),
+//  3. Per-block INT8 quantization (Q blocks of q_scale_rows(granularity) tokens, K blocks of kKBlockRows tokens;
+//     the last block of a sequence may be shorter): amax = max |x| over the block; scale = amax / 127 (IEEE division),
 //     or 1.0 for an all-zero block so no NaN can appear; x_int8 = roundf(x / scale) (IEEE division; roundf
 //     rounds half away from zero), clamped to [-127, 127].
 //  4. S_int = Q_int8 . K_int8^T accumulated in INT32; exact (|S| <= 127*127*D < 2^24 for D <= 1024, so also
@@ -45,7 +45,8 @@ namespace sageval::numerics {
 
 // Token granularity of the INT8 scales and the key tile of the online softmax. The CUDA kernels and the CPU
 // emulation both read these; change them here only.
-inline constexpr int kQBlockRows = 128;
+inline constexpr int kQBlockRows = 128;  // a CTA's query rows in every kernel; Q is padded to a multiple of it
+inline constexpr int kQWarpRows = 16;    // one warp's query rows (an m16 tile of mma.sync, a warp's of wgmma m64)
 inline constexpr int kKBlockRows = 64;
 inline constexpr int kKeyTile = 64;
 inline constexpr float kLog2e = 1.4426950408889634f;
@@ -55,6 +56,17 @@ inline constexpr float kFp16VLimit = 32768.0f;
 
 inline float qk_scale_log2(float sm_scale) { return sm_scale * kLog2e; }
 
+// Q's INT8 scale granularity, a named part of the recipe: one scale per kQBlockRows rows (SageAttention's
+// "per-block") or per kQWarpRows rows (its "per-warp": each warp of either kernel owns whole 16-row groups, so
+// the finer scale costs the attention kernels nothing). The CUDA workspace holds one Q scale per kQWarpRows rows
+// in both cases (a per-block scale repeated 8 times), so the attention kernels read a single layout and only the
+// quantizer knows the granularity. kDefaultQGranularity is what the `sage_int8` backend runs; why: README,
+// "When to use the INT8 backend".
+enum class QGranularity { kPerBlock, kPerWarp };
+inline constexpr QGranularity kDefaultQGranularity = QGranularity::kPerWarp;
+constexpr int q_scale_rows(QGranularity g) { return g == QGranularity::kPerBlock ? kQBlockRows : kQWarpRows; }
+static_assert(kQBlockRows % kQWarpRows == 0, "a Q block is whole warp groups");
+
 SAGEVAL_HOST_DEVICE inline float int8_block_scale(float amax) {
 #if defined(__CUDA_ARCH__)
   return amax > 0.0f ? __fdiv_rn(amax, 127.0f) : 1.0f;
@@ -63,14 +75,18 @@ SAGEVAL_HOST_DEVICE inline float int8_block_scale(float amax) {
 #endif
 }
 
+// A rounded quotient clamped to [-127, 127]: symmetric INT8, -128 is never produced.
+SAGEVAL_HOST_DEVICE inline int8_t clamp_to_int8(float rounded) {
+  rounded = rounded > 127.0f ? 127.0f : (rounded < -127.0f ? -127.0f : rounded);
+  return static_cast<int8_t>(rounded);
+}
+
 SAGEVAL_HOST_DEVICE inline int8_t quantize_int8(float x, float scale) {
 #if defined(__CUDA_ARCH__)
-  float r = roundf(__fdiv_rn(x, scale));
+  return clamp_to_int8(roundf(__fdiv_rn(x, scale)));
 #else
-  float r = std::round(x / scale);
+  return clamp_to_int8(std::round(x / scale));
 #endif
-  r = r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r);
-  return static_cast<int8_t>(r);
 }
 
 // The same INT8 value as quantize_int8 without a division per element, for the CUDA quantizer (a division is a
@@ -97,15 +113,11 @@ SAGEVAL_HOST_DEVICE inline float correctly_rounded_reciprocal(float scale) {
 SAGEVAL_HOST_DEVICE inline int8_t quantize_int8_division_free(float x, float scale, float inv) {
 #if defined(__CUDA_ARCH__)
   const float q0 = __fmul_rn(x, inv);
-  const float q = __fmaf_rn(__fmaf_rn(-q0, scale, x), inv, q0);
-  float r = roundf(q);
+  return clamp_to_int8(roundf(__fmaf_rn(__fmaf_rn(-q0, scale, x), inv, q0)));
 #else
   const float q0 = x * inv;
-  const float q = std::fma(std::fma(-q0, scale, x), inv, q0);
-  float r = std::round(q);
+  return clamp_to_int8(std::round(std::fma(std::fma(-q0, scale, x), inv, q0)));
 #endif
-  r = r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r);
-  return static_cast<int8_t>(r);
 }
 
 SAGEVAL_HOST_DEVICE inline float dequant_scale(float q_scale, float k_scale) {

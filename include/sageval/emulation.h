@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "sage_int8_numerics.h"
 #include "sageval/attention.h"
 
 namespace sageval {
@@ -22,6 +23,8 @@ struct SageInt8EmulationOptions {
   // its scores (the mean times the smoothed K, in float32) added back. Emulation only: a candidate recipe
   // lever (backend `sage_int8_qsmooth`, CPU), not in the kernels.
   bool smooth_q = false;
+  // Rows of Q per INT8 scale (sage_int8_numerics.h, QGranularity): per block of 128 or per warp of 16.
+  numerics::QGranularity q_granularity = numerics::kDefaultQGranularity;
 };
 
 AttentionOutput emulate_sage_int8_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

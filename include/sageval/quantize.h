@@ -5,6 +5,8 @@
 
 #include <ATen/ATen.h>
 
+#include "sage_int8_numerics.h"
+
 namespace sageval {
 
 struct QuantizedInt8 {
@@ -27,7 +29,7 @@ at::Tensor smooth_k(const at::Tensor& k, const at::Tensor& mean);
 // k [B, Hkv, Nk, D] in fp16/bf16/fp32 (HND).
 struct SageInt8QK {
   QuantizedInt8 q;   // q * sm_scale * log2(e) (minus its block's mean with Q smoothing), per block of
-                     // numerics::kQBlockRows tokens
+                     // numerics::q_scale_rows(granularity) tokens
   QuantizedInt8 k;   // k - mean (when smoothing), per block of numerics::kKBlockRows tokens
   at::Tensor k_mean;  // float32 [B, Hkv, D]; zeros when smoothing is off
   // Q smoothing only (SageAttention2): the mean of each Q block over its rows, of q * sm_scale * log2(e),
@@ -37,8 +39,10 @@ struct SageInt8QK {
   // means' scores; undefined when off.
   at::Tensor k_float;
 };
-// `smooth_q`: SageAttention2's Q smoothing, in the CPU emulation only (no kernel has it yet).
+// `smooth_q`: SageAttention2's Q smoothing, in the CPU emulation only (no kernel has it yet); its means are per
+// numerics::kQBlockRows rows whatever Q's scale granularity.
 SageInt8QK quantize_sage_int8_qk(const at::Tensor& q, const at::Tensor& k, double sm_scale, bool smooth,
-                                 bool smooth_q = false);
+                                 bool smooth_q = false,
+                                 numerics::QGranularity granularity = numerics::kDefaultQGranularity);
 
 }  // namespace sageval

@@ -3,13 +3,16 @@
 
 #include <memory>
 
+#include "sage_int8_numerics.h"
 #include "sageval/attention.h"
 
 namespace sageval::detail {
 
 std::unique_ptr<AttentionBackend> make_math_backend(at::ScalarType compute_dtype);
 std::unique_ptr<AttentionBackend> make_fp16_backend();
-std::unique_ptr<AttentionBackend> make_sage_int8_backend();
+// sage_int8 with Q's scales per block or per warp (the registry: sage_int8_qblock, sage_int8_qwarp, and sage_int8 with
+// numerics::kDefaultQGranularity).
+std::unique_ptr<AttentionBackend> make_sage_int8_backend(const std::string& name, numerics::QGranularity granularity);
 std::unique_ptr<AttentionBackend> make_sage_int8_qsmooth_backend();  // CPU emulation only
 // Null where libtorch has no scaled_dot_product_attention.
 std::unique_ptr<AttentionBackend> make_sdpa_backend();

@@ -52,12 +52,12 @@ AttentionOutput fp16_attention_cuda(const at::Tensor& q, const at::Tensor& k, co
 }
 
 AttentionOutput sage_int8_attention_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                         const HndOptions& options) {
+                                         const HndOptions& options, numerics::QGranularity granularity) {
   c10::cuda::CUDAGuard guard(q.device());
   KernelCall call = call_of(q, k, v, options);
   const SageInt8Buffers workspace = allocate_sage_int8_workspace(call.problem, q.device());
   cudaStream_t stream = at::cuda::getCurrentCUDAStream().stream();
-  kernels::sage_int8_quantize(call.problem, call.tensors, workspace.views, stream);
+  kernels::sage_int8_quantize(call.problem, call.tensors, workspace.views, stream, granularity);
   kernels::sage_int8_attention(call.problem, call.tensors, workspace.views, stream);
   return {call.out, call.lse, call.input_copies};
 }

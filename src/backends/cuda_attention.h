@@ -3,6 +3,7 @@
 // are built and libtorch has CUDA (SAGEVAL_WITH_CUDA_KERNELS).
 #pragma once
 
+#include "sage_int8_numerics.h"
 #include "sageval/attention.h"
 
 namespace sageval::detail {
@@ -11,6 +12,6 @@ namespace sageval::detail {
 AttentionOutput fp16_attention_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                     const HndOptions& options);
 AttentionOutput sage_int8_attention_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                         const HndOptions& options);
+                                         const HndOptions& options, numerics::QGranularity granularity);
 
 }  // namespace sageval::detail

@@ -2,8 +2,8 @@
 // kernel on CUDA tensors and its exact CPU emulation (src/emulation/) on CPU tensors; only the numerics differ.
 //   fp16:      FP16 (or BF16) inputs, scores and softmax in FP32, P rounded to the input's 16-bit type before
 //              P.V with an FP32 accumulator, output in the input dtype (FlashAttention-2 tiling).
-//   sage_int8: SageAttention-style: K smoothed, Q and K quantized per block to INT8, INT32 Q.K^T, FP16 P.V with
-//              FP32 accumulation (kernels/sage_int8_numerics.h). Decode calls (kernels::is_decode_call: a few
+//   sage_int8: SageAttention-style: K smoothed, Q (per 16 or 128 rows) and K (per 64) quantized to INT8, INT32
+//              Q.K^T, FP16 P.V with FP32 accumulation (kernels/sage_int8_numerics.h). Decode calls (kernels::is_decode_call: a few
 //              query rows against a cache) run as fp16 does, over the FP16 cache: quantizing the cache per call
 //              reads it twice and writes it once more per step, 1.9-8.4x slower than the FP16 decode kernel on
 //              the H200 (sageval_decode_bench, 2026-11-29), while decode attention is bound by reading the cache,
@@ -76,9 +76,12 @@ AttentionOutput emulate_fp16_cpu(const at::Tensor& q, const at::Tensor& k, const
   return emulate_fp16_attention(q, k, v, o.causal, o.sm_scale, o.return_lse);
 }
 
+template <numerics::QGranularity kGranularity>
 AttentionOutput emulate_sage_int8_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                       const HndOptions& o) {
-  return emulate_sage_int8_attention(q, k, v, o.causal, o.sm_scale, o.return_lse);
+  SageInt8EmulationOptions recipe;
+  recipe.q_granularity = kGranularity;
+  return emulate_sage_int8_attention(q, k, v, o.causal, o.sm_scale, o.return_lse, recipe);
 }
 
 AttentionOutput emulate_sage_int8_qsmooth_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
@@ -89,12 +92,23 @@ AttentionOutput emulate_sage_int8_qsmooth_cpu(const at::Tensor& q, const at::Ten
 }
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
+template <numerics::QGranularity kGranularity>
+AttentionOutput sage_int8_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const HndOptions& o) {
+  return sage_int8_attention_cuda(q, k, v, o, kGranularity);
+}
 constexpr AttentionFn kFp16Cuda = &fp16_attention_cuda;
-constexpr AttentionFn kSageInt8Cuda = &sage_int8_attention_cuda;
+template <numerics::QGranularity kGranularity>
+constexpr AttentionFn kSageInt8Cuda = &sage_int8_cuda<kGranularity>;
 #else
 constexpr AttentionFn kFp16Cuda = nullptr;
+template <numerics::QGranularity>
 constexpr AttentionFn kSageInt8Cuda = nullptr;
 #endif
+
+template <numerics::QGranularity kGranularity>
+Paths sage_int8_paths() {
+  return Paths{&emulate_sage_int8_cpu<kGranularity>, kSageInt8Cuda<kGranularity>};
+}
 
 }  // namespace
 
@@ -103,10 +117,15 @@ std::unique_ptr<AttentionBackend> make_fp16_backend() {
                                          Paths{&emulate_fp16_cpu, kFp16Cuda});
 }
 
-std::unique_ptr<AttentionBackend> make_sage_int8_backend() {
+std::unique_ptr<AttentionBackend> make_sage_int8_backend(const std::string& name, numerics::QGranularity granularity) {
+  const bool per_block = granularity == numerics::QGranularity::kPerBlock;
   return std::make_unique<KernelBackend>(
-      "sage_int8", "INT8 Q.K^T (per-block, smoothed K), FP16 P.V; decode (<= 16 query rows per kv head) as fp16 "
-      "(CPU: exact emulation)", Paths{&emulate_sage_int8_cpu, kSageInt8Cuda}, Paths{&emulate_fp16_cpu, kFp16Cuda});
+      name, fmt::format("INT8 Q.K^T (Q scaled per {} rows, K per {}, smoothed K), FP16 P.V; decode (<= 16 query rows "
+                        "per kv head) as fp16 (CPU: exact emulation)",
+                        numerics::q_scale_rows(granularity), numerics::kKBlockRows),
+      per_block ? sage_int8_paths<numerics::QGranularity::kPerBlock>()
+                : sage_int8_paths<numerics::QGranularity::kPerWarp>(),
+      Paths{&emulate_fp16_cpu, kFp16Cuda}, "sage_int8");
 }
 
 // A recipe lever under evaluation (issue #15): judged by sage_int8's gates, CPU only until a kernel has it.

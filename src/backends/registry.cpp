@@ -19,7 +19,11 @@ const std::map<std::string, Factory>& factories() {
     t["math"] = [] { return detail::make_math_backend(at::kDouble); };
     t["math_fp32"] = [] { return detail::make_math_backend(at::kFloat); };
     t["fp16"] = [] { return detail::make_fp16_backend(); };
-    t["sage_int8"] = [] { return detail::make_sage_int8_backend(); };
+    // The recipe's Q granularity by name, both always (to compare them), and "sage_int8" the default one; all
+    // judged by sage_int8's gates.
+    t["sage_int8"] = [] { return detail::make_sage_int8_backend("sage_int8", numerics::kDefaultQGranularity); };
+    t["sage_int8_qblock"] = [] { return detail::make_sage_int8_backend("sage_int8_qblock", numerics::QGranularity::kPerBlock); };
+    t["sage_int8_qwarp"] = [] { return detail::make_sage_int8_backend("sage_int8_qwarp", numerics::QGranularity::kPerWarp); };
     t["sage_int8_qsmooth"] = [] { return detail::make_sage_int8_qsmooth_backend(); };
     if (detail::make_sdpa_backend()) t["sdpa"] = [] { return detail::make_sdpa_backend(); };
     return t;

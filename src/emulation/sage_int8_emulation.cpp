@@ -31,11 +31,13 @@ AttentionOutput emulate_sage_int8_attention(const at::Tensor& q, const at::Tenso
                                             const SageInt8EmulationOptions& emulation) {
   const int64_t group = q.size(1) / k.size(1);
   const int64_t len_q = q.size(2);
-  SageInt8QK qk = quantize_sage_int8_qk(q, k, sm_scale, emulation.smooth_k, emulation.smooth_q);
+  SageInt8QK qk = quantize_sage_int8_qk(q, k, sm_scale, emulation.smooth_k, emulation.smooth_q,
+                                        emulation.q_granularity);
   // Steps 4-5: integer scores (exact in float32) times the rounded product of the two block scales.
   at::Tensor q_int = qk.q.values.to(at::kFloat);
   at::Tensor k_int = detail::expand_kv_heads(qk.k.values.to(at::kFloat), group);
-  at::Tensor q_row_scale = qk.q.scales.repeat_interleave(numerics::kQBlockRows, 2).slice(2, 0, len_q).unsqueeze(-1);
+  at::Tensor q_row_scale =
+      qk.q.scales.repeat_interleave(numerics::q_scale_rows(emulation.q_granularity), 2).slice(2, 0, len_q).unsqueeze(-1);
   at::Tensor k_block_scale = detail::expand_kv_heads(qk.k.scales, group);
   auto [v16, v_factor] = v_as_fp16(v);
   at::Tensor v_expanded = detail::expand_kv_heads(v16, group);

@@ -53,8 +53,13 @@ double dtype_eps(at::ScalarType t) { return t == at::kBFloat16 ? 0x1p-7 : 0x1p-1
 Tolerance AttentionCase::tolerance(const std::string& backend, Reference reference) const {
   const Thresholds& t = Thresholds::defaults();
   Tolerance tol;
+  // Which gates judge the backend: what its capabilities name (sage_int8_qblock, sage_int8_qwarp and
+  // sage_int8_qsmooth: sage_int8's; a py: backend what it claims; math, math_fp32, sdpa: none).
+  const std::string gates =
+      backend == "sage_int8" || backend == "fp16" ? backend : make_backend(backend)->capabilities().gates;
   if (reference == Reference::kEmulation) {
-    if (backend != "sage_int8" && backend != "fp16")
+    // The built-in kernel backends run their exact emulation on the CPU; a py: backend has none.
+    if ((gates != "sage_int8" && gates != "fp16") || backend.rfind("py:", 0) == 0)
       throw std::invalid_argument(fmt::format("backend '{}' has no CPU emulation to compare with", backend));
     tol.key = "/attention/kernel_vs_emulation";
     tol.min_cosine = t.number(tol.key + "/min_cosine");
@@ -62,11 +67,6 @@ Tolerance AttentionCase::tolerance(const std::string& backend, Reference referen
     tol.max_lse_abs_error = t.number(tol.key + "/max_lse_abs_error_eps") * dtype_eps(dtype);
     return tol;
   }
-  // Which gates judge the backend: the built-ins by name, a py: backend by what its capabilities claim.
-  const std::string gates =
-      backend == "sage_int8" || backend == "fp16" ? backend
-      : backend.rfind("py:", 0) == 0              ? make_backend(backend)->capabilities().gates
-                                                  : std::string();
   if (gates == "sage_int8") {
     tol.key = fmt::format("/attention/sage_int8/{}", sageval::to_string(family));
     tol.min_cosine = t.find_number(tol.key + "/min_cosine");

@@ -68,7 +68,7 @@ at::Tensor smooth_k(const at::Tensor& k, const at::Tensor& mean) {
 }
 
 SageInt8QK quantize_sage_int8_qk(const at::Tensor& q, const at::Tensor& k, double sm_scale, bool smooth,
-                                 bool smooth_q) {
+                                 bool smooth_q, numerics::QGranularity granularity) {
   require_4d_cpu(q, "quantize_sage_int8_qk(q)");
   require_4d_cpu(k, "quantize_sage_int8_qk(k)");
   SageInt8QK out;
@@ -83,9 +83,9 @@ SageInt8QK quantize_sage_int8_qk(const at::Tensor& q, const at::Tensor& k, doubl
                           .to(at::kDouble).mean(2).to(at::kFloat));
     out.q_block_mean = at::stack(means, 2);  // [B, Hq, blocks, D]
     at::Tensor row_mean = out.q_block_mean.repeat_interleave(numerics::kQBlockRows, 2).slice(2, 0, n);
-    out.q = quantize_per_block(scaled - row_mean, numerics::kQBlockRows);
+    out.q = quantize_per_block(scaled - row_mean, numerics::q_scale_rows(granularity));
   } else {
-    out.q = quantize_per_block(q, numerics::kQBlockRows, scale_log2);
+    out.q = quantize_per_block(q, numerics::q_scale_rows(granularity), scale_log2);
   }
   at::Tensor k_float;
   if (smooth) {

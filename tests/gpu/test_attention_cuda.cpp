@@ -51,7 +51,7 @@ void poison_free_device_memory(int64_t bytes) {
 std::string case_name(const ::testing::TestParamInfo<AttentionCase>& info) { return info.param.name(); }
 
 // The INT8 values and scales of the CUDA quantizer equal the CPU quantizer's byte for byte, so the integer
-// Q.K^T of kernel and emulation are identical.
+// Q.K^T of kernel and emulation are identical; for both Q granularities.
 class SageInt8CudaQuantization : public ::testing::TestWithParam<AttentionCase> {};
 
 TEST_P(SageInt8CudaQuantization, IdenticalToCpu) {
@@ -61,24 +61,32 @@ TEST_P(SageInt8CudaQuantization, IdenticalToCpu) {
   auto in = make_attention_inputs(c.shape(), c.family, c.dtype, Layout::HND, seed_from_name(c.name()), at::kCUDA);
   const double sm_scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
   const KernelCall call = make_kernel_call(in.q, in.k, in.v, false, sm_scale, false);
-  const SageInt8Buffers ws = allocate_sage_int8_workspace(call.problem, in.q.device());
-  kernels::sage_int8_quantize(call.problem, call.tensors, ws.views, at::cuda::getCurrentCUDAStream().stream());
-  SageInt8QK cpu = quantize_sage_int8_qk(in.q.cpu(), in.k.cpu(), call.problem.sm_scale, true);
-  const auto& layout = ws.layout;
-  auto view = [&](int64_t offset, at::ScalarType dtype, at::IntArrayRef sizes) {
-    return ws.bytes.slice(0, offset).view(dtype).slice(0, 0, c10::multiply_integers(sizes)).view(sizes).cpu();
-  };
-  const int64_t hq = c.shape().heads_q;
-  at::Tensor q8 = view(layout.q_int8, at::kChar, {c.batch, hq, layout.len_q_padded, c.head_dim}).slice(2, 0, c.len_q);
-  at::Tensor k8 = view(layout.k_int8, at::kChar, {c.batch, c.heads_kv, layout.len_k_padded, c.head_dim}).slice(2, 0, c.len_k);
-  at::Tensor qs = view(layout.q_scale, at::kFloat, {c.batch, hq, layout.q_blocks});
-  at::Tensor ks = view(layout.k_scale, at::kFloat, {c.batch, c.heads_kv, layout.k_blocks});
-  at::Tensor km = view(layout.k_mean, at::kFloat, {c.batch, c.heads_kv, c.head_dim});
-  EXPECT_TRUE(at::equal(km, cpu.k_mean)) << "K mean differs";
-  EXPECT_TRUE(at::equal(qs, cpu.q.scales)) << "Q scales differ";
-  EXPECT_TRUE(at::equal(ks, cpu.k.scales)) << "K scales differ";
-  EXPECT_TRUE(at::equal(q8, cpu.q.values)) << "Q int8 differs in " << (q8 != cpu.q.values).sum().item<int64_t>();
-  EXPECT_TRUE(at::equal(k8, cpu.k.values)) << "K int8 differs in " << (k8 != cpu.k.values).sum().item<int64_t>();
+  for (const numerics::QGranularity granularity : {numerics::QGranularity::kPerBlock, numerics::QGranularity::kPerWarp}) {
+    const int rows = numerics::q_scale_rows(granularity);
+    SCOPED_TRACE(::testing::Message() << "Q scale per " << rows << " rows");
+    const SageInt8Buffers ws = allocate_sage_int8_workspace(call.problem, in.q.device());
+    kernels::sage_int8_quantize(call.problem, call.tensors, ws.views, at::cuda::getCurrentCUDAStream().stream(),
+                                granularity);
+    SageInt8QK cpu = quantize_sage_int8_qk(in.q.cpu(), in.k.cpu(), call.problem.sm_scale, true, false, granularity);
+    const auto& layout = ws.layout;
+    auto view = [&](int64_t offset, at::ScalarType dtype, at::IntArrayRef sizes) {
+      return ws.bytes.slice(0, offset).view(dtype).slice(0, 0, c10::multiply_integers(sizes)).view(sizes).cpu();
+    };
+    const int64_t hq = c.shape().heads_q;
+    const int64_t groups = (c.len_q + numerics::kQWarpRows - 1) / numerics::kQWarpRows;  // 16-row groups with a row
+    at::Tensor q8 = view(layout.q_int8, at::kChar, {c.batch, hq, layout.len_q_padded, c.head_dim}).slice(2, 0, c.len_q);
+    at::Tensor k8 = view(layout.k_int8, at::kChar, {c.batch, c.heads_kv, layout.len_k_padded, c.head_dim}).slice(2, 0, c.len_k);
+    at::Tensor qs = view(layout.q_scale, at::kFloat, {c.batch, hq, layout.len_q_padded / numerics::kQWarpRows})
+                        .slice(2, 0, groups);
+    at::Tensor ks = view(layout.k_scale, at::kFloat, {c.batch, c.heads_kv, layout.k_blocks});
+    at::Tensor km = view(layout.k_mean, at::kFloat, {c.batch, c.heads_kv, c.head_dim});
+    const at::Tensor cpu_qs = cpu.q.scales.repeat_interleave(rows / numerics::kQWarpRows, 2).slice(2, 0, groups);
+    EXPECT_TRUE(at::equal(km, cpu.k_mean)) << "K mean differs";
+    EXPECT_TRUE(at::equal(qs, cpu_qs)) << "Q scales differ";
+    EXPECT_TRUE(at::equal(ks, cpu.k.scales)) << "K scales differ";
+    EXPECT_TRUE(at::equal(q8, cpu.q.values)) << "Q int8 differs in " << (q8 != cpu.q.values).sum().item<int64_t>();
+    EXPECT_TRUE(at::equal(k8, cpu.k.values)) << "K int8 differs in " << (k8 != cpu.k.values).sum().item<int64_t>();
+  }
 #endif
 }
 

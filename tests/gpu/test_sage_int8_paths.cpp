@@ -104,6 +104,34 @@ TEST_P(SageInt8Sm80Path, MatchesCpuEmulation) {
 #endif
 }
 
+// Both Q granularities (backends sage_int8_qblock and sage_int8_qwarp, one of them the default) on both paths
+// against their CPU emulations, on the shape table: the kernels read the Q scale of each 16-row group, whichever
+// granularity wrote it.
+struct GranularityCase {
+  AttentionCase c;
+  const char* backend;
+  const char* path;  // "sm80" or "sm90" (kernels::parse_sage_int8_path)
+};
+
+class SageInt8Granularity : public ::testing::TestWithParam<GranularityCase> {};
+
+TEST_P(SageInt8Granularity, MatchesCpuEmulation) {
+  if (const std::string why = why_no_kernels(); !why.empty()) GTEST_SKIP() << why;
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+  const GranularityCase& g = GetParam();
+  PathScope path(kernels::parse_sage_int8_path(g.path));
+  try {
+    kernels::sage_int8_path();
+  } catch (const std::runtime_error& e) {
+    GTEST_SKIP() << e.what();
+  }
+  const eval::CaseResult r = eval::run_attention_case(g.c, g.backend, eval::Reference::kEmulation, at::kCUDA);
+  std::printf("[ figures  ] %s %s[%s] vs emulation: %s lse_max_abs=%.3e\n", g.c.name().c_str(), g.backend, g.path,
+              format_error_stats(r.stats).c_str(), r.lse_max_abs);
+  for (const Gate& gate : r.gates) EXPECT_TRUE(gate.pass) << gate.describe();
+#endif
+}
+
 // Decode calls (one query against 1000 keys) run the fp16 decode kernel, not an INT8 path: left out.
 std::vector<AttentionCase> int8_path_cases() {
   std::vector<AttentionCase> cases;
@@ -114,6 +142,19 @@ std::vector<AttentionCase> int8_path_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, SageInt8Sm80Path, ::testing::ValuesIn(int8_path_cases()),
                          [](const ::testing::TestParamInfo<AttentionCase>& info) { return info.param.name(); });
+
+std::vector<GranularityCase> granularity_cases() {
+  std::vector<GranularityCase> cases;
+  for (const AttentionCase& c : int8_path_cases())
+    for (const char* backend : {"sage_int8_qblock", "sage_int8_qwarp"})
+      for (const char* path : {"sm80", "sm90"}) cases.push_back({c, backend, path});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, SageInt8Granularity, ::testing::ValuesIn(granularity_cases()),
+                         [](const ::testing::TestParamInfo<GranularityCase>& info) {
+                           return info.param.c.name() + "_" + info.param.backend + "_" + info.param.path;
+                         });
 
 }  // namespace
 }  // namespace sageval::testing

@@ -19,6 +19,7 @@
 #include <cuda_runtime.h>
 
 #include "sageval/kernels/attention_problem.h"
+#include "sage_int8_numerics.h"
 
 namespace sageval::kernels {
 
@@ -45,7 +46,7 @@ void attention_fp16_decode(const AttentionProblem& problem, const AttentionTenso
 struct SageInt8Workspace {
   int8_t* q_int8 = nullptr;      // [B, Hq, Nq_padded, D]
   int8_t* k_int8 = nullptr;      // [B, Hkv, Nk_padded, D]
-  float* q_scale = nullptr;      // [B, Hq, q_blocks]
+  float* q_scale = nullptr;      // [B, Hq, Nq_padded / numerics::kQWarpRows]: one per 16 rows, any granularity
   float* k_scale = nullptr;      // [B, Hkv, k_blocks]
   float* k_mean = nullptr;       // [B, Hkv, D]
   uint16_t* v_fp16 = nullptr;    // [B, Hkv, Nk, D] FP16 bits; bf16 input only (null for fp16 input)
@@ -67,10 +68,12 @@ struct SageInt8WorkspaceLayout {
 SageInt8WorkspaceLayout sage_int8_workspace_layout(const AttentionProblem& problem);
 SageInt8Workspace sage_int8_workspace_at(void* base, const SageInt8WorkspaceLayout& layout);
 
-// Quantization (steps 1-3 of sage_int8_numerics.h, plus the bf16 V conversion): reads q, k, v.
+// Quantization (steps 1-3 of sage_int8_numerics.h, plus the bf16 V conversion): reads q, k, v. `granularity`: rows
+// of Q per scale (the attention kernels read either).
 // Bytes: reads 2 * (B*Hq*Nq + 2*B*Hkv*Nk) * D, writes (B*Hq*Nq + B*Hkv*Nk) * D int8 (+ the V copy for bf16).
 void sage_int8_quantize(const AttentionProblem& problem, const AttentionTensors& tensors,
-                        const SageInt8Workspace& workspace, cudaStream_t stream);
+                        const SageInt8Workspace& workspace, cudaStream_t stream,
+                        numerics::QGranularity granularity = numerics::kDefaultQGranularity);
 
 // INT8 Q.K^T, FP16 P.V attention over a quantized workspace (steps 4-7). Reads v from `tensors` (fp16) or the
 // workspace copy (bf16); writes out and lse. Runs the path `sage_int8_path()` names.
