@@ -114,13 +114,15 @@ constexpr sageval::numerics::QGranularity kOtherGranularity =
     sageval::numerics::kDefaultQGranularity == sageval::numerics::QGranularity::kPerBlock
         ? sageval::numerics::QGranularity::kPerWarp
         : sageval::numerics::QGranularity::kPerBlock;
-const std::string kOtherQuant =
-    kOtherGranularity == sageval::numerics::QGranularity::kPerWarp ? "sage_int8_quant_only_qwarp" : "sage_int8_quant_only_qblock";
+const std::string kOtherQuant = kOtherGranularity == sageval::numerics::QGranularity::kPerWarp
+                                     ? "sage_int8_quant_only_qwarp"
+                                     : "sage_int8_quant_only_qblock";
 bool is_quantization(const std::string& variant) { return variant.rfind("sage_int8_quant_only", 0) == 0; }
 
 const std::vector<std::string> kVariants = {"sage_int8_kernel", "sage_int8_with_quant", "sage_int8_kernel_sm80",
                                             "fp16_kernel",      "sdpa_flash",           "sdpa_cudnn",
-                                            "sdpa_efficient",   "sage_int8_quant_only", kOtherQuant};  // last: not attention
+                                            "sdpa_efficient",   "sage_int8_quant_only",
+                                            kOtherQuant};  // the last two: not attention
 const std::vector<std::array<std::string, 3>> kRatios = {  // label, numerator, denominator (TOPS)
     {"kernel/flash", "sage_int8_kernel", "sdpa_flash"},
     {"with_quant/flash", "sage_int8_with_quant", "sdpa_flash"},
@@ -375,7 +377,8 @@ void print_table(const std::vector<ShapeResult>& rows, const json& copy, const O
   fmt::print("\n{:>4} {:>6} {:>3} | {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}", "D", "N", "cau", "int8_k", "int8+q",
              "i8sm80", "fp16_k", "flash", "cudnn", "effic");
   for (size_t i = 0; i < opt.backends.size(); ++i) fmt::print(" {:>7}", fmt::format("ext{}", i + 1));
-  fmt::print(" | {:>6} {:>6} |", "quant", kOtherGranularity == sageval::numerics::QGranularity::kPerWarp ? "q_warp" : "q_blk");
+  fmt::print(" | {:>6} {:>6} |", "quant",
+             kOtherGranularity == sageval::numerics::QGranularity::kPerWarp ? "q_warp" : "q_blk");
   for (size_t i = 0; i < ratios.size(); ++i) {
     std::string label = ratios[i][0];
     for (size_t e = 0; e < opt.backends.size(); ++e)  // ext1 in the headers, as in the columns

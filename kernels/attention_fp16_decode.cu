@@ -31,6 +31,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -38,7 +40,7 @@
 #include "sageval/kernels/cuda_check.h"
 #include "block_reduce.cuh"
 #include "flash_tile.cuh"
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 #include "sm80_primitives.cuh"
 
 namespace sageval::kernels {
@@ -63,11 +65,10 @@ __device__ __forceinline__ const char* q_row(const DecodeParams& p, int b, int h
 }
 
 // Programmatic dependent launch (PTX ISA: griddepcontrol; CUDA programming guide: programmatic dependent launch;
-// compute capability 9.0+): the partial kernel
-// lets the merge kernel launch at once (its CTAs fit beside the partial kernel's single wave), and the merge kernel
-// waits for the partial grid to complete and its writes to be visible before reading them; the launch and ramp of
-// the second kernel then overlap the first. No-ops where the architecture lacks them (the launch attribute is
-// only set on 9.0+ devices, see launch()).
+// compute capability 9.0+): the partial kernel lets the merge kernel launch at once (its CTAs start where room is
+// left beside the partial kernel), and the merge kernel waits for the partial grid to complete and its writes to
+// be visible before reading them; the launch and ramp of the second kernel then overlap the first. No-ops where the architecture lacks them (the launch attribute is
+// only set where the device runs sm_90+ code of the merge kernel, see DeviceFigures).
 __device__ __forceinline__ void let_dependents_launch() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
@@ -282,9 +283,38 @@ __global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const Decod
   }
 }
 
+// What the split and the fit check need to know of the current device, read once per device (driver calls that an
+// eager decode step would otherwise make on every call).
+struct DeviceFigures {
+  int sms = 0, smem_per_sm = 0, smem_per_block = 0;  // smem_per_block: the opt-in maximum
+  // The merge kernel may launch early only where the code the device runs has its griddepcontrol.wait: sm_90+ code
+  // (a build for older architectures reaches a 9.0 device as JIT-compiled PTX without it).
+  bool programmatic_launch = false;
+};
+
+const DeviceFigures& current_device_figures() {
+  static std::mutex mutex;
+  static std::map<int, DeviceFigures> known;  // by device ordinal; map nodes stay where they are
+  int device = 0;
+  SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto it = known.find(device);
+  if (it == known.end()) {
+    DeviceFigures f;
+    SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&f.sms, cudaDevAttrMultiProcessorCount, device));
+    SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&f.smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+    SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&f.smem_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    cudaFuncAttributes merge{};
+    SAGEVAL_CUDA_CHECK(cudaFuncGetAttributes(&merge, decode_merge_kernel<128, false>));
+    f.programmatic_launch = merge.ptxVersion >= 90;  // the virtual architecture its code was compiled for
+    it = known.emplace(device, f).first;
+  }
+  return it->second;
+}
+
 struct Split {
   int rows, chunk_keys, chunks;
-  bool programmatic_launch;  // the merge may launch before the partial kernel completes (compute capability 9.0+)
+  bool programmatic_launch;  // the merge may launch before the partial kernel completes (DeviceFigures)
 };
 
 template <int D>
@@ -300,13 +330,9 @@ constexpr int partial_smem_bytes() {
 Split split_of(const AttentionProblem& pr) {
   Split s;
   s.rows = pr.len_q * (pr.heads_q / pr.heads_kv);
-  int sms = 0, smem_per_sm = 0, device = 0;
-  SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
-  SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
-  int major = 0;
-  SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  s.programmatic_launch = major >= 9;
+  const DeviceFigures& dev = current_device_figures();
+  const int sms = dev.sms, smem_per_sm = dev.smem_per_sm;
+  s.programmatic_launch = dev.programmatic_launch;
   const int smem = attention_fp16_decode_smem_bytes(pr.head_dim);
   const int blocks_per_sm = std::clamp(smem_per_sm / (smem + 1024), 1, 3);  // 1 KiB the runtime keeps per block
   const int64_t heads = static_cast<int64_t>(pr.batch) * pr.heads_kv;
@@ -323,11 +349,11 @@ Split split_of(const AttentionProblem& pr) {
 }
 
 template <int D, bool kBf16, bool kCausal>
-void launch(const AttentionProblem& pr, const AttentionTensors& t, void* workspace, cudaStream_t stream) {
+void launch(const AttentionProblem& pr, const AttentionTensors& t, const Split& sp, void* workspace,
+            cudaStream_t stream) {
   if (pr.batch > 65535 || pr.heads_kv > 65535)  // grid z and y
     throw std::invalid_argument("attention_fp16_decode: batch " + std::to_string(pr.batch) + " or kv heads " +
                                 std::to_string(pr.heads_kv) + " above 65535, the most a grid dimension holds");
-  const Split sp = split_of(pr);
   DecodeParams p{};
   static_cast<TensorBytes&>(p) = tensor_bytes(t);
   const int64_t parts = static_cast<int64_t>(pr.batch) * pr.heads_kv * sp.chunks * sp.rows;
@@ -367,8 +393,23 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, void* workspa
 }
 
 template <int D, bool kBf16>
-void dispatch_causal(const AttentionProblem& pr, const AttentionTensors& t, void* ws, cudaStream_t stream) {
-  pr.causal ? launch<D, kBf16, true>(pr, t, ws, stream) : launch<D, kBf16, false>(pr, t, ws, stream);
+void dispatch_causal(const AttentionProblem& pr, const AttentionTensors& t, const Split& sp, void* ws,
+                     cudaStream_t stream) {
+  pr.causal ? launch<D, kBf16, true>(pr, t, sp, ws, stream) : launch<D, kBf16, false>(pr, t, sp, ws, stream);
+}
+
+// Bytes of the partials for `sp`; 0 where the kernel does not take the problem.
+int64_t workspace_bytes(const AttentionProblem& pr, const Split& sp) {
+  const int64_t parts = static_cast<int64_t>(pr.batch) * pr.heads_kv * sp.chunks * sp.rows;
+  return parts * (pr.head_dim + 2) * static_cast<int64_t>(sizeof(float));
+}
+
+// Whether the kernel takes the problem on the current device: at most kRows query rows per kv head, and the partial
+// kernel's shared memory within one block's (sm_89 allows 99 KiB: D = 128 does not fit).
+bool takes(const AttentionProblem& pr) {
+  if (pr.heads_kv <= 0 || pr.batch == 0 || pr.len_q == 0 || pr.len_k == 0) return false;
+  if (int64_t{pr.len_q} * (pr.heads_q / pr.heads_kv) > kRows) return false;
+  return attention_fp16_decode_smem_bytes(pr.head_dim) <= current_device_figures().smem_per_block;
 }
 
 }  // namespace
@@ -379,33 +420,27 @@ int attention_fp16_decode_smem_bytes(int head_dim) {
 
 int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& pr) {
   static_assert(kDecodeMaxRows == kRows, "one m16 tile of query rows per kv head");
-  if (pr.heads_kv <= 0 || pr.batch == 0 || pr.len_q == 0 || pr.len_k == 0) return 0;
-  if (int64_t{pr.len_q} * (pr.heads_q / pr.heads_kv) > kRows) return 0;
-  // The partial kernel's shared memory must fit one block on this device (sm_89 allows 99 KiB: D = 128 does not).
-  int device = 0, max_smem = 0;
-  SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
-  SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  if (attention_fp16_decode_smem_bytes(pr.head_dim) > max_smem) return 0;
-  const Split sp = split_of(pr);
-  const int64_t parts = static_cast<int64_t>(pr.batch) * pr.heads_kv * sp.chunks * sp.rows;
-  return parts * (pr.head_dim + 2) * static_cast<int64_t>(sizeof(float));
+  return takes(pr) ? workspace_bytes(pr, split_of(pr)) : 0;
 }
 
 void attention_fp16_decode(const AttentionProblem& pr, const AttentionTensors& t, void* workspace,
                            cudaStream_t stream) {
   validate_problem(pr, t, "attention_fp16_decode", /*kv_lengths=*/true);
   if (pr.batch == 0 || pr.len_q == 0) return;
-  if (attention_fp16_decode_workspace_bytes(pr) == 0)
+  if (!takes(pr))
     throw std::invalid_argument("attention_fp16_decode: this kernel does not take the problem (query rows per kv "
                                 "head " + std::to_string(pr.len_q * (pr.heads_q / pr.heads_kv)) + " > " +
                                 std::to_string(kDecodeMaxRows) + ", or more shared memory than a block of this "
                                 "device may have); use attention_fp16_forward");
   if (workspace == nullptr) throw std::invalid_argument("attention_fp16_decode: no workspace");
+  const Split sp = split_of(pr);  // once per call: the launch uses the split the workspace was sized for
   const bool bf16 = pr.dtype == ElementType::kBFloat16;
   if (pr.head_dim == 64) {
-    bf16 ? dispatch_causal<64, true>(pr, t, workspace, stream) : dispatch_causal<64, false>(pr, t, workspace, stream);
+    bf16 ? dispatch_causal<64, true>(pr, t, sp, workspace, stream)
+         : dispatch_causal<64, false>(pr, t, sp, workspace, stream);
   } else {
-    bf16 ? dispatch_causal<128, true>(pr, t, workspace, stream) : dispatch_causal<128, false>(pr, t, workspace, stream);
+    bf16 ? dispatch_causal<128, true>(pr, t, sp, workspace, stream)
+         : dispatch_causal<128, false>(pr, t, sp, workspace, stream);
   }
 }
 

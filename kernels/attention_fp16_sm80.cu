@@ -25,7 +25,7 @@
 #include "sageval/kernels/cuda_check.h"
 #include "flash_tile.cuh"
 #include "kernel_tuning.h"
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 #include "sm80_primitives.cuh"
 
 namespace sageval::kernels {

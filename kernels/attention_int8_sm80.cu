@@ -27,7 +27,7 @@
 #include "sageval/kernels/cuda_check.h"
 #include "flash_tile.cuh"
 #include "kernel_tuning.h"
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 #include "sage_int8_paths.h"
 #include "sm80_primitives.cuh"
 
@@ -53,7 +53,7 @@ struct Int8Params {
   const float* k_scale;
   const float* q_dot_mean;
   const float* v_scale;  // null for fp16 input
-  int heads_q, group, len_q, len_k, len_q_padded, len_k_padded, q_blocks, k_blocks;
+  int heads_q, group, len_q, len_k, len_q_padded, len_k_padded, k_blocks;
   float sm_scale;
 };
 
@@ -108,7 +108,7 @@ __global__ void __launch_bounds__(256 / kM, 2) attention_int8_kernel(const Int8P
   const int wrow0 = m0 + warp * 16 * kM;
   float q_scale[kM];  // one per 16-row tile (the workspace's layout for either Q granularity)
 #pragma unroll
-  for (int mi = 0; mi < kM; ++mi) q_scale[mi] = p.q_scale[(bhq * p.len_q_padded + wrow0 + 16 * mi) / nx::kQWarpRows];
+  for (int mi = 0; mi < kM; ++mi) q_scale[mi] = p.q_scale[nx::q_scale_slot(bhq * p.len_q_padded + wrow0 + 16 * mi)];
   const uint32_t a_off = tile_offset<kQRowBytes>(warp * 16 * kM + (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4);
   const uint32_t b_off = tile_offset<kQRowBytes>(lane & 7, lane >> 3);
 
@@ -258,7 +258,6 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, const SageInt
   p.len_k = pr.len_k;
   p.len_q_padded = lay.len_q_padded;
   p.len_k_padded = lay.len_k_padded;
-  p.q_blocks = lay.q_blocks;
   p.k_blocks = lay.k_blocks;
   p.sm_scale = pr.sm_scale;
   const dim3 grid(lay.q_blocks, pr.heads_q, pr.batch);

@@ -36,7 +36,7 @@
 #include "sageval/kernels/attention_kernels.h"
 #include "sageval/kernels/cuda_check.h"
 #include "flash_tile.cuh"
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 #include "sage_int8_paths.h"
 #include "sm80_primitives.cuh"
 #include "sm90_primitives.cuh"
@@ -83,7 +83,7 @@ struct Sm90Params {
   const float* k_scale;
   const float* q_dot_mean;
   const float* v_scale;  // null for fp16 input
-  int heads_q, group, len_q, len_k, len_q_padded, q_blocks, k_blocks;
+  int heads_q, group, len_q, len_k, len_q_padded, k_blocks;
   float sm_scale;
 };
 
@@ -273,7 +273,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   const int lane = threadIdx.x % 32;
   const int row_first = m0 + consumer * 64;  // this warpgroup's rows
   const int wrow0 = row_first + warp * 16;   // this warp's 16 rows
-  const float q_scale = p.q_scale[(static_cast<int64_t>(bhq) * p.len_q_padded + wrow0) / nx::kQWarpRows];  // its 16 rows'
+  const float q_scale = p.q_scale[nx::q_scale_slot(static_cast<int64_t>(bhq) * p.len_q_padded + wrow0)];  // its rows'
   const uint32_t q_address = sm80::smem_u32(sm.q) + consumer * 64 * D;
   // Turns at the tensor cores: consumer c waits on barrier 1 + c, then signals the other's.
   const int my_turn = 1 + consumer, other_turn = 2 - consumer;
@@ -472,7 +472,6 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, const SageInt
   p.len_q = pr.len_q;
   p.len_k = pr.len_k;
   p.len_q_padded = lay.len_q_padded;
-  p.q_blocks = lay.q_blocks;
   p.k_blocks = lay.k_blocks;
   p.sm_scale = pr.sm_scale;
   const dim3 grid(lay.q_blocks, pr.heads_q, pr.batch);

@@ -33,7 +33,7 @@
 #include "sageval/kernels/attention_kernels.h"
 #include "sageval/kernels/cuda_check.h"
 #include "block_reduce.cuh"
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 
 namespace sageval::kernels {
 namespace {
@@ -70,7 +70,7 @@ __device__ __forceinline__ uint2 pack_int8x8(const int8_t (&q)[8]) {
 }
 
 // The INT8 values of one thread's 8-element chunk: quantize_int8's values, without a division per element where
-// the block's scale allows it (numerics::quantize_int8_division_free; the branch is uniform over the block).
+// the scale allows it (numerics::quantize_int8_division_free; the branch is uniform over the rows sharing it).
 __device__ __forceinline__ uint2 quantize_chunk(const float (&x)[8], float scale, float inv, bool division_free) {
   int8_t q[8];
   if (division_free) {
@@ -297,10 +297,11 @@ __global__ void __launch_bounds__(kQQuantThreads, kGranularity == nx::QGranulari
   const float inv = nx::correctly_rounded_reciprocal(scale);
   const bool division_free = nx::division_free_quantization_ok(scale);
   const int64_t row_index = static_cast<int64_t>(bh) * len_q_padded + first_row;  // of the thread's first row
-  if (threadIdx.x % 32 == 0) ws.q_scale[row_index / nx::kQWarpRows] = scale;
+  if (threadIdx.x % 32 == 0) ws.q_scale[nx::q_scale_slot(row_index)] = scale;
   int8_t* qq = ws.q_int8 + row_index * D + c * 8;
 #pragma unroll
-  for (int p = 0; p < kPasses; ++p) *reinterpret_cast<uint2*>(qq + p * D) = quantize_chunk(x[p], scale, inv, division_free);
+  for (int p = 0; p < kPasses; ++p)
+    *reinterpret_cast<uint2*>(qq + p * D) = quantize_chunk(x[p], scale, inv, division_free);
 }
 
 int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }

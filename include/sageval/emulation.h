@@ -1,11 +1,11 @@
 // Exact CPU emulations of the `fp16` and `sage_int8` CUDA kernels: the same roundings, in the same order
-// where it matters (see kernels/sage_int8_numerics.h). The backends use them for CPU tensors; the GPU suites
-// compare the kernels against them.
+// where it matters (see sageval/kernels/sage_int8_numerics.h). The backends use them for CPU tensors; the GPU
+// suites compare the kernels against them.
 #pragma once
 
 #include <ATen/ATen.h>
 
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 #include "sageval/attention.h"
 
 namespace sageval {

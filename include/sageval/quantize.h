@@ -1,11 +1,11 @@
 // CPU implementations of the INT8 quantization steps of the `sage_int8` backend (steps 1-3 of
-// kernels/sage_int8_numerics.h). They call the same inline functions as the CUDA quantizers, so the INT8
-// values and scales of both are identical.
+// sageval/kernels/sage_int8_numerics.h). They call the same inline functions as the CUDA quantizers, so the
+// INT8 values and scales of both are identical.
 #pragma once
 
 #include <ATen/ATen.h>
 
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 
 namespace sageval {
 

@@ -16,16 +16,9 @@ device_build || exit 1
 run_kernel_tests
 mkdir -p /tmp/ab
 cp build-gpu/bench/sageval_attention_bench /tmp/ab/change
-# The change's sm90 kernel (D 128, fp16, not causal): instruction mix and the highest register it names (the code
-# after setmaxnreg.inc may use more than the launch bound's 168).
-obj=build-gpu/kernels/CMakeFiles/sageval_kernels.dir/attention_int8_sm90.cu.o
-cuobjdump -sass "$obj" 2>/dev/null | awk '/Function :.*attention_int8_sm90_kernelILi128ELb0ELb0E/{f=1;next} /Function :/{f=0} f' \
-  > /tmp/ab/sm90_d128.sass
-cp /tmp/ab/sm90_d128.sass "$OUTDIR/"
-echo "sm90 D128 kernel: $(grep -c '/\*[0-9a-f]\{4\}\*/' /tmp/ab/sm90_d128.sass) instructions, highest register R$(grep -oE '\bR[0-9]+\b' /tmp/ab/sm90_d128.sass | tr -d R | sort -n | tail -1)"
-grep -oE '/\*[0-9a-f]{4,}\*/ +(@!?U?P[0-9T] +)?[A-Z][A-Z0-9_.]*' /tmp/ab/sm90_d128.sass | awk '{print $NF}' | sed 's/\..*//' |
-  sort | uniq -c | sort -rn | head -20 | tr '\n' ' '
-echo
+# The change's sm90 kernel (D 128, fp16, not causal): instruction mix and highest register.
+sm90_sass_mix
+cp "$OUTDIR/sm90_d128.sass" /tmp/ab/sm90_d128.sass
 # Whether the softmax overlaps the warpgroup's own P.V: exponentials issued between the wait for Q.K^T
 # (DEPBAR.LE gsb0, 0x1) and the wait for the P.V (0x0), per main-loop turn.
 echo "MUFU.EX2 between the two waits of each turn: $(awk '/DEPBAR.LE gsb0, 0x1/{n=0;on=1} on&&/MUFU.EX2/{n++}

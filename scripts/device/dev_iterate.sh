@@ -12,14 +12,7 @@ timeout 300 build-gpu/bench/sageval_attention_bench --head-dim "${DIMS:-128,64}"
 echo "bench rc=$?"
 grep -A20 "^TOPS" "$OUTDIR/bench.txt"
 # Instruction mix of the sm90 kernel (D = 128, fp16, not causal): tensor, SFU and conversion counts at a glance.
-obj=build-gpu/kernels/CMakeFiles/sageval_kernels.dir/attention_int8_sm90.cu.o
-if [ -f "$obj" ]; then
-  cuobjdump -sass "$obj" > "$OUTDIR/sm90_sass.txt" 2>&1
-  awk '/Function :.*attention_int8_sm90_kernelILi128ELb0ELb0E/{f=1;next} /Function :/{f=0} f' "$OUTDIR/sm90_sass.txt" |
-    grep -oE '/\*[0-9a-f]{4,}\*/ +(@!?U?P[0-9T] +)?[A-Z][A-Z0-9_]*' | awk '{print $NF}' | sort | uniq -c | sort -rn |
-    head -24 | tr '\n' ' '
-  echo
-fi
+sm90_sass_mix
 # NCU=1: where the sm90 kernel's warps wait (D = 128, N = 16K, not causal): stall reasons per issued instruction,
 # tensor-pipe and L2 figures.
 if [ "${NCU:-0}" = 1 ]; then

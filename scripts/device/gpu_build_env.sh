@@ -32,3 +32,17 @@ run_kernel_tests() {
   grep -E "^\[  FAILED" "$OUTDIR/gpu_tests.log" | head -8
   grep -B2 -A6 -m3 "Failure" "$OUTDIR/gpu_tests.log" | cut -c1-300
 }
+# The sm90 kernel's SASS (D = 128, fp16, not causal) into $OUTDIR/sm90_d128.sass, then one line: its instruction
+# count, the highest register it names (after setmaxnreg.inc the consumers may use more than the launch bound's
+# 168) and its instruction mix, most frequent first (tensor HGMMA/IGMMA, SFU MUFU, conversions at a glance).
+sm90_sass_mix() {
+  local obj=build-gpu/kernels/CMakeFiles/sageval_kernels.dir/attention_int8_sm90.cu.o sass="$OUTDIR/sm90_d128.sass"
+  [ -f "$obj" ] || { echo "no $obj"; return 1; }
+  cuobjdump -sass "$obj" 2>/dev/null |
+    awk '/Function :.*attention_int8_sm90_kernelILi128ELb0ELb0E/{f=1;next} /Function :/{f=0} f' > "$sass"
+  echo "sm90 D128 kernel: $(grep -c '/\*[0-9a-f]\{4\}\*/' "$sass") instructions, highest register" \
+       "R$(grep -oE '\bR[0-9]+\b' "$sass" | tr -d R | sort -n | tail -1)"
+  grep -oE '/\*[0-9a-f]{4,}\*/ +(@!?U?P[0-9T] +)?[A-Z][A-Z0-9_.]*' "$sass" | awk '{print $NF}' | sed 's/\..*//' |
+    sort | uniq -c | sort -rn | head -24 | tr '\n' ' '
+  echo
+}

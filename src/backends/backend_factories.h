@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 #include "sageval/attention.h"
 
 namespace sageval::detail {

@@ -3,7 +3,7 @@
 // are built and libtorch has CUDA (SAGEVAL_WITH_CUDA_KERNELS).
 #pragma once
 
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 #include "sageval/attention.h"
 
 namespace sageval::detail {

@@ -3,7 +3,7 @@
 //   fp16:      FP16 (or BF16) inputs, scores and softmax in FP32, P rounded to the input's 16-bit type before
 //              P.V with an FP32 accumulator, output in the input dtype (FlashAttention-2 tiling).
 //   sage_int8: SageAttention-style: K smoothed, Q (per 16 or 128 rows) and K (per 64) quantized to INT8, INT32
-//              Q.K^T, FP16 P.V with FP32 accumulation (kernels/sage_int8_numerics.h). Decode calls (kernels::is_decode_call: a few
+//              Q.K^T, FP16 P.V with FP32 accumulation (include/sageval/kernels/sage_int8_numerics.h). Decode calls (kernels::is_decode_call: a few
 //              query rows against a cache) run as fp16 does, over the FP16 cache: quantizing the cache per call
 //              reads it twice and writes it once more per step, 1.9-8.4x slower than the FP16 decode kernel on
 //              the H200 (sageval_decode_bench, 2026-11-29), while decode attention is bound by reading the cache,
@@ -76,18 +76,12 @@ AttentionOutput emulate_fp16_cpu(const at::Tensor& q, const at::Tensor& k, const
   return emulate_fp16_attention(q, k, v, o.causal, o.sm_scale, o.return_lse);
 }
 
-template <numerics::QGranularity kGranularity>
+template <numerics::QGranularity kGranularity, bool kSmoothQ = false>
 AttentionOutput emulate_sage_int8_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                       const HndOptions& o) {
   SageInt8EmulationOptions recipe;
   recipe.q_granularity = kGranularity;
-  return emulate_sage_int8_attention(q, k, v, o.causal, o.sm_scale, o.return_lse, recipe);
-}
-
-AttentionOutput emulate_sage_int8_qsmooth_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                              const HndOptions& o) {
-  SageInt8EmulationOptions recipe;
-  recipe.smooth_q = true;
+  recipe.smooth_q = kSmoothQ;
   return emulate_sage_int8_attention(q, k, v, o.causal, o.sm_scale, o.return_lse, recipe);
 }
 
@@ -128,11 +122,14 @@ std::unique_ptr<AttentionBackend> make_sage_int8_backend(const std::string& name
       Paths{&emulate_fp16_cpu, kFp16Cuda}, "sage_int8");
 }
 
-// A recipe lever under evaluation (issue #15): judged by sage_int8's gates, CPU only until a kernel has it.
+// A recipe lever under evaluation (issue #15): judged by sage_int8's gates, CPU only until a kernel has it. Its Q
+// scales stay per block of 128 rows, as when it was measured (README), whatever sage_int8's default.
 std::unique_ptr<AttentionBackend> make_sage_int8_qsmooth_backend() {
   return std::make_unique<KernelBackend>(
-      "sage_int8_qsmooth", "sage_int8 with Q smoothed per block as SageAttention2 does (CPU emulation only: no kernel)",
-      Paths{&emulate_sage_int8_qsmooth_cpu, nullptr}, Paths{&emulate_fp16_cpu, nullptr}, "sage_int8");
+      "sage_int8_qsmooth", "sage_int8 with Q smoothed and scaled per block of 128 rows as SageAttention2 does (CPU "
+      "emulation only: no kernel)",
+      Paths{&emulate_sage_int8_cpu<numerics::QGranularity::kPerBlock, true>, nullptr}, Paths{&emulate_fp16_cpu, nullptr},
+      "sage_int8");
 }
 
 bool cuda_kernels_available() { return kFp16Cuda != nullptr; }

@@ -2,7 +2,7 @@
 // matrix product differs from the tensor cores' only in summation order.
 #include "backends/causal_mask.h"
 #include "emulation/online_softmax.h"
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 #include "sageval/emulation.h"
 
 namespace sageval {

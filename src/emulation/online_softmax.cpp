@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "backends/causal_mask.h"
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 
 namespace sageval::detail {
 

@@ -1,9 +1,9 @@
-// CPU emulation of the `sage_int8` kernels, step by step as kernels/sage_int8_numerics.h lists them.
+// CPU emulation of the `sage_int8` kernels, step by step as include/sageval/kernels/sage_int8_numerics.h lists them.
 #include <cmath>
 
 #include "backends/causal_mask.h"
 #include "emulation/online_softmax.h"
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 #include "sageval/emulation.h"
 #include "sageval/quantize.h"
 

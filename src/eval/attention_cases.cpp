@@ -55,11 +55,12 @@ Tolerance AttentionCase::tolerance(const std::string& backend, Reference referen
   Tolerance tol;
   // Which gates judge the backend: what its capabilities name (sage_int8_qblock, sage_int8_qwarp and
   // sage_int8_qsmooth: sage_int8's; a py: backend what it claims; math, math_fp32, sdpa: none).
-  const std::string gates =
-      backend == "sage_int8" || backend == "fp16" ? backend : make_backend(backend)->capabilities().gates;
+  const BackendCapabilities caps = make_backend(backend)->capabilities();
+  const std::string gates = backend == "sage_int8" || backend == "fp16" ? backend : caps.gates;
   if (reference == Reference::kEmulation) {
-    // The built-in kernel backends run their exact emulation on the CPU; a py: backend has none.
-    if ((gates != "sage_int8" && gates != "fp16") || backend.rfind("py:", 0) == 0)
+    // The built-in kernel backends (a CUDA kernel and its exact emulation on the CPU); a py: backend has no
+    // emulation, sage_int8_qsmooth no kernel (it is its emulation).
+    if ((gates != "sage_int8" && gates != "fp16") || backend.rfind("py:", 0) == 0 || !caps.cuda)
       throw std::invalid_argument(fmt::format("backend '{}' has no CPU emulation to compare with", backend));
     tol.key = "/attention/kernel_vs_emulation";
     tol.min_cosine = t.number(tol.key + "/min_cosine");

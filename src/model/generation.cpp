@@ -14,8 +14,15 @@ at::Tensor sample(const at::Tensor& logits, const SamplingOptions& opt, at::Gene
   return at::multinomial(probs, 1, /*replacement=*/false, gen).squeeze(-1);
 }
 
-// Whether every row of the picks so far (int64 [G, steps], CPU) holds the stop token.
-bool all_stopped(const at::Tensor& picks, int64_t eos) { return (picks == eos).any(1).all().item<bool>(); }
+// Whether every row has picked the stop token: `stopped` (bool [G], host; undefined before the first check) is
+// updated with the picks since the last check, so each pick is copied to the host and looked at once.
+bool all_stopped(at::Tensor& stopped, const std::vector<at::Tensor>& picked, size_t& checked, int64_t eos) {
+  const at::Tensor recent = at::stack(at::TensorList(picked).slice(checked), 1).cpu();  // [G, new steps]
+  checked = picked.size();
+  const at::Tensor hit = (recent == eos).any(1);
+  stopped = stopped.defined() ? stopped.logical_or(hit) : hit;
+  return stopped.all().item<bool>();
+}
 
 }  // namespace
 
@@ -40,11 +47,13 @@ std::vector<Generation> generate(const LlamaModel& model, const std::vector<std:
     KVCache cache = model.make_cache(g, len + std::max<int64_t>(opt.max_new_tokens, 1));
     at::Tensor logits = model.forward(batch, &cache).select(1, len - 1);
     std::vector<at::Tensor> picked;  // [G] per step
+    at::Tensor stopped;
+    size_t checked = 0;
     for (int64_t step = 0; step < opt.max_new_tokens; ++step) {
       at::Tensor next = sample(logits, opt, gen);
       picked.push_back(next);
       if (step + 1 == opt.max_new_tokens) break;
-      if (opt.eos && (step + 1) % stop_check_every == 0 && all_stopped(at::stack(picked, 1).cpu(), *opt.eos)) break;
+      if (opt.eos && (step + 1) % stop_check_every == 0 && all_stopped(stopped, picked, checked, *opt.eos)) break;
       logits = model.decode(next.view({g, 1}), cache);
     }
     if (picked.empty()) continue;

@@ -84,8 +84,9 @@ at::Tensor rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& 
 
 // The static decode steps of one cache: their inputs on the device and one captured graph per key bucket.
 struct DecodeGraphs {
-  const LlamaModel* model = nullptr;  // the graphs hold its weights' addresses and its backends' choices...
-  uint64_t attention_version = 0;     // ...as set_attention left them: either changed, they are captured anew
+  // The graphs hold a model's weights' addresses and its backends' choices as set_attention left them; the version
+  // is process-wide (a new model or a new selection has a new one), so a mismatch means: capture anew.
+  uint64_t attention_version = 0;
   at::Tensor tokens;                  // int64 [B, 1]
   at::Tensor position;                // int64 [1]: the cache's length before the step
   std::optional<GraphPool> pool;      // shared by the buckets' graphs: one replays at a time
@@ -241,6 +242,7 @@ void LlamaModel::set_attention(const AttentionSelection& selection) {
   layer_backends_ = std::move(backends);
   layer_attention_dtype_ = std::move(dtypes);
   head_overrides_ = std::move(overrides);
+  graph_refusal_ = find_decode_graph_refusal();  // decode asks at every step; it changes only here
 }
 
 at::ScalarType LlamaModel::attention_dtype(int64_t layer) const { return layer_attention_dtype_.at(layer); }
@@ -408,7 +410,9 @@ at::Tensor LlamaModel::static_step(const at::Tensor& tokens, const at::Tensor& p
       .select(1, 0);
 }
 
-std::string LlamaModel::decode_graph_refusal() const {
+std::string LlamaModel::decode_graph_refusal() const { return graph_refusal_; }
+
+std::string LlamaModel::find_decode_graph_refusal() const {
   if (!device_.is_cuda()) return fmt::format("the model is on {}", device_.str());
   if (!kernels::is_decode_call(1, config_.num_heads, config_.num_kv_heads, kernels::kDecodeMinKeys, true))
     return fmt::format("{} query heads per kv head: the decode kernel takes at most {} query rows per kv head",
@@ -429,13 +433,12 @@ at::Tensor LlamaModel::decode(const at::Tensor& tokens, KVCache& cache, DecodeMo
                                             c10::toString(tokens.scalar_type()), fmt::join(tokens.sizes(), ", ")));
   if (!cache.graphs_) cache.graphs_ = std::make_shared<DecodeGraphs>();
   DecodeGraphs& g = *cache.graphs_;
-  if (g.model != this || g.attention_version != attention_version_) {  // captured for other weights or backends
+  if (g.attention_version != attention_version_) {  // captured for other weights or backends
     g.by_bucket.clear();
     g.kernel_refusal.clear();
-    g.model = this;
     g.attention_version = attention_version_;
   }
-  std::string refusal = mode == DecodeMode::kForward ? "" : decode_graph_refusal();
+  std::string refusal = mode == DecodeMode::kForward ? "" : graph_refusal_;
   if (refusal.empty() && mode != DecodeMode::kForward) refusal = g.kernel_refusal;
   auto by_forward = [&](std::string why) {
     at::Tensor logits = forward(tokens, &cache).select(1, 0);

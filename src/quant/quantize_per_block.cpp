@@ -1,5 +1,5 @@
 // CPU quantizers of the `sage_int8` path. Plain loops over contiguous float32 data, calling the inline
-// functions of kernels/sage_int8_numerics.h so that the CUDA quantizers produce the same bytes.
+// functions of include/sageval/kernels/sage_int8_numerics.h so that the CUDA quantizers produce the same bytes.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 #include "sageval/quantize.h"
 
 namespace sageval {

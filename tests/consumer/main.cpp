@@ -4,6 +4,8 @@
 
 #include <sageval/attention.h>
 #include <sageval/attention_inputs.h>
+#include <sageval/emulation.h>
+#include <sageval/quantize.h>
 
 int main() {
   sageval::AttentionShape shape;
@@ -18,5 +20,11 @@ int main() {
   const double err = (out - ref).abs().max().item<double>();
   std::printf("sageval consumer: fp16 vs math max abs error %.3g over %lld outputs\n", err,
               static_cast<long long>(out.numel()));
-  return err < 1e-2 ? 0 : 1;
+  // The INT8 recipe's public headers (they include the numerics contract): one Q scale per group of rows.
+  const sageval::SageInt8QK qk = sageval::quantize_sage_int8_qk(in.q, in.k, 0.125, true);
+  const int64_t groups = (shape.len_q + sageval::numerics::q_scale_rows(sageval::numerics::kDefaultQGranularity) - 1) /
+                         sageval::numerics::q_scale_rows(sageval::numerics::kDefaultQGranularity);
+  std::printf("sageval consumer: %lld Q scales per head (expected %lld)\n", static_cast<long long>(qk.q.scales.size(2)),
+              static_cast<long long>(groups));
+  return err < 1e-2 && qk.q.scales.size(2) == groups ? 0 : 1;
 }

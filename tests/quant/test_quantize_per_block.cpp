@@ -6,8 +6,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <utility>
 
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 #include "sageval/quantize.h"
 
 namespace sageval {
@@ -90,13 +91,19 @@ TEST(SageInt8QK, QuantizesQWithSoftmaxScaleInBase2) {
   at::Tensor q = at::randn({1, 4, 300, 128}, gen).to(at::kHalf);
   at::Tensor k = (at::randn({1, 2, 300, 128}, gen) + 4.0).to(at::kHalf);
   const double sm_scale = 1.0 / std::sqrt(128.0);
-  SageInt8QK qk = quantize_sage_int8_qk(q, k, sm_scale, /*smooth=*/true);
-  EXPECT_EQ(qk.q.scales.size(2), 3);  // ceil(300 / 128)
-  EXPECT_EQ(qk.k.scales.size(2), 5);  // ceil(300 / 64)
-  at::Tensor q_back = qk.q.values.to(at::kFloat) *
-                      qk.q.scales.repeat_interleave(numerics::kQBlockRows, 2).slice(2, 0, 300).unsqueeze(-1);
   at::Tensor q_scaled = q.to(at::kFloat) * static_cast<float>(sm_scale * 1.4426950408889634);
-  EXPECT_LT((q_back - q_scaled).abs().max().item<float>(), qk.q.scales.max().item<float>() * 0.5001f);
+  for (const auto& [granularity, groups] : {std::pair{numerics::QGranularity::kPerBlock, 3},    // ceil(300 / 128)
+                                            std::pair{numerics::QGranularity::kPerWarp, 19}}) {  // ceil(300 / 16)
+    const SageInt8QK qg = quantize_sage_int8_qk(q, k, sm_scale, /*smooth=*/true, false, granularity);
+    EXPECT_EQ(qg.q.scales.size(2), groups);
+    const at::Tensor row_scale =
+        qg.q.scales.repeat_interleave(numerics::q_scale_rows(granularity), 2).slice(2, 0, 300).unsqueeze(-1);
+    const at::Tensor q_back = qg.q.values.to(at::kFloat) * row_scale;
+    // Each value within half a step of its own group's scale.
+    EXPECT_TRUE(((q_back - q_scaled).abs() <= row_scale * 0.5001f).all().item<bool>()) << groups << " groups";
+  }
+  SageInt8QK qk = quantize_sage_int8_qk(q, k, sm_scale, /*smooth=*/true);
+  EXPECT_EQ(qk.k.scales.size(2), 5);  // ceil(300 / 64)
   // Smoothing removed the +4 shared by every token: K's steps are those of the centred values (the per-channel
   // mean of 300 tokens is within 0.25 of 4), not of 4 + N(0,1). A bound on the draw itself, not on a Gaussian
   // tail: a fixed "5 sigma" bound failed on about one draw in twenty.

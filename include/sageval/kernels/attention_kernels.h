@@ -19,7 +19,7 @@
 #include <cuda_runtime.h>
 
 #include "sageval/kernels/attention_problem.h"
-#include "sage_int8_numerics.h"
+#include "sageval/kernels/sage_int8_numerics.h"
 
 namespace sageval::kernels {
 

@@ -119,6 +119,7 @@ class LlamaModel {
   std::string decode_graph_refusal() const;
 
  private:
+  std::string find_decode_graph_refusal() const;
   struct Layer {
     at::Tensor input_norm, post_norm;
     at::Tensor qkv_w, o_w, qkv_b, o_b;  // q, k, v stacked [(Hq + 2 Hkv) D, hidden]; biases undefined where none
@@ -156,6 +157,7 @@ class LlamaModel {
   std::vector<Layer> layers_;
   AttentionSelection selection_;
   uint64_t attention_version_ = 0;  // changes with set_attention: decode graphs captured before are stale
+  std::string graph_refusal_;       // decode_graph_refusal(), found by set_attention
   std::vector<std::shared_ptr<AttentionBackend>> layer_backends_;
   std::vector<at::ScalarType> layer_attention_dtype_;
   struct HeadOverride {

@@ -65,6 +65,9 @@ inline float qk_scale_log2(float sm_scale) { return sm_scale * kLog2e; }
 enum class QGranularity { kPerBlock, kPerWarp };
 inline constexpr QGranularity kDefaultQGranularity = QGranularity::kPerWarp;
 constexpr int q_scale_rows(QGranularity g) { return g == QGranularity::kPerBlock ? kQBlockRows : kQWarpRows; }
+// Where the workspace keeps the Q scale of a row: `padded_row` counts rows over (batch, head) with Q padded to a
+// multiple of kQBlockRows ((b * Hq + h) * Nq_padded + row), so each 16-row group has its own slot.
+SAGEVAL_HOST_DEVICE constexpr int64_t q_scale_slot(int64_t padded_row) { return padded_row / kQWarpRows; }
 static_assert(kQBlockRows % kQWarpRows == 0, "a Q block is whole warp groups");
 
 SAGEVAL_HOST_DEVICE inline float int8_block_scale(float amax) {
