@@ -126,22 +126,24 @@ void validate_attention_inputs(const std::string& backend, const BackendCapabili
 
   if (options.check_finite) {
     for (int i = 0; i < 3; ++i) {
-      at::Tensor t = *tensors[i];
+      const at::Tensor& t = *tensors[i];
+      std::vector<at::Tensor> parts{t};  // scanned in place: views, no copy
       if (i > 0 && options.kv_lengths.defined()) {
         // Only the keys that count: the rest of a static cache may hold anything. On CUDA not at all (the lengths
         // would have to be read back, the sync kv_lengths exists to avoid).
         if (!q.is_cpu()) continue;
         const auto lengths = options.kv_lengths.accessor<int32_t, 1>();  // checked above: int32 [B], in range
-        std::vector<at::Tensor> counted;
-        for (int64_t b = 0; b < t.size(0); ++b)
-          counted.push_back(t.select(0, b).narrow(token_axis - 1, 0, lengths[b]).flatten());
-        t = at::cat(counted);
+        parts.clear();
+        for (int64_t b = 0; b < t.size(0); ++b) parts.push_back(t.select(0, b).narrow(token_axis - 1, 0, lengths[b]));
       }
-      if (!at::isfinite(t).all().item<bool>()) {
-        const int64_t nans = at::isnan(t).sum().item<int64_t>();
-        const int64_t infs = at::isinf(t).sum().item<int64_t>();
-        fail(backend, fmt::format("{} contains non-finite values ({} NaN, {} Inf)", names[i], nans, infs));
+      const auto finite = [](const at::Tensor& p) { return at::isfinite(p).all().item<bool>(); };
+      if (std::all_of(parts.begin(), parts.end(), finite)) continue;
+      int64_t nans = 0, infs = 0;
+      for (const at::Tensor& p : parts) {
+        nans += at::isnan(p).sum().item<int64_t>();
+        infs += at::isinf(p).sum().item<int64_t>();
       }
+      fail(backend, fmt::format("{} contains non-finite values ({} NaN, {} Inf)", names[i], nans, infs));
     }
   }
 }

@@ -51,12 +51,16 @@ double dtype_eps(at::ScalarType t) { return t == at::kBFloat16 ? 0x1p-7 : 0x1p-1
 }  // namespace
 
 Tolerance AttentionCase::tolerance(const std::string& backend, Reference reference) const {
+  return tolerance(backend, make_backend(backend)->capabilities(), reference);
+}
+
+Tolerance AttentionCase::tolerance(const std::string& backend, const BackendCapabilities& caps,
+                                   Reference reference) const {
   const Thresholds& t = Thresholds::defaults();
   Tolerance tol;
-  // Which gates judge the backend: what its capabilities name (sage_int8_qblock, sage_int8_qwarp and
-  // sage_int8_qsmooth: sage_int8's; a py: backend what it claims; math, math_fp32, sdpa: none).
-  const BackendCapabilities caps = make_backend(backend)->capabilities();
-  const std::string gates = backend == "sage_int8" || backend == "fp16" ? backend : caps.gates;
+  // Which gates judge the backend: what its capabilities name (fp16 and sage_int8 their own; sage_int8_qblock,
+  // sage_int8_qwarp and sage_int8_qsmooth sage_int8's; a py: backend what it claims; math, math_fp32, sdpa: none).
+  const std::string& gates = caps.gates;
   if (reference == Reference::kEmulation) {
     // The built-in kernel backends (a CUDA kernel and its exact emulation on the CPU); a py: backend has no
     // emulation, sage_int8_qsmooth no kernel (it is its emulation).

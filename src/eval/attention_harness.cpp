@@ -133,7 +133,7 @@ CaseResult run_attention_case(const AttentionCase& c, const std::string& backend
     ref = make_backend(long_on_gpu ? "math_fp32" : "math")->forward(in.q, in.k, in.v, c.options());
   }
   at::Tensor plain16;
-  if (c.tolerance(backend, reference).plain16_ratio) {
+  if (c.tolerance(backend, candidate->capabilities(), reference).plain16_ratio) {
     const double sm_scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
     plain16 = plain_16bit_attention(as_hnd(in.q, c.layout), as_hnd(in.k, c.layout), as_hnd(in.v, c.layout), c.causal,
                                     sm_scale);

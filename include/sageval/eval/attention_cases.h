@@ -55,6 +55,9 @@ struct AttentionCase {
   // (a missing key throws, naming it). Backends without thresholds (math_fp32, sdpa) get no bounds: only the
   // finite-output gate judges them.
   Tolerance tolerance(const std::string& backend, Reference reference) const;
+  // The same from the backend's capabilities (which gates judge it, whether it has a CUDA kernel), for a caller
+  // that holds the backend already.
+  Tolerance tolerance(const std::string& backend, const BackendCapabilities& caps, Reference reference) const;
 };
 
 // Shapes: head dim {64, 128} x (Nq, Nk) pairs {1/1, 1/1000 (decode), 63, 65, 128, 1000, 65/1000, 1000/65}
