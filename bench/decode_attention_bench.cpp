@@ -10,6 +10,10 @@
 // flash / efficient / cudnn (one backend at a time; GQA through enable_gqa).
 // Method as sageval_attention_bench: CUDA events around each call, warm-up first, median of --iters, input sets
 // rotated so that the L2 (60 MiB on an H200) does not hold the cache between calls of small shapes.
+// Each call is timed twice: launched eagerly (what a caller outside a graph pays: where the host takes longer to
+// launch a call than the GPU to run it, the GPU idles between the events and the time is the host's), and
+// captured once per input set as a CUDA graph and replayed (`*_graph`: what a serving engine's captured decode
+// step pays, the model runner's decode included; the GPU's time).
 //
 // Usage: sageval_decode_bench [--quick] [--batches B,..] [--contexts N,..] [--warmup N] [--iters N] [--json FILE]
 #include <array>
@@ -17,6 +21,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,6 +42,7 @@
 #include "copy_bandwidth.h"
 #include "variant_timing.h"
 #include "sageval/kernel_bridge.h"
+#include "sageval/model/cuda_graph.h"
 #endif
 
 namespace {
@@ -75,8 +81,9 @@ using nlohmann::json;
 using sageval::bench::gb_per_s;
 
 constexpr int kInputSets = 3;
-const std::vector<std::string> kVariants = {"fp16_decode", "fp16_prefill_kernel", "sage_int8",
-                                            "sdpa_flash",  "sdpa_efficient",      "sdpa_cudnn"};
+const std::vector<std::string> kVariants = {"fp16_decode",      "fp16_prefill_kernel", "sage_int8",
+                                            "sdpa_flash",       "sdpa_efficient",      "sdpa_cudnn",
+                                            "fp16_decode_graph", "sdpa_flash_graph",   "sdpa_cudnn_graph"};
 
 struct InputSet {
   at::Tensor q, k, v;
@@ -101,26 +108,54 @@ InputSet make_input_set(int64_t batch, int64_t context) {
 
 using sageval::bench::VariantResult;
 
-VariantResult measure(const std::function<void(int)>& call, const Options& opt, const char* failure_status) {
-  return sageval::bench::measure_variant(call, kInputSets, opt.warmup, opt.iters, failure_status);
+// A call on input set i, on the current stream (a graph captures what is launched on its capture stream), returning
+// its output so that a captured graph keeps the output buffer alive.
+using SetCall = std::function<at::Tensor(int)>;
+
+VariantResult measure(const SetCall& call, const Options& opt, const char* failure_status) {
+  return sageval::bench::measure_variant([&](int i) { call(i); }, kInputSets, opt.warmup, opt.iters,
+                                         failure_status);
 }
 
+// The same call captured once per input set (sageval::model::CapturedCall: a warm-up call, then the capture) and
+// replayed. A refusal to be captured is the variant's status, as any other failure.
+VariantResult measure_graph(const SetCall& call, const Options& opt, const char* failure_status) {
+  std::vector<std::unique_ptr<sageval::model::CapturedCall>> graphs;
+  try {
+    const sageval::model::GraphPool pool = sageval::model::new_graph_pool();  // replayed one at a time
+    for (int i = 0; i < kInputSets; ++i)
+      graphs.push_back(std::make_unique<sageval::model::CapturedCall>([&call, i] { return call(i); }, pool));
+  } catch (const sageval::UnsupportedInput& e) {
+    return {"unsupported", e.what(), {}};
+  } catch (const std::exception& e) {
+    return {failure_status, "capture: " + sageval::error_message(e), {}};
+  }
+  return sageval::bench::measure_variant([&](int i) { graphs[i]->replay(); }, kInputSets, opt.warmup, opt.iters,
+                                         failure_status);
+}
+
+cudaStream_t current_stream() { return at::cuda::getCurrentCUDAStream().stream(); }
+
 #if SAGEVAL_TORCH_HAS_SDPA
+// `which`: sdpa_flash, sdpa_efficient or sdpa_cudnn, with `_graph` for the captured call.
 VariantResult measure_sdpa(const std::string& which, const std::vector<InputSet>& sets, const Options& opt) {
 #if !SAGEVAL_TORCH_SDPA_HAS_GQA
   return {"unsupported", "this libtorch's SDPA has no enable_gqa (2.5+)", {}};
 #else
   using sageval::bench::SdpaBackend;
-  const SdpaBackend backend = which == "sdpa_flash"       ? SdpaBackend::flash
-                              : which == "sdpa_efficient" ? SdpaBackend::efficient
-                                                          : SdpaBackend::cudnn;
+  const bool graph = which.size() > 6 && which.compare(which.size() - 6, 6, "_graph") == 0;
+  const std::string name = graph ? which.substr(0, which.size() - 6) : which;
+  const SdpaBackend backend = name == "sdpa_flash"       ? SdpaBackend::flash
+                              : name == "sdpa_efficient" ? SdpaBackend::efficient
+                                                         : SdpaBackend::cudnn;
   const double scale = 1.0 / std::sqrt(double(kHeadDim));
   try {
-    sageval::bench::SdpaOnly only(backend);
-    return measure([&](int i) {
-      at::scaled_dot_product_attention(sets[i].q, sets[i].k, sets[i].v, {}, 0.0, /*is_causal=*/false, scale,
-                                       /*enable_gqa=*/true);
-    }, opt, "unsupported");
+    sageval::bench::SdpaOnly only(backend);  // also while a graph is captured: the capture picks the backend
+    const SetCall call = [&](int i) {
+      return at::scaled_dot_product_attention(sets[i].q, sets[i].k, sets[i].v, {}, 0.0, /*is_causal=*/false, scale,
+                                              /*enable_gqa=*/true);
+    };
+    return graph ? measure_graph(call, opt, "unsupported") : measure(call, opt, "unsupported");
   } catch (const std::exception& e) {  // the backend missing from this libtorch
     return {"unsupported", sageval::error_message(e), {}};
   }
@@ -147,31 +182,36 @@ int run_benchmark(const Options& opt) {
              kHeadsQ, kHeadsKv, kHeadDim);
   fmt::print("{:>4} {:>7} {:>10} |", "B", "context", "cache MiB");
   for (const std::string& v : kVariants) fmt::print(" {:>21}", v);
-  fmt::print(" | decode/flash\n");
+  fmt::print(" | decode/flash: eager, graph\n");
   bool failed = false;
   for (int64_t batch : opt.batches)
     for (int64_t context : opt.contexts) {
       std::vector<InputSet> sets;
       for (int i = 0; i < kInputSets; ++i) sets.push_back(make_input_set(batch, context));
-      cudaStream_t stream = at::cuda::getCurrentCUDAStream().stream();
       std::map<std::string, VariantResult> r;
-      r["fp16_decode"] = sets[0].decode_workspace.defined()
-                             ? measure([&](int i) {
-                                 kernels::attention_fp16_decode(sets[i].call.problem, sets[i].call.tensors,
-                                                                sets[i].decode_workspace.data_ptr(), stream);
-                               }, opt, "error")
-                             : VariantResult{"unsupported",
-                                             "not taken by the split-KV kernel (its shared memory does not fit this "
-                                             "device): the fp16 backend runs the prefill kernel",
-                                             {}};
-      r["fp16_prefill_kernel"] = measure(
-          [&](int i) { kernels::attention_fp16_forward(sets[i].call.problem, sets[i].call.tensors, stream); }, opt,
-          "error");
+      const SetCall decode = [&](int i) {
+        kernels::attention_fp16_decode(sets[i].call.problem, sets[i].call.tensors,
+                                       sets[i].decode_workspace.data_ptr(), current_stream());
+        return sets[i].call.out;
+      };
+      const VariantResult not_taken{"unsupported",
+                                    "not taken by the split-KV kernel (its shared memory does not fit this device): "
+                                    "the fp16 backend runs the prefill kernel",
+                                    {}};
+      const bool taken = sets[0].decode_workspace.defined();
+      r["fp16_decode"] = taken ? measure(decode, opt, "error") : not_taken;
+      r["fp16_decode_graph"] = taken ? measure_graph(decode, opt, "error") : not_taken;
+      r["fp16_prefill_kernel"] = measure([&](int i) {
+        kernels::attention_fp16_forward(sets[i].call.problem, sets[i].call.tensors, current_stream());
+        return sets[i].call.out;
+      }, opt, "error");
       r["sage_int8"] = measure([&](int i) {
+        const cudaStream_t stream = current_stream();
         kernels::sage_int8_quantize(sets[i].call.problem, sets[i].call.tensors, sets[i].int8_workspace.views, stream);
         kernels::sage_int8_attention(sets[i].call.problem, sets[i].call.tensors, sets[i].int8_workspace.views, stream);
+        return sets[i].call.out;
       }, opt, "error");
-      for (const char* s : {"sdpa_flash", "sdpa_efficient", "sdpa_cudnn"}) {
+      for (const char* s : {"sdpa_flash", "sdpa_efficient", "sdpa_cudnn", "sdpa_flash_graph", "sdpa_cudnn_graph"}) {
 #if SAGEVAL_TORCH_HAS_SDPA
         r[s] = measure_sdpa(s, sets, opt);
 #else
@@ -195,10 +235,15 @@ int run_benchmark(const Options& opt) {
         }
         row["variants"][v] = jv;
       }
-      for (const char* ours : {"fp16_decode", "fp16_prefill_kernel", "sage_int8"}) failed |= r[ours].status == "error";
-      const bool both = r["fp16_decode"].status == "ok" && r["sdpa_flash"].status == "ok";
-      fmt::print(" | {}\n", both ? fmt::format("{:.2f}", r["sdpa_flash"].timing.median_ms / r["fp16_decode"].timing.median_ms)
-                                : std::string("-"));
+      for (const char* ours : {"fp16_decode", "fp16_decode_graph", "fp16_prefill_kernel", "sage_int8"})
+        failed |= r[ours].status == "error";
+      // Speed-ups of ours over SDPA's flash backend, each side launched the same way.
+      const auto ratio = [&](const char* theirs, const char* mine) {
+        const bool both = r[theirs].status == "ok" && r[mine].status == "ok";
+        if (both) row["decode_speedup"][theirs] = r[theirs].timing.median_ms / r[mine].timing.median_ms;
+        return both ? fmt::format("{:.2f}", r[theirs].timing.median_ms / r[mine].timing.median_ms) : std::string("-");
+      };
+      fmt::print(" | {:>6} {:>6}\n", ratio("sdpa_flash", "fp16_decode"), ratio("sdpa_flash_graph", "fp16_decode_graph"));
       doc["shapes"].push_back(row);
       sageval::bench::write_json(opt.json_path, doc);  // after every shape, so a run cut short keeps what it measured
     }

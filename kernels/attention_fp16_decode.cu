@@ -4,26 +4,32 @@
 // (FlashDecoding's observation). Here the cache is split across warps and the partial results merged by their
 // log-sum-exp, as FlashDecoding and FlashInfer do.
 //
-// Algorithm, two launches on the caller's stream (the second a programmatic dependent launch on 9.0+ devices, so its
-// launch overlaps the first; H200, sageval_decode_bench: 0.5-1.9 us a call less, 19.8 -> 18.5 us at batch 1 and 8K;
-// the partial kernel's copies issued as early as their buffers allow: a further 1-5% at batch 1-8):
-//  1. decode_partial: grid (ceil(chunks / 4), Hkv, B), 4 warps per CTA, each warp one chunk of keys. The query
-//     rows of one kv head (its `group` query heads times Nq tokens, at most 16: one m16 tile) are read once per
-//     CTA into shared memory, so K and V are read once per kv head (GQA). Per 64-key tile of its chunk a warp
-//     copies K and V into its own swizzled shared tiles (cp.async: the first tile before Q is read, the next K
-//     right after this tile's Q.K^T, the next V after its P.V), S = Q K^T (m16n8k16, FP32), masks (keys past
-//     len_k; causal, bottom-right), runs the online softmax of the prefill kernel (P rounded to the input type,
-//     row sums of the rounded P; flash_tile.cuh) and O += P V. It writes its unnormalised O, row max m and row
-//     sum l (FP32) for the valid rows.
-//  2. decode_merge: one CTA per (row, kv head, batch, 32 dims), per dim: M = max m_w, L = sum l_w 2^(m_w - M),
-//     O = sum O_w 2^(m_w - M) / L, rounded to the input type; LSE = ln2 (M + log2 L). A chunk whose keys a row
-//     cannot see has m = -inf and weighs 0; a row that sees no key gets 0 and -inf, as the prefill kernel.
+// Algorithm, one or two launches on the caller's stream:
+//  1. decode_kernel: grid (ceil(chunks / 4), Hkv, B), 4 warps per CTA, each warp one chunk of keys. The query rows
+//     of one kv head (its `group` query heads times Nq tokens, at most 16: one m16 tile) are read once per CTA into
+//     shared memory, so K and V are read once per kv head (GQA). Per 64-key tile of its chunk a warp copies K and
+//     V into its own swizzled shared tiles (cp.async: the first tile before Q is read, the next K right after this
+//     tile's Q.K^T, the next V after its P.V), S = Q K^T (m16n8k16, FP32), masks (keys past len_k; causal,
+//     bottom-right), runs the online softmax of the prefill kernel (P rounded to the input type, row sums of the
+//     rounded P; flash_tile.cuh) and O += P V. The CTA then merges its warps' chunks in shared memory by their
+//     log-sum-exp (per row M = max m_w, l = sum l_w 2^(m_w - M), O = sum O_w 2^(m_w - M)). With one CTA per kv head
+//     (many heads: batch 32 with 8 kv heads) that is the answer, O / l, written by this kernel; otherwise each CTA
+//     writes its unnormalised O, M and l (FP32) to the workspace.
+//  2. decode_merge (only with several CTAs per kv head): one CTA per (row, kv head, batch, 32 dims) merges the CTAs'
+//     partials the same way, O / L rounded to the input type. A programmatic dependent launch on 9.0+ devices, so
+//     its launch overlaps the decode kernel.
+//  A chunk whose keys a row cannot see has m = -inf and weighs 0; a row that sees no key gets 0 and LSE -inf, as
+//  the prefill kernel. LSE = ln2 (M + log2 l).
+// H200, sageval_decode_bench (docs/measurements/h200_decode_attention_2026-11-30.md): the merge kernel's launch
+// overlapped, 19.8 -> 18.5 us at batch 1 and 8K; the copies issued as early as their buffers allow, a further 1-5%
+// at batch 1-8; no merge kernel where one CTA per kv head does it all, batch 32 at 2K 78 -> 68 us.
 // Rounding steps: as the prefill kernel up to the per-warp partials (P is rounded relative to the warp's running
-// max instead of the whole row's); the merge adds one FP32 rescale and sum per chunk.
+// max instead of the whole row's); then one FP32 rescale and sum per warp, and one per CTA where there are several.
 //
 // Counts per (batch, kv head): FLOPs = 4 * rows * Nk * D (rows = group * Nq, padded to 16 in the tensor cores);
-// minimum bytes = 2 * 2 * Nk * D (K and V, read once) + 2 * 2 * rows * D (Q, out) + partials 4 * chunks * rows *
-// (D + 2) written and read once. Memory-bound: the floor is reading the cache once.
+// minimum bytes = 2 * 2 * Nk * D (K and V, read once) + 2 * 2 * rows * D (Q, out) + partials 4 * ctas * rows *
+// (D + 2) written and read once (ctas: CTAs per kv head; none with one). Memory-bound: the floor is reading the
+// cache once.
 // Shared memory: 16 rows of Q + per warp one K and one V tile of 64 keys: (16 + 4 * 2 * 64) * D * 2 bytes = 132 KiB
 // (D = 128: one CTA per SM on an H100/H200; more than an sm_89 block may have, where the prefill kernel runs
 // instead, see attention_fp16_decode_workspace_bytes) or 66 KiB (D = 64).
@@ -50,12 +56,13 @@ using namespace sm80;
 
 constexpr int kWarps = 4;
 constexpr int kRows = 16;  // one m16 tile of query rows per kv head
+constexpr int kMaxCtasPerHead = 256;  // the merge kernel's weights: 256 floats of shared memory
 
 struct DecodeParams : TensorBytes {
-  float* part_o;   // [B, Hkv, chunks, rows, D]
-  float* part_ml;  // [B, Hkv, chunks, rows, 2]: m, l
+  float* part_o;   // [B, Hkv, ctas, rows, D]: each CTA's chunks merged (none with one CTA per kv head)
+  float* part_ml;  // [B, Hkv, ctas, rows, 2]: m, l
   const int32_t* kv_lengths;  // [B] or null
-  int heads_q, group, len_q, len_k, rows, chunk_keys, chunks;
+  int heads_q, group, len_q, len_k, rows, chunk_keys, chunks, ctas;
   float scale_log2;
 };
 
@@ -65,8 +72,8 @@ __device__ __forceinline__ const char* q_row(const DecodeParams& p, int b, int h
 }
 
 // Programmatic dependent launch (PTX ISA: griddepcontrol; CUDA programming guide: programmatic dependent launch;
-// compute capability 9.0+): the partial kernel lets the merge kernel launch at once (its CTAs start where room is
-// left beside the partial kernel), and the merge kernel waits for the partial grid to complete and its writes to
+// compute capability 9.0+): the decode kernel lets the merge kernel launch at once (its CTAs start where room is
+// left beside the decode kernel), and the merge kernel waits for the partial grid to complete and its writes to
 // be visible before reading them; the launch and ramp of the second kernel then overlap the first. No-ops where the architecture lacks them (the launch attribute is
 // only set where the device runs sm_90+ code of the merge kernel, see DeviceFigures).
 __device__ __forceinline__ void let_dependents_launch() {
@@ -78,6 +85,21 @@ __device__ __forceinline__ void wait_for_prerequisite_grid() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
+}
+
+// Columns [col, col + 4) of row r of a kv head's tile: O / l rounded to the input type (two 4-byte stores), and the
+// row's LSE (by the thread of column 0). A row that saw no key (l = 0) gets 0 and -inf.
+template <bool kBf16>
+__device__ __forceinline__ void store_row4(const DecodeParams& p, int b, int hk, int r, int col, float4 o, float mx,
+                                           float l) {
+  const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+  const int h = hk * p.group + r % p.group, token = r / p.group;
+  char* dst = p.out + b * p.os.batch + h * p.os.head + token * p.os.token + col * 2;
+  reinterpret_cast<uint32_t*>(dst)[0] = pack2<kBf16>(o.x * inv, o.y * inv);
+  reinterpret_cast<uint32_t*>(dst)[1] = pack2<kBf16>(o.z * inv, o.w * inv);
+  if (p.lse != nullptr && col == 0)
+    p.lse[(static_cast<int64_t>(b) * p.heads_q + h) * p.len_q + token] =
+        l > 0.0f ? numerics::kLn2 * (mx + log2f(l)) : -INFINITY;
 }
 
 // One warp copies rows [row0, row0 + 64) of a [token, dim] matrix into a swizzled tile (rows >= n_valid zero).
@@ -100,7 +122,7 @@ __device__ __forceinline__ void load_tile_warp(uint32_t tile, const char* base, 
 
 // D = 128 takes 132 KiB of shared memory, one CTA per SM on an H100/H200: no register cap for occupancy there.
 template <int D, bool kBf16, bool kCausal>
-__global__ void __launch_bounds__(32 * kWarps, D == 64 ? 3 : 1) decode_partial_kernel(const DecodeParams p) {
+__global__ void __launch_bounds__(32 * kWarps, D == 64 ? 3 : 1) decode_kernel(const DecodeParams p) {
   constexpr int kRowBytes = D * 2;
   constexpr int kTileBytes = kKeyTileCols * kRowBytes;
   extern __shared__ __align__(1024) char smem[];
@@ -139,7 +161,8 @@ __global__ void __launch_bounds__(32 * kWarps, D == 64 ? 3 : 1) decode_partial_k
     *reinterpret_cast<uint4*>(smem + tile_offset<kRowBytes>(r, c)) = v;
   }
   __syncthreads();
-  if (chunk >= p.chunks) return;
+  // A warp past the last chunk has no keys (key_end == key_begin): it skips the loop and joins the merge with
+  // m = -inf, weight 0.
   // The lane's two rows (g, g + 8) as query tokens, for the causal mask; padding rows see every key.
   int row_token[2];
 #pragma unroll
@@ -213,16 +236,44 @@ __global__ void __launch_bounds__(32 * kWarps, D == 64 ? 3 : 1) decode_partial_k
     l[i] += __shfl_xor_sync(0xffffffffu, l[i], 1);
     l[i] += __shfl_xor_sync(0xffffffffu, l[i], 2);
   }
-  const int64_t part = (static_cast<int64_t>(b) * heads_kv + hk) * p.chunks + chunk;
+
+  // 1. The CTA's warps merged in shared memory (the K and V tiles are free once every warp is past its loop).
+  __syncthreads();
+  float* warp_o = reinterpret_cast<float*>(smem + kRows * kRowBytes);  // [kWarps][kRows][D]
+  float2* warp_ml = reinterpret_cast<float2*>(warp_o + kWarps * kRows * D);  // [kWarps][kRows]
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
     const int r = (lane >> 2) + 8 * i;
-    if (r >= p.rows) continue;
-    float* po = p.part_o + (part * p.rows + r) * D + 2 * (lane & 3);
+    float* wo = warp_o + (warp * kRows + r) * D + 2 * (lane & 3);
 #pragma unroll
-    for (int db = 0; db < D / 8; ++db)
-      *reinterpret_cast<float2*>(po + db * 8) = make_float2(o[0][db][2 * i], o[0][db][2 * i + 1]);
-    if ((lane & 3) == 0) *reinterpret_cast<float2*>(p.part_ml + (part * p.rows + r) * 2) = make_float2(m[i], l[i]);
+    for (int db = 0; db < D / 8; ++db) *reinterpret_cast<float2*>(wo + db * 8) = make_float2(o[0][db][2 * i], o[0][db][2 * i + 1]);
+    if ((lane & 3) == 0) warp_ml[warp * kRows + r] = make_float2(m[i], l[i]);
+  }
+  __syncthreads();
+  const bool one_cta = gridDim.x == 1;
+  const int64_t head = static_cast<int64_t>(b) * heads_kv + hk;
+  const int64_t part = head * gridDim.x + blockIdx.x;
+  for (int i = threadIdx.x; i < p.rows * (D / 4); i += 32 * kWarps) {
+    const int r = i / (D / 4), col = (i % (D / 4)) * 4;
+    float mx = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, warp_ml[w * kRows + r].x);
+    float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    float sum = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float2 ml = warp_ml[w * kRows + r];
+      const float wt = ml.x == -INFINITY ? 0.0f : exp2f(ml.x - mx);  // also 0 for all when the row sees no key
+      const float4 v = *reinterpret_cast<const float4*>(warp_o + (w * kRows + r) * D + col);
+      sum = fmaf(ml.y, wt, sum);
+      acc = make_float4(fmaf(v.x, wt, acc.x), fmaf(v.y, wt, acc.y), fmaf(v.z, wt, acc.z), fmaf(v.w, wt, acc.w));
+    }
+    if (one_cta) {
+      store_row4<kBf16>(p, b, hk, r, col, acc, mx, sum);
+    } else {
+      *reinterpret_cast<float4*>(p.part_o + (part * p.rows + r) * D + col) = acc;
+      if (col == 0) *reinterpret_cast<float2*>(p.part_ml + (part * p.rows + r) * 2) = make_float2(mx, sum);
+    }
   }
 }
 
@@ -230,13 +281,14 @@ constexpr int kMergeThreads = 256;
 
 constexpr int kMergeCols = 32;  // output columns per merge CTA
 
-// One CTA per (row, kv head, batch, 32 columns): the row's max over chunks, each chunk's weight 2^(m_c - M) (in
-// shared memory), L, then the weighted sum of the chunks' O for its columns with the threads split over (column
-// pair, chunk group). Splitting the columns gives a batch-1 call with few rows D / 32 times more CTAs to read
-// the partials with (each chunk's weights are recomputed per CTA: 8 bytes a chunk).
+// Where a kv head has several CTAs: one merge CTA per (row, kv head, batch, 32 columns): the row's max over the
+// CTAs' partials, each partial's weight 2^(m_c - M) (in shared memory), L, then the weighted sum of the partials'
+// O for its columns with the threads split over (column pair, partial group). Splitting the columns gives a
+// batch-1 call with few rows D / 32 times more CTAs to read the partials with (each partial's weight is
+// recomputed per CTA: 8 bytes a partial).
 template <int D, bool kBf16>
 __global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const DecodeParams p) {
-  extern __shared__ float weight[];  // [chunks]
+  extern __shared__ float weight[];  // [ctas]
   __shared__ float red[kMergeThreads / 32];
   constexpr int kPairs = kMergeCols / 2, kGroups = kMergeThreads / kPairs;
   __shared__ float2 acc[kGroups][kPairs];
@@ -244,16 +296,16 @@ __global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const Decod
   const int col0 = (blockIdx.x % (D / kMergeCols)) * kMergeCols;
   const int heads_kv = p.heads_q / p.group;
   wait_for_prerequisite_grid();  // the partials are complete and visible past this point
-  const int64_t part0 = (static_cast<int64_t>(b) * heads_kv + hk) * p.chunks;
+  const int64_t part0 = (static_cast<int64_t>(b) * heads_kv + hk) * p.ctas;
   const float* ml = p.part_ml + (part0 * p.rows + r) * 2;  // chunk c at ml[c * rows * 2]
   const int64_t ml_step = static_cast<int64_t>(p.rows) * 2;
   float mx = -INFINITY;
-  for (int c = threadIdx.x; c < p.chunks; c += kMergeThreads) mx = fmaxf(mx, ml[c * ml_step]);
+  for (int c = threadIdx.x; c < p.ctas; c += kMergeThreads) mx = fmaxf(mx, ml[c * ml_step]);
   mx = block_reduce<kMergeThreads>(mx, red, MaxOp{});
   float l = 0.0f;
-  for (int c = threadIdx.x; c < p.chunks; c += kMergeThreads) {
+  for (int c = threadIdx.x; c < p.ctas; c += kMergeThreads) {
     const float mc = ml[c * ml_step];
-    const float w = mc == -INFINITY ? 0.0f : exp2f(mc - mx);  // also 0 for every chunk when the row sees no key
+    const float w = mc == -INFINITY ? 0.0f : exp2f(mc - mx);  // also 0 for every partial when the row sees no key
     weight[c] = w;
     l = fmaf(ml[c * ml_step + 1], w, l);
   }
@@ -262,7 +314,7 @@ __global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const Decod
   float2 o = make_float2(0.0f, 0.0f);
   const float* po = p.part_o + (part0 * p.rows + r) * D + col0 + 2 * pair;
   const int64_t o_step = static_cast<int64_t>(p.rows) * D;
-  for (int c = group; c < p.chunks; c += kGroups) {
+  for (int c = group; c < p.ctas; c += kGroups) {
     const float w = weight[c];
     if (w == 0.0f) continue;
     const float2 v = *reinterpret_cast<const float2*>(po + c * o_step);
@@ -281,6 +333,33 @@ __global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const Decod
     p.lse[(static_cast<int64_t>(b) * p.heads_q + h) * p.len_q + token] =
         l > 0.0f ? numerics::kLn2 * (mx + log2f(l)) : -INFINITY;
   }
+}
+
+template <int D>
+constexpr int kernel_smem_bytes() {
+  return (kRows + kWarps * 2 * kKeyTileCols) * D * 2;
+}
+// The CTA's merge of its warps reuses the K and V tiles (past the Q tile) for the warps' O, m and l.
+static_assert(kWarps * kRows * (64 * 4 + 8) <= kWarps * 2 * kKeyTileCols * 64 * 2, "the CTA merge fits (D = 64)");
+
+// The kernel's shared memory is above the 48 KiB a launch gets without asking: allowed once per device for every
+// instantiation (where it fits; the fit check refuses the others), not at each launch, which an eager decode step
+// would pay on the host every call.
+void allow_kernel_smem() {
+  int device = 0, optin = 0;
+  SAGEVAL_CUDA_CHECK(cudaGetDevice(&device));
+  SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const auto allow = [optin](auto kernel, int smem) {
+    if (smem <= optin) SAGEVAL_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  };
+  allow(decode_kernel<64, false, false>, kernel_smem_bytes<64>());
+  allow(decode_kernel<64, false, true>, kernel_smem_bytes<64>());
+  allow(decode_kernel<64, true, false>, kernel_smem_bytes<64>());
+  allow(decode_kernel<64, true, true>, kernel_smem_bytes<64>());
+  allow(decode_kernel<128, false, false>, kernel_smem_bytes<128>());
+  allow(decode_kernel<128, false, true>, kernel_smem_bytes<128>());
+  allow(decode_kernel<128, true, false>, kernel_smem_bytes<128>());
+  allow(decode_kernel<128, true, true>, kernel_smem_bytes<128>());
 }
 
 // What the split and the fit check need to know of the current device, read once per device (driver calls that an
@@ -307,6 +386,7 @@ const DeviceFigures& current_device_figures() {
     cudaFuncAttributes merge{};
     SAGEVAL_CUDA_CHECK(cudaFuncGetAttributes(&merge, decode_merge_kernel<128, false>));
     f.programmatic_launch = merge.ptxVersion >= 90;  // the virtual architecture its code was compiled for
+    allow_kernel_smem();
     it = known.emplace(device, f).first;
   }
   return it->second;
@@ -314,13 +394,9 @@ const DeviceFigures& current_device_figures() {
 
 struct Split {
   int rows, chunk_keys, chunks;
-  bool programmatic_launch;  // the merge may launch before the partial kernel completes (DeviceFigures)
+  int ctas;  // CTAs per kv head: ceil(chunks / kWarps)
+  bool programmatic_launch;  // the merge may launch before the decode kernel completes (DeviceFigures)
 };
-
-template <int D>
-constexpr int partial_smem_bytes() {
-  return (kRows + kWarps * 2 * kKeyTileCols) * D * 2;
-}
 
 // Chunks of whole 64-key tiles, sized so that the grid's warps fit the device at once: one wave, each warp a few
 // tiles in turn (a warp waits for each tile's load, so a second wave costs as much as the tiles it adds, and more
@@ -340,12 +416,23 @@ Split split_of(const AttentionProblem& pr) {
   const int tiles = (pr.len_k + kKeyTileCols - 1) / kKeyTileCols;
   // Room for a whole number of CTAs per kv head (a CTA's warps share its head's Q tile): a split planned for fewer
   // chunks than a CTA has warps left warps idle (half of them at batch 32 with 8 kv heads: 1.2x slower, H200
-  // 2026-11-29). Short caches still leave some idle: the chunks are whole tiles.
-  const int64_t chunks_per_head = std::max<int64_t>(kWarps, resident_warps / std::max<int64_t>(1, heads) / kWarps * kWarps);
+  // 2026-11-29). Short caches still leave some idle: the chunks are whole tiles. At most kMaxCtasPerHead CTAs
+  // (the merge kernel's shared memory).
+  const int64_t chunks_per_head = std::clamp<int64_t>(
+      resident_warps / std::max<int64_t>(1, heads) / kWarps * kWarps, kWarps, kMaxCtasPerHead * kWarps);
   const int tiles_per_chunk = std::max<int64_t>(1, (tiles + chunks_per_head - 1) / chunks_per_head);
   s.chunk_keys = tiles_per_chunk * kKeyTileCols;
   s.chunks = (pr.len_k + s.chunk_keys - 1) / s.chunk_keys;
+  s.ctas = (s.chunks + kWarps - 1) / kWarps;
   return s;
+}
+
+// Workspace: the CTAs' partials (O, then m and l) where a kv head has more than one CTA; else a token 16 bytes, so
+// that 0 bytes can keep meaning "not taken" (attention_fp16_decode_workspace_bytes).
+int64_t workspace_bytes(const AttentionProblem& pr, const Split& sp) {
+  if (sp.ctas == 1) return 16;
+  const int64_t parts = static_cast<int64_t>(pr.batch) * pr.heads_kv * sp.ctas * sp.rows;
+  return parts * (pr.head_dim + 2) * static_cast<int64_t>(sizeof(float));
 }
 
 template <int D, bool kBf16, bool kCausal>
@@ -356,7 +443,7 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, const Split& 
                                 std::to_string(pr.heads_kv) + " above 65535, the most a grid dimension holds");
   DecodeParams p{};
   static_cast<TensorBytes&>(p) = tensor_bytes(t);
-  const int64_t parts = static_cast<int64_t>(pr.batch) * pr.heads_kv * sp.chunks * sp.rows;
+  const int64_t parts = static_cast<int64_t>(pr.batch) * pr.heads_kv * sp.ctas * sp.rows;
   p.part_o = static_cast<float*>(workspace);
   p.part_ml = p.part_o + parts * D;
   p.heads_q = pr.heads_q;
@@ -367,16 +454,14 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, const Split& 
   p.rows = sp.rows;
   p.chunk_keys = sp.chunk_keys;
   p.chunks = sp.chunks;
+  p.ctas = sp.ctas;
   p.scale_log2 = numerics::qk_scale_log2(pr.sm_scale);
-  auto partial = decode_partial_kernel<D, kBf16, kCausal>;
-  constexpr int smem = partial_smem_bytes<D>();
-  SAGEVAL_CUDA_CHECK(cudaFuncSetAttribute(partial, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-  partial<<<dim3((sp.chunks + kWarps - 1) / kWarps, pr.heads_kv, pr.batch), 32 * kWarps, smem, stream>>>(p);
+  constexpr int smem = kernel_smem_bytes<D>();  // allowed once per device (allow_kernel_smem)
+  decode_kernel<D, kBf16, kCausal><<<dim3(sp.ctas, pr.heads_kv, pr.batch), 32 * kWarps, smem, stream>>>(p);
   SAGEVAL_CUDA_CHECK_LAUNCH();
+  if (sp.ctas == 1) return;  // the decode kernel wrote the output
   auto merge = decode_merge_kernel<D, kBf16>;
-  const int merge_smem = sp.chunks * static_cast<int>(sizeof(float));
-  if (merge_smem > 48 * 1024)
-    SAGEVAL_CUDA_CHECK(cudaFuncSetAttribute(merge, cudaFuncAttributeMaxDynamicSharedMemorySize, merge_smem));
+  const int merge_smem = sp.ctas * static_cast<int>(sizeof(float));  // at most kMaxCtasPerHead: 1 KiB
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(sp.rows * (D / kMergeCols), pr.heads_kv, pr.batch);
   config.blockDim = dim3(kMergeThreads);
@@ -398,12 +483,6 @@ void dispatch_causal(const AttentionProblem& pr, const AttentionTensors& t, cons
   pr.causal ? launch<D, kBf16, true>(pr, t, sp, ws, stream) : launch<D, kBf16, false>(pr, t, sp, ws, stream);
 }
 
-// Bytes of the partials for `sp`; 0 where the kernel does not take the problem.
-int64_t workspace_bytes(const AttentionProblem& pr, const Split& sp) {
-  const int64_t parts = static_cast<int64_t>(pr.batch) * pr.heads_kv * sp.chunks * sp.rows;
-  return parts * (pr.head_dim + 2) * static_cast<int64_t>(sizeof(float));
-}
-
 // Whether the kernel takes the problem on the current device: at most kRows query rows per kv head, and the partial
 // kernel's shared memory within one block's (sm_89 allows 99 KiB: D = 128 does not fit).
 bool takes(const AttentionProblem& pr) {
@@ -415,7 +494,7 @@ bool takes(const AttentionProblem& pr) {
 }  // namespace
 
 int attention_fp16_decode_smem_bytes(int head_dim) {
-  return head_dim == 64 ? partial_smem_bytes<64>() : partial_smem_bytes<128>();
+  return head_dim == 64 ? kernel_smem_bytes<64>() : kernel_smem_bytes<128>();
 }
 
 int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& pr) {

@@ -255,9 +255,10 @@ struct DecodeCase {
   int gqa;
   bool causal;
   at::ScalarType dtype;
+  int64_t batch = 2;  // 2: several CTAs per kv head, merged by the last; 64+: one CTA per kv head
   std::string name() const {
-    return fmt::format("D{}_Q{}_K{}_GQA{}{}_{}", head_dim, len_q, len_k, gqa, causal ? "_Causal" : "",
-                       dtype == at::kBFloat16 ? "Bf16" : "Fp16");
+    return fmt::format("D{}_Q{}_K{}_GQA{}{}_{}_B{}", head_dim, len_q, len_k, gqa, causal ? "_Causal" : "",
+                       dtype == at::kBFloat16 ? "Bf16" : "Fp16", batch);
   }
 };
 
@@ -268,7 +269,7 @@ TEST_P(Fp16DecodeKernel, AgreesWithThePrefillKernel) {
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
   const DecodeCase& c = GetParam();
   AttentionShape s;
-  s.batch = 2;
+  s.batch = c.batch;
   s.heads_kv = 4;
   s.heads_q = 4 * c.gqa;
   s.len_q = c.len_q;
@@ -288,9 +289,15 @@ TEST_P(Fp16DecodeKernel, AgreesWithThePrefillKernel) {
     GTEST_SKIP() << "the split-KV kernel needs " << kernel_smem << " bytes of shared memory, this device allows "
                  << max_smem << " per block: the fp16 backend runs the prefill kernel here";
   ASSERT_GT(bytes, 0) << "not taken as a decode problem";
-  const at::Tensor workspace = at::empty({bytes}, q.options().dtype(at::kByte));
+  // A workspace as an allocator may leave it (every byte 0xff): the kernels read only what they wrote. A second
+  // call on the workspace the first left behind gives the same bits.
+  const at::Tensor workspace = at::full({bytes}, 0xff, q.options().dtype(at::kByte));
   cudaStream_t stream = at::cuda::getCurrentCUDAStream().stream();
   kernels::attention_fp16_decode(decode.problem, decode.tensors, workspace.data_ptr(), stream);
+  const at::Tensor first_out = decode.out.clone(), first_lse = decode.lse.clone();
+  kernels::attention_fp16_decode(decode.problem, decode.tensors, workspace.data_ptr(), stream);
+  EXPECT_TRUE(at::equal(first_out, decode.out)) << "a second call on the same workspace differs";
+  EXPECT_TRUE(at::equal(first_lse, decode.lse)) << "a second call on the same workspace differs (LSE)";
   kernels::attention_fp16_forward(prefill.problem, prefill.tensors, stream);
   const ErrorStats out = compare_tensors(decode.out, prefill.out);
   const Thresholds& t = Thresholds::defaults();
@@ -383,7 +390,9 @@ INSTANTIATE_TEST_SUITE_P(
                       DecodeCase{64, 1, 1000, 8, true, at::kHalf}, DecodeCase{128, 4, 1000, 4, true, at::kHalf},
                       DecodeCase{64, 16, 777, 1, true, at::kBFloat16}, DecodeCase{128, 2, 32768, 2, true, at::kHalf},
                       // a last chunk of a part tile and idle warps in a CTA; chunks of several tiles
-                      DecodeCase{128, 1, 300, 4, true, at::kHalf}, DecodeCase{64, 3, 200000, 4, false, at::kBFloat16}),
+                      DecodeCase{128, 1, 300, 4, true, at::kHalf}, DecodeCase{64, 3, 200000, 4, false, at::kBFloat16},
+                      // one CTA per kv head (no merge across CTAs): 256 and 384 kv heads
+                      DecodeCase{128, 1, 2048, 4, true, at::kHalf, 64}, DecodeCase{64, 2, 500, 2, false, at::kBFloat16, 96}),
     [](const ::testing::TestParamInfo<DecodeCase>& info) { return info.param.name(); });
 
 }  // namespace
