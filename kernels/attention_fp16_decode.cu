@@ -483,12 +483,18 @@ void dispatch_causal(const AttentionProblem& pr, const AttentionTensors& t, cons
   pr.causal ? launch<D, kBf16, true>(pr, t, sp, ws, stream) : launch<D, kBf16, false>(pr, t, sp, ws, stream);
 }
 
-// Whether the kernel takes the problem on the current device: at most kRows query rows per kv head, and the partial
-// kernel's shared memory within one block's (sm_89 allows 99 KiB: D = 128 does not fit).
-bool takes(const AttentionProblem& pr) {
-  if (pr.heads_kv <= 0 || pr.batch == 0 || pr.len_q == 0 || pr.len_k == 0) return false;
-  if (int64_t{pr.len_q} * (pr.heads_q / pr.heads_kv) > kRows) return false;
-  return attention_fp16_decode_smem_bytes(pr.head_dim) <= current_device_figures().smem_per_block;
+// Why the kernel does not take the problem on the current device; empty where it does: at most kRows query rows per
+// kv head, and the kernel's shared memory within one block's (sm_89 allows 99 KiB: D = 128 does not fit).
+std::string refusal(const AttentionProblem& pr) {
+  if (pr.heads_kv <= 0 || pr.batch == 0 || pr.len_q == 0 || pr.len_k == 0) return "an empty problem";
+  const int64_t rows = int64_t{pr.len_q} * (pr.heads_q / pr.heads_kv);
+  if (rows > kRows)
+    return "query rows per kv head " + std::to_string(rows) + " > " + std::to_string(kRows);
+  const int smem = attention_fp16_decode_smem_bytes(pr.head_dim), allowed = current_device_figures().smem_per_block;
+  if (smem > allowed)
+    return "D " + std::to_string(pr.head_dim) + " needs " + std::to_string(smem) +
+           " bytes of shared memory, this device allows " + std::to_string(allowed) + " per block";
+  return {};
 }
 
 }  // namespace
@@ -499,18 +505,18 @@ int attention_fp16_decode_smem_bytes(int head_dim) {
 
 int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& pr) {
   static_assert(kDecodeMaxRows == kRows, "one m16 tile of query rows per kv head");
-  return takes(pr) ? workspace_bytes(pr, split_of(pr)) : 0;
+  return refusal(pr).empty() ? workspace_bytes(pr, split_of(pr)) : 0;
 }
+
+std::string attention_fp16_decode_refusal(const AttentionProblem& pr) { return refusal(pr); }
 
 void attention_fp16_decode(const AttentionProblem& pr, const AttentionTensors& t, void* workspace,
                            cudaStream_t stream) {
   validate_problem(pr, t, "attention_fp16_decode", /*kv_lengths=*/true);
   if (pr.batch == 0 || pr.len_q == 0) return;
-  if (!takes(pr))
-    throw std::invalid_argument("attention_fp16_decode: this kernel does not take the problem (query rows per kv "
-                                "head " + std::to_string(pr.len_q * (pr.heads_q / pr.heads_kv)) + " > " +
-                                std::to_string(kDecodeMaxRows) + ", or more shared memory than a block of this "
-                                "device may have); use attention_fp16_forward");
+  if (const std::string why = refusal(pr); !why.empty())
+    throw std::invalid_argument("attention_fp16_decode: this kernel does not take the problem (" + why +
+                                "); use attention_fp16_forward");
   if (workspace == nullptr) throw std::invalid_argument("attention_fp16_decode: no workspace");
   const Split sp = split_of(pr);  // once per call: the launch uses the split the workspace was sized for
   const bool bf16 = pr.dtype == ElementType::kBFloat16;

@@ -12,8 +12,9 @@ OUTDIR="${OUTDIR:-${OUT:-$PWD/device_out}}"
 mkdir -p "$OUTDIR"
 grid='Shapes/*VsEmulation.*/*_Q1_K1000_*GQA4*:Shapes/*VsEmulation.*/*_Q63_K63_*GQA1*'
 grid+=':Shapes/*VsEmulation.*/*_Q65_K65_*GQA4*:Shapes/*VsEmulation.*/*_Q1000_K65_*GQA4*'
-grid+=':Shapes/SageInt8Sm80Path.*/*_Q65_K65_*GQA4*:Inputs/SageInt8CudaQuantization.*:Kernels/CudaMisalignedViews.*'
-# the split-KV decode kernel: a part tile and idle warps, 16 query rows, and device-side kv_lengths (0, 1, part)
+grid+=':Shapes/SageInt8Granularity.*/*_Q65_K65_*GQA4*_sage_int8_qwarp_sm80:Inputs/SageInt8CudaQuantization.*:Kernels/CudaMisalignedViews.*'
+# the split-KV decode kernel: a part tile and idle warps (two CTAs per kv head, merged), 16 query rows, one CTA per
+# kv head (384 heads: no merge kernel), and device-side kv_lengths (0, 1, part)
 grid+=':Shapes/Fp16DecodeKernel.*/D128_Q1_K300_*:Shapes/Fp16DecodeKernel.*/D64_Q16_K777_*:Shapes/Fp16DecodeKernel.*/D64_Q2_K500_*:*KvLengthsOnCuda.*'
 failed=0
 for tool in memcheck racecheck synccheck initcheck; do

@@ -38,13 +38,10 @@ AttentionOutput fp16_attention_cuda(const at::Tensor& q, const at::Tensor& k, co
     const at::Tensor workspace = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).device(q.device()));
     kernels::attention_fp16_decode(call.problem, call.tensors, workspace.data_ptr(), stream);
   } else if (options.kv_lengths.defined()) {
-    int max_smem = 0;
-    C10_CUDA_CHECK(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, q.get_device()));
-    throw UnsupportedInput(fmt::format(
-        "kv_lengths is read by the fp16 split-KV decode kernel only, which does not take this call ({} query rows "
-        "per kv head, at most {}; D {} needs {} bytes of shared memory, this device allows {} per block)",
-        call.problem.len_q * (call.problem.heads_q / call.problem.heads_kv), kernels::kDecodeMaxRows,
-        call.problem.head_dim, kernels::attention_fp16_decode_smem_bytes(call.problem.head_dim), max_smem));
+    const std::string why = kernels::attention_fp16_decode_refusal(call.problem);
+    throw UnsupportedInput(fmt::format("kv_lengths is read by the fp16 split-KV decode kernel only, which does not "
+                                       "take this call: {}",
+                                       why.empty() ? "not a decode call" : why));
   } else {
     kernels::attention_fp16_forward(call.problem, call.tensors, stream);
   }

@@ -9,6 +9,7 @@
 //              the H200 (sageval_decode_bench, 2026-11-29), while decode attention is bound by reading the cache,
 //              which INT8 Q.K^T does not shorten as long as the cache is kept in FP16. Where decode time goes:
 //              docs/measurements/h200_decode_graph_2026-11-29.md.
+#include <functional>
 #include <optional>
 
 #include <fmt/format.h>
@@ -22,10 +23,11 @@
 namespace sageval::detail {
 namespace {
 
-using AttentionFn = AttentionOutput (*)(const at::Tensor&, const at::Tensor&, const at::Tensor&, const HndOptions&);
+using AttentionFn =
+    std::function<AttentionOutput(const at::Tensor&, const at::Tensor&, const at::Tensor&, const HndOptions&)>;
 
 struct Paths {
-  AttentionFn cpu = nullptr, cuda = nullptr;  // cuda null: no CUDA path in this build
+  AttentionFn cpu, cuda;  // cuda empty: no CUDA path in this build
 };
 
 class KernelBackend final : public AttentionBackend {
@@ -44,9 +46,9 @@ class KernelBackend final : public AttentionBackend {
     caps.head_dims = {64, 128};
     caps.dtypes = {at::kHalf, at::kBFloat16};
     caps.cpu = true;
-    caps.cuda = main_.cuda != nullptr;
+    caps.cuda = static_cast<bool>(main_.cuda);
     caps.lse = true;
-    caps.cuda_kv_lengths = (decode_ ? decode_->cuda : main_.cuda) != nullptr;
+    caps.cuda_kv_lengths = static_cast<bool>(decode_ ? decode_->cuda : main_.cuda);
     caps.gates = gates_;
     caps.description = description_;
     return caps;
@@ -56,7 +58,7 @@ class KernelBackend final : public AttentionBackend {
   AttentionOutput forward_hnd(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                               const HndOptions& options) const override {
     const Paths& paths = decode_ && (options.decode || options.kv_lengths.defined()) ? *decode_ : main_;
-    // Validation has already rejected CUDA tensors when the CUDA path is null.
+    // Validation has already rejected CUDA tensors when the CUDA path is empty.
     try {
       return (q.is_cuda() ? paths.cuda : paths.cpu)(q, k, v, options);
     } catch (const UnsupportedInput& e) {  // a kernel's refusal, named by the backend it was called through
@@ -76,50 +78,47 @@ AttentionOutput emulate_fp16_cpu(const at::Tensor& q, const at::Tensor& k, const
   return emulate_fp16_attention(q, k, v, o.causal, o.sm_scale, o.return_lse);
 }
 
-template <numerics::QGranularity kGranularity, bool kSmoothQ = false>
-AttentionOutput emulate_sage_int8_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                      const HndOptions& o) {
+AttentionFn emulate_sage_int8_cpu(numerics::QGranularity granularity, bool smooth_q = false) {
   SageInt8EmulationOptions recipe;
-  recipe.q_granularity = kGranularity;
-  recipe.smooth_q = kSmoothQ;
-  return emulate_sage_int8_attention(q, k, v, o.causal, o.sm_scale, o.return_lse, recipe);
+  recipe.q_granularity = granularity;
+  recipe.smooth_q = smooth_q;
+  return [recipe](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const HndOptions& o) {
+    return emulate_sage_int8_attention(q, k, v, o.causal, o.sm_scale, o.return_lse, recipe);
+  };
 }
 
+AttentionFn fp16_cuda() {
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
-template <numerics::QGranularity kGranularity>
-AttentionOutput sage_int8_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const HndOptions& o) {
-  return sage_int8_attention_cuda(q, k, v, o, kGranularity);
-}
-constexpr AttentionFn kFp16Cuda = &fp16_attention_cuda;
-template <numerics::QGranularity kGranularity>
-constexpr AttentionFn kSageInt8Cuda = &sage_int8_cuda<kGranularity>;
+  return &fp16_attention_cuda;
 #else
-constexpr AttentionFn kFp16Cuda = nullptr;
-template <numerics::QGranularity>
-constexpr AttentionFn kSageInt8Cuda = nullptr;
+  return {};
 #endif
+}
 
-template <numerics::QGranularity kGranularity>
-Paths sage_int8_paths() {
-  return Paths{&emulate_sage_int8_cpu<kGranularity>, kSageInt8Cuda<kGranularity>};
+AttentionFn sage_int8_cuda([[maybe_unused]] numerics::QGranularity granularity) {
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
+  return [granularity](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const HndOptions& o) {
+    return sage_int8_attention_cuda(q, k, v, o, granularity);
+  };
+#else
+  return {};
+#endif
 }
 
 }  // namespace
 
 std::unique_ptr<AttentionBackend> make_fp16_backend() {
   return std::make_unique<KernelBackend>("fp16", "FP16 reference (FlashAttention-2 tiling; CPU: exact emulation)",
-                                         Paths{&emulate_fp16_cpu, kFp16Cuda});
+                                         Paths{&emulate_fp16_cpu, fp16_cuda()});
 }
 
 std::unique_ptr<AttentionBackend> make_sage_int8_backend(const std::string& name, numerics::QGranularity granularity) {
-  const bool per_block = granularity == numerics::QGranularity::kPerBlock;
   return std::make_unique<KernelBackend>(
       name, fmt::format("INT8 Q.K^T (Q scaled per {} rows, K per {}, smoothed K), FP16 P.V; decode (<= 16 query rows "
                         "per kv head) as fp16 (CPU: exact emulation)",
                         numerics::q_scale_rows(granularity), numerics::kKBlockRows),
-      per_block ? sage_int8_paths<numerics::QGranularity::kPerBlock>()
-                : sage_int8_paths<numerics::QGranularity::kPerWarp>(),
-      Paths{&emulate_fp16_cpu, kFp16Cuda}, "sage_int8");
+      Paths{emulate_sage_int8_cpu(granularity), sage_int8_cuda(granularity)}, Paths{&emulate_fp16_cpu, fp16_cuda()},
+      "sage_int8");
 }
 
 // A recipe lever under evaluation (issue #15): judged by sage_int8's gates, CPU only until a kernel has it. Its Q
@@ -128,10 +127,11 @@ std::unique_ptr<AttentionBackend> make_sage_int8_qsmooth_backend() {
   return std::make_unique<KernelBackend>(
       "sage_int8_qsmooth", "sage_int8 with Q smoothed and scaled per block of 128 rows as SageAttention2 does (CPU "
       "emulation only: no kernel)",
-      Paths{&emulate_sage_int8_cpu<numerics::QGranularity::kPerBlock, true>, nullptr}, Paths{&emulate_fp16_cpu, nullptr},
+      Paths{emulate_sage_int8_cpu(numerics::QGranularity::kPerBlock, /*smooth_q=*/true), {}},
+      Paths{&emulate_fp16_cpu, {}},
       "sage_int8");
 }
 
-bool cuda_kernels_available() { return kFp16Cuda != nullptr; }
+bool cuda_kernels_available() { return static_cast<bool>(fp16_cuda()); }
 
 }  // namespace sageval::detail

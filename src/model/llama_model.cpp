@@ -91,12 +91,13 @@ struct DecodeGraphs {
   at::Tensor position;                // int64 [1]: the cache's length before the step
   std::optional<GraphPool> pool;      // shared by the buckets' graphs: one replays at a time
   std::map<int64_t, std::unique_ptr<CapturedCall>> by_bucket;
+  int64_t captures = 0;               // graphs captured over the cache, those dropped by set_attention included
   std::string kernel_refusal;         // a kernel refused the static step once: the cache decodes by forward()
   DecodeMode last = DecodeMode::kForward;
   std::string fallback_reason;
 };
 
-int64_t KVCache::captured_graphs() const { return graphs_ ? static_cast<int64_t>(graphs_->by_bucket.size()) : 0; }
+int64_t KVCache::captured_graphs() const { return graphs_ ? graphs_->captures : 0; }
 
 const char* to_string(DecodeMode mode) {
   switch (mode) {
@@ -469,6 +470,7 @@ at::Tensor LlamaModel::decode(const at::Tensor& tokens, KVCache& cache, DecodeMo
         if (!g.pool) g.pool = new_graph_pool();
         auto step = [&] { return static_step(g.tokens, g.position, bucket, cache); };
         it = g.by_bucket.emplace(bucket, std::make_unique<CapturedCall>(step, *g.pool)).first;
+        ++g.captures;
       }
       logits = it->second->replay();
     }

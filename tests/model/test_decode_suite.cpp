@@ -77,6 +77,35 @@ TEST(Decode, GraphStaticAndForwardStepsAgree) {
   }
 }
 
+// set_attention makes a cache's graphs stale: the next graph step over the same cache and key bucket captures
+// again instead of replaying the graph of the previous attention (whose logits may be the same: fp16 and
+// sage_int8 decode alike, so the count is what tells).
+TEST(Decode, SetAttentionRecapturesTheCachesGraphs) {
+  SAGEVAL_SUITE_PRECONDITIONS();
+  if (!suites_on_gpu()) GTEST_SKIP() << "decode steps run as CUDA graphs on a GPU only";
+  auto model = load_suite_model();
+  const eval::BackendPair pair = suite_pair(false);
+  model->set_attention({pair.baseline, {}});
+  if (const std::string why = model->decode_graph_refusal(); !why.empty()) GTEST_SKIP() << pair.baseline << ": " << why;
+  const int64_t batch = 1, prompt = kernels::kDecodeMinKeys;
+  at::Generator gen = at::detail::createCPUGenerator(11);
+  const auto random_tokens = [&](int64_t n) {
+    return at::randint(0, model->config().vocab_size, {batch, n}, gen, at::TensorOptions().dtype(at::kLong));
+  };
+  model::KVCache cache = model->make_cache(batch, prompt + 3);  // one key bucket for the three steps
+  model->forward(random_tokens(prompt), &cache);
+  model->decode(random_tokens(1), cache, DecodeMode::kGraph);
+  model->decode(random_tokens(1), cache, DecodeMode::kGraph);
+  ASSERT_EQ(model->decode_mode_used(cache), DecodeMode::kGraph) << model->decode_fallback_reason(cache);
+  EXPECT_EQ(cache.captured_graphs(), 1) << "the second step of the bucket should replay the first one's graph";
+  model->set_attention(pair.candidate_selection());
+  if (const std::string why = model->decode_graph_refusal(); !why.empty()) GTEST_SKIP() << pair.candidate << ": " << why;
+  const at::Tensor logits = model->decode(random_tokens(1), cache, DecodeMode::kGraph);
+  EXPECT_EQ(model->decode_mode_used(cache), DecodeMode::kGraph) << model->decode_fallback_reason(cache);
+  EXPECT_EQ(cache.captured_graphs(), 2) << "after set_attention the graph of the previous attention was replayed";
+  EXPECT_TRUE(at::isfinite(logits).all().item<bool>());
+}
+
 TEST(Decode, KeyBucketsArePowersOfTwoFrom256UpToTheCapacity) {
   EXPECT_EQ(model::decode_key_bucket(1, 10000), 256);
   EXPECT_EQ(model::decode_key_bucket(256, 10000), 256);

@@ -39,6 +39,9 @@ void attention_fp16_forward(const AttentionProblem& problem, const AttentionTens
 // Bytes (minimum): 2 * 2 * B * Hkv * Nk * D (K and V read once) + Q, out, and the FP32 partials.
 int attention_fp16_decode_smem_bytes(int head_dim);  // shared memory of one block (64 or 128; the fit check)
 int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& problem);
+// Why the kernel does not take `problem` on the current device (e.g. "query rows per kv head 20 > 16"); empty where
+// it does.
+std::string attention_fp16_decode_refusal(const AttentionProblem& problem);
 void attention_fp16_decode(const AttentionProblem& problem, const AttentionTensors& tensors, void* workspace,
                            cudaStream_t stream);
 

@@ -46,7 +46,8 @@ class KVCache {
   int64_t length() const { return length_; }
   int64_t capacity() const { return capacity_; }
   int64_t batch() const { return batch_; }
-  // Decode steps captured as CUDA graphs over this cache so far (LlamaModel::decode), one per key bucket.
+  // Decode steps captured as CUDA graphs over this cache so far (LlamaModel::decode): one per key bucket, and each
+  // again after set_attention (the graphs captured before are dropped, not replayed).
   int64_t captured_graphs() const;
 
  private:
