@@ -436,6 +436,7 @@ at::Tensor LlamaModel::decode(const at::Tensor& tokens, KVCache& cache, DecodeMo
   DecodeGraphs& g = *cache.graphs_;
   if (g.attention_version != attention_version_) {  // captured for other weights or backends
     g.by_bucket.clear();
+    g.pool.reset();  // its last graph is gone: libtorch has released the pool, and capturing into it again asserts
     g.kernel_refusal.clear();
     g.attention_version = attention_version_;
   }
