@@ -20,9 +20,10 @@
 //     its launch overlaps the decode kernel.
 //  A chunk whose keys a row cannot see has m = -inf and weighs 0; a row that sees no key gets 0 and LSE -inf, as
 //  the prefill kernel. LSE = ln2 (M + log2 l).
-// H200, sageval_decode_bench (docs/measurements/h200_decode_attention_2026-11-30.md): the merge kernel's launch
-// overlapped, 19.8 -> 18.5 us at batch 1 and 8K; the copies issued as early as their buffers allow, a further 1-5%
-// at batch 1-8; no merge kernel where one CTA per kv head does it all, batch 32 at 2K 78 -> 68 us.
+// H200, sageval_decode_bench: the merge kernel's launch overlapped, 19.8 -> 18.5 us at batch 1 and 8K; the copies
+// issued as early as their buffers allow, a further 1-5% at batch 1-8 (docs/measurements/
+// h200_decode_attention_2026-11-29.md); no merge kernel where one CTA per kv head does it all, batch 32 at 2K 78 ->
+// 68 us (h200_decode_attention_2026-11-30.md).
 // Rounding steps: as the prefill kernel up to the per-warp partials (P is rounded relative to the warp's running
 // max instead of the whole row's); then one FP32 rescale and sum per warp, and one per CTA where there are several.
 //
@@ -56,7 +57,9 @@ using namespace sm80;
 
 constexpr int kWarps = 4;
 constexpr int kRows = 16;  // one m16 tile of query rows per kv head
-constexpr int kMaxCtasPerHead = 256;  // the merge kernel's weights: 256 floats of shared memory
+// Keeps the merge kernel's weights (a float per CTA of the head) far within the 48 KiB of shared memory a launch gets
+// without asking for more (one kv head at D = 64 would otherwise plan up to 396 CTAs on an H200).
+constexpr int kMaxCtasPerHead = 256;
 
 struct DecodeParams : TensorBytes {
   float* part_o;   // [B, Hkv, ctas, rows, D]: each CTA's chunks merged (none with one CTA per kv head)
@@ -73,7 +76,7 @@ __device__ __forceinline__ const char* q_row(const DecodeParams& p, int b, int h
 
 // Programmatic dependent launch (PTX ISA: griddepcontrol; CUDA programming guide: programmatic dependent launch;
 // compute capability 9.0+): the decode kernel lets the merge kernel launch at once (its CTAs start where room is
-// left beside the decode kernel), and the merge kernel waits for the partial grid to complete and its writes to
+// left beside the decode kernel), and the merge kernel waits for the decode grid to complete and its writes to
 // be visible before reading them; the launch and ramp of the second kernel then overlap the first. No-ops where the architecture lacks them (the launch attribute is
 // only set where the device runs sm_90+ code of the merge kernel, see DeviceFigures).
 __device__ __forceinline__ void let_dependents_launch() {
@@ -297,7 +300,7 @@ __global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const Decod
   const int heads_kv = p.heads_q / p.group;
   wait_for_prerequisite_grid();  // the partials are complete and visible past this point
   const int64_t part0 = (static_cast<int64_t>(b) * heads_kv + hk) * p.ctas;
-  const float* ml = p.part_ml + (part0 * p.rows + r) * 2;  // chunk c at ml[c * rows * 2]
+  const float* ml = p.part_ml + (part0 * p.rows + r) * 2;  // partial c at ml[c * rows * 2]
   const int64_t ml_step = static_cast<int64_t>(p.rows) * 2;
   float mx = -INFINITY;
   for (int c = threadIdx.x; c < p.ctas; c += kMergeThreads) mx = fmaxf(mx, ml[c * ml_step]);
@@ -340,7 +343,11 @@ constexpr int kernel_smem_bytes() {
   return (kRows + kWarps * 2 * kKeyTileCols) * D * 2;
 }
 // The CTA's merge of its warps reuses the K and V tiles (past the Q tile) for the warps' O, m and l.
-static_assert(kWarps * kRows * (64 * 4 + 8) <= kWarps * 2 * kKeyTileCols * 64 * 2, "the CTA merge fits (D = 64)");
+template <int D>
+constexpr bool cta_merge_fits() {  // the warps' O (FP32) and m, l within the K and V tiles
+  return kWarps * kRows * (D * 4 + 8) <= kWarps * 2 * kKeyTileCols * D * 2;
+}
+static_assert(cta_merge_fits<64>() && cta_merge_fits<128>(), "the CTA merge fits in the K and V tiles");
 
 // The kernel's shared memory is above the 48 KiB a launch gets without asking: allowed once per device for every
 // instantiation (where it fits; the fit check refuses the others), not at each launch, which an eager decode step
@@ -486,7 +493,7 @@ void dispatch_causal(const AttentionProblem& pr, const AttentionTensors& t, cons
 // Why the kernel does not take the problem on the current device; empty where it does: at most kRows query rows per
 // kv head, and the kernel's shared memory within one block's (sm_89 allows 99 KiB: D = 128 does not fit).
 std::string refusal(const AttentionProblem& pr) {
-  if (pr.heads_kv <= 0 || pr.batch == 0 || pr.len_q == 0 || pr.len_k == 0) return "an empty problem";
+  if (pr.heads_kv <= 0 || pr.batch == 0 || pr.len_q == 0 || pr.len_k == 0) return "no kv heads, or an empty batch, query or cache";
   const int64_t rows = int64_t{pr.len_q} * (pr.heads_q / pr.heads_kv);
   if (rows > kRows)
     return "query rows per kv head " + std::to_string(rows) + " > " + std::to_string(kRows);

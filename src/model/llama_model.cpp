@@ -436,7 +436,6 @@ at::Tensor LlamaModel::decode(const at::Tensor& tokens, KVCache& cache, DecodeMo
   DecodeGraphs& g = *cache.graphs_;
   if (g.attention_version != attention_version_) {  // captured for other weights or backends
     g.by_bucket.clear();
-    g.pool.reset();  // its last graph is gone: libtorch has released the pool, and capturing into it again asserts
     g.kernel_refusal.clear();
     g.attention_version = attention_version_;
   }
@@ -468,7 +467,9 @@ at::Tensor LlamaModel::decode(const at::Tensor& tokens, KVCache& cache, DecodeMo
     } else {
       auto it = g.by_bucket.find(bucket);
       if (it == g.by_bucket.end()) {
-        if (!g.pool) g.pool = new_graph_pool();
+        // A pool whose graphs are all gone (set_attention dropped them, or a capture failed) has been released by
+        // libtorch, and capturing into it again asserts: a cache's first graph takes a new one.
+        if (g.by_bucket.empty()) g.pool = new_graph_pool();
         auto step = [&] { return static_step(g.tokens, g.position, bucket, cache); };
         it = g.by_bucket.emplace(bucket, std::make_unique<CapturedCall>(step, *g.pool)).first;
         ++g.captures;

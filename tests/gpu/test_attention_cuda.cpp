@@ -255,7 +255,7 @@ struct DecodeCase {
   int gqa;
   bool causal;
   at::ScalarType dtype;
-  int64_t batch = 2;  // 2: several CTAs per kv head, merged by the last; 64+: one CTA per kv head
+  int64_t batch = 2;  // 2: several CTAs per kv head, merged by the merge kernel; 64+: one CTA per kv head
   std::string name() const {
     return fmt::format("D{}_Q{}_K{}_GQA{}{}_{}_B{}", head_dim, len_q, len_k, gqa, causal ? "_Causal" : "",
                        dtype == at::kBFloat16 ? "Bf16" : "Fp16", batch);
@@ -339,14 +339,22 @@ TEST(Fp16DecodeKernel, TakesAtMost16QueryRowsPerKvHead) {
 
 // kv_lengths on CUDA (the static cache of a graph-captured decode step): each batch row as the same backend on
 // its slice of keys, within the kernel-vs-emulation bounds (the slice may take another kernel: the prefill
-// kernel for 1 key); a row with no key gives 0.
-class KvLengthsOnCuda : public ::testing::TestWithParam<const char*> {};
+// kernel for 1 key); a row with no key gives 0. With 2 kv heads a head's keys are split over several CTAs and
+// merged; with 32 (128 heads for batch 4) each head has one CTA, which writes the output itself.
+struct KvLengthsCase {
+  const char* backend;
+  int64_t heads_q, heads_kv;
+  std::string name() const { return fmt::format("{}_Hq{}_Hkv{}", backend, heads_q, heads_kv); }
+};
+
+class KvLengthsOnCuda : public ::testing::TestWithParam<KvLengthsCase> {};
 
 TEST_P(KvLengthsOnCuda, EachRowAsItsSliceOfKeys) {
-  SAGEVAL_REQUIRE_GPU(GetParam());
-  auto backend = make_backend(GetParam());
-  const AttentionInputs in =
-      make_attention_inputs({4, 8, 2, 1, 1000, 128}, InputFamily::Gaussian, at::kHalf, Layout::NHD, 17, at::kCUDA);
+  const KvLengthsCase& c = GetParam();
+  SAGEVAL_REQUIRE_GPU(c.backend);
+  auto backend = make_backend(c.backend);
+  const AttentionInputs in = make_attention_inputs({4, c.heads_q, c.heads_kv, 1, 1000, 128}, InputFamily::Gaussian,
+                                                   at::kHalf, Layout::NHD, 17, at::kCUDA);
   const int64_t used[4] = {1000, 517, 1, 0};
   AttentionOptions o;
   o.layout = Layout::NHD;
@@ -365,8 +373,10 @@ TEST_P(KvLengthsOnCuda, EachRowAsItsSliceOfKeys) {
   EXPECT_EQ(all.slice(0, 3, 4).abs().max().item<double>(), 0.0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, KvLengthsOnCuda, ::testing::Values("fp16", "sage_int8"),
-                         [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Backends, KvLengthsOnCuda,
+                         ::testing::Values(KvLengthsCase{"fp16", 8, 2}, KvLengthsCase{"sage_int8", 8, 2},
+                                           KvLengthsCase{"fp16", 64, 32}, KvLengthsCase{"sage_int8", 64, 32}),
+                         [](const ::testing::TestParamInfo<KvLengthsCase>& info) { return info.param.name(); });
 
 TEST(KvLengthsOnCuda, RefusedByTheBackendsThatCannotReadThemOnTheDevice) {
   SAGEVAL_REQUIRE_GPU("math");

@@ -34,9 +34,10 @@ void attention_fp16_forward(const AttentionProblem& problem, const AttentionTens
 // sm_89), and is the only kernel that takes `AttentionTensors::kv_lengths`. The workspace size for one call on
 // the current device (its split follows the SM count and len_k) is attention_fp16_decode_workspace_bytes (0: the
 // kernel does not take it; use attention_fp16_forward). Which calls should take it: is_decode_call
-// (attention_problem.h). Same conventions and rounding steps as attention_fp16_forward up to the merge (one FP32
-// rescale and sum per chunk).
-// Bytes (minimum): 2 * 2 * B * Hkv * Nk * D (K and V read once) + Q, out, and the FP32 partials.
+// (attention_problem.h). Same conventions and rounding steps as attention_fp16_forward up to the merges (one FP32
+// rescale and sum per warp's chunk, and one per CTA where a kv head has several).
+// Bytes (minimum): 2 * 2 * B * Hkv * Nk * D (K and V read once) + Q, out, and the FP32 partials of the CTAs where
+// a kv head has several.
 int attention_fp16_decode_smem_bytes(int head_dim);  // shared memory of one block (64 or 128; the fit check)
 int64_t attention_fp16_decode_workspace_bytes(const AttentionProblem& problem);
 // Why the kernel does not take `problem` on the current device (e.g. "query rows per kv head 20 > 16"); empty where
