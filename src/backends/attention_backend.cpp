@@ -62,13 +62,17 @@ AttentionOutput AttentionBackend::forward(const at::Tensor& q, const at::Tensor&
   hnd.check_output = options.check_output;
   hnd.decode = kernels::is_decode_call(qh.size(2), qh.size(1), kh.size(1), kh.size(2), options.kv_lengths.defined());
   AttentionOutput result;
-  if (options.kv_lengths.defined() && q.is_cpu()) {
-    result = per_batch_row(qh, kh, vh, hnd, options.kv_lengths,
-                           [this](const at::Tensor& qb, const at::Tensor& kb, const at::Tensor& vb,
-                                  const HndOptions& o) { return forward_hnd(qb, kb, vb, o); });
-  } else {
-    hnd.kv_lengths = options.kv_lengths;
-    result = forward_hnd(qh, kh, vh, hnd);
+  try {
+    if (options.kv_lengths.defined() && q.is_cpu()) {
+      result = per_batch_row(qh, kh, vh, hnd, options.kv_lengths,
+                             [this](const at::Tensor& qb, const at::Tensor& kb, const at::Tensor& vb,
+                                    const HndOptions& o) { return forward_hnd(qb, kb, vb, o); });
+    } else {
+      hnd.kv_lengths = options.kv_lengths;
+      result = forward_hnd(qh, kh, vh, hnd);
+    }
+  } catch (const UnsupportedInput& e) {  // a refusal from below (a kernel's, a library's), named as validation names it
+    throw UnsupportedInput(fmt::format("attention backend '{}': {}", name(), e.what()));
   }
   if (nhd) result.out = result.out.transpose(1, 2).contiguous();
   return result;

@@ -58,12 +58,9 @@ class KernelBackend final : public AttentionBackend {
   AttentionOutput forward_hnd(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                               const HndOptions& options) const override {
     const Paths& paths = decode_ && (options.decode || options.kv_lengths.defined()) ? *decode_ : main_;
-    // Validation has already rejected CUDA tensors when the CUDA path is empty.
-    try {
-      return (q.is_cuda() ? paths.cuda : paths.cpu)(q, k, v, options);
-    } catch (const UnsupportedInput& e) {  // a kernel's refusal, named by the backend it was called through
-      throw UnsupportedInput(fmt::format("attention backend '{}': {}", name_, e.what()));
-    }
+    // Validation has already rejected CUDA tensors when the CUDA path is empty; a kernel's refusal is named by
+    // AttentionBackend::forward.
+    return (q.is_cuda() ? paths.cuda : paths.cpu)(q, k, v, options);
   }
 
  private:

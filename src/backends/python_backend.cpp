@@ -142,7 +142,7 @@ class PythonBackend final : public AttentionBackend {
     } catch (const py::error_already_set& e) {
       // sageval_adapters.Unsupported is an adapter's way of declaring inputs its library does not compute; any other
       // exception, NotImplementedError from torch or a library's internals included, is a failure.
-      if (!unsupported_.is_none() && e.matches(unsupported_)) throw UnsupportedInput(fmt::format("{}: Python raised {}", name_, python_error(e)));
+      if (!unsupported_.is_none() && e.matches(unsupported_)) throw UnsupportedInput(fmt::format("Python raised {}", python_error(e)));  // named by forward()
       throw std::runtime_error(fmt::format("{}: Python raised {}", name_, python_error(e)));
     }
     AttentionOutput out;

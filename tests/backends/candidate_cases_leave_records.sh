@@ -16,6 +16,7 @@ grep -q '"error":"py:sageval_test_faults:returns_nan: ' "$dir/nan/attention_accu
 SAGEVAL_REPORT_DIR=$dir/refuses "$exe" --attention-backend py:sageval_test_faults:refuses --gtest_filter="$filter" \
   > "$dir/refuses.log" 2>&1 || { echo "a refusal failed the run:"; cat "$dir/refuses.log"; exit 1; }
 grep -q 'SKIPPED' "$dir/refuses.log" || { echo "the refused case was not shown as skipped"; cat "$dir/refuses.log"; exit 1; }
-grep -q '"unsupported":"py:sageval_test_faults:refuses: Python raised Unsupported' "$dir/refuses/attention_accuracy_cpu.jsonl" \
+grep -q '"unsupported":"attention backend '"'"'py:sageval_test_faults:refuses'"'"': Python raised Unsupported' \
+  "$dir/refuses/attention_accuracy_cpu.jsonl" \
   || { echo "no unsupported record:"; cat "$dir/refuses/attention_accuracy_cpu.jsonl"; exit 1; }
 echo "the failing case and the refused case each left their record"
