@@ -21,9 +21,9 @@
 //  A chunk whose keys a row cannot see has m = -inf and weighs 0; a row that sees no key gets 0 and LSE -inf, as
 //  the prefill kernel. LSE = ln2 (M + log2 l).
 // H200, sageval_decode_bench: the merge kernel's launch overlapped, 19.8 -> 18.5 us at batch 1 and 8K; the copies
-// issued as early as their buffers allow, a further 1-5% at batch 1-8 (docs/measurements/
-// h200_decode_attention_2026-11-29.md); no merge kernel where one CTA per kv head does it all, batch 32 at 2K 78 ->
-// 68 us (h200_decode_attention_2026-11-30.md).
+// issued as early as their buffers allow, a further 1-5% at batch 1-8
+// (docs/measurements/h200_decode_attention_2026-11-29.md); no merge kernel where one CTA per kv head does it all,
+// batch 32 at 2K 78 -> 68 us (docs/measurements/h200_decode_attention_2026-11-30.md).
 // Rounding steps: as the prefill kernel up to the per-warp partials (P is rounded relative to the warp's running
 // max instead of the whole row's); then one FP32 rescale and sum per warp, and one per CTA where there are several.
 //
@@ -57,8 +57,9 @@ using namespace sm80;
 
 constexpr int kWarps = 4;
 constexpr int kRows = 16;  // one m16 tile of query rows per kv head
-// Keeps the merge kernel's weights (a float per CTA of the head) far within the 48 KiB of shared memory a launch gets
-// without asking for more (one kv head at D = 64 would otherwise plan up to 396 CTAs on an H200).
+// A bound, not a need: the merge kernel's weights (a float per CTA of the head, 1 KiB at most) stay far within the
+// 48 KiB of shared memory a launch gets without asking for more whatever the device (one kv head at D = 64 plans 396
+// CTAs on an H200 without it).
 constexpr int kMaxCtasPerHead = 256;
 
 struct DecodeParams : TensorBytes {
