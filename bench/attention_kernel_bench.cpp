@@ -4,7 +4,8 @@
 // Variants: sage_int8_kernel (attention over a workspace quantized beforehand, on the path the device picks:
 // sm90 on Hopper), sage_int8_with_quant (quantize + attention: what a user gets), sage_int8_kernel_sm80 (the
 // mma.sync path forced, for comparison), sage_int8_quant_only (the default Q granularity; sage_int8_quant_only_qwarp
-// or _qblock: the other one, for the recipe's speed comparison), fp16_kernel, and SDPA restricted to one backend at a
+// or _qblock: the other one, for the recipe's speed comparison), sage_int8_quant_pass_{k_mean,k_int8,q_int8} (each
+// pass of the quantization alone, GB/s of its own bytes against the copy), fp16_kernel, and SDPA restricted to one backend at a
 // time (flash, cudnn, efficient), and any other backend named with --backends (e.g. a py: backend wrapping an
 // external library such as thu-ml SageAttention) timed end to end through the backend interface: its own
 // quantization and Python call included, the interface's NaN scans off. Method (the device notes of our workplace; FlashAttention's benchmarks): CUDA events around each call, warm-up
@@ -107,6 +108,7 @@ struct ShapeResult {
   Shape shape;
   std::map<std::string, VariantResult> variants;
   json sanity = json::object();
+  std::map<std::string, double> quant_bytes;  // of each quantization variant: the fewest bytes it can move
 };
 
 // The quantization at the Q granularity sage_int8 does not run by default (numerics::QGranularity).
@@ -117,7 +119,11 @@ constexpr sageval::numerics::QGranularity kOtherGranularity =
 const std::string kOtherQuant = kOtherGranularity == sageval::numerics::QGranularity::kPerWarp
                                      ? "sage_int8_quant_only_qwarp"
                                      : "sage_int8_quant_only_qblock";
-bool is_quantization(const std::string& variant) { return variant.rfind("sage_int8_quant_only", 0) == 0; }
+bool is_quantization(const std::string& variant) { return variant.rfind("sage_int8_quant", 0) == 0; }
+// One pass of the quantization alone (kernels::QuantizationPass), over a workspace whose earlier passes ran.
+std::string pass_variant(kernels::QuantizationPass pass) {
+  return std::string("sage_int8_quant_pass_") + kernels::quantization_pass_name(pass);
+}
 
 const std::vector<std::string> kVariants = {"sage_int8_kernel", "sage_int8_with_quant", "sage_int8_kernel_sm80",
                                             "fp16_kernel",      "sdpa_flash",           "sdpa_cudnn",
@@ -258,6 +264,13 @@ ShapeResult bench_shape(const Shape& s, const Options& opt) {
         kernels::sage_int8_quantize(problem, sets[i].call.tensors, sets[i].workspace.views, stream, kOtherGranularity);
       },
       opt, "error");
+  r.quant_bytes["sage_int8_quant_only"] = r.quant_bytes[kOtherQuant] = quantize_min_bytes(s);
+  for (const kernels::QuantizationPass pass : kernels::kQuantizationPasses) {
+    r.variants[pass_variant(pass)] = measure(
+        [&](int i) { kernels::sage_int8_quantize_pass(problem, sets[i].call.tensors, sets[i].workspace.views, pass, stream); },
+        opt, "error");
+    r.quant_bytes[pass_variant(pass)] = static_cast<double>(kernels::sage_int8_quantization_pass_bytes(problem, pass));
+  }
   for (int i = 0; i < kInputSets; ++i) quantize(i);  // the workspaces back at the default granularity
   kernels::set_sage_int8_path(kernels::SageInt8Path::kSm80);
   r.variants["sage_int8_kernel_sm80"] = measure(attention, opt, "error");
@@ -319,7 +332,7 @@ double ratio(const ShapeResult& r, const std::string& a, const std::string& b) {
   return x.status == "ok" && y.status == "ok" ? y.timing.median_ms / x.timing.median_ms : NAN;
 }
 
-json shape_json(const ShapeResult& r, const Options& opt) {
+json shape_json(const ShapeResult& r, const Options& opt, double copy_gb_per_s) {
   const Shape& s = r.shape;
   json j = {{"head_dim", s.head_dim}, {"seq", s.seq},       {"batch", s.batch},
             {"heads", s.heads},       {"causal", s.causal}, {"sanity", r.sanity}};
@@ -332,9 +345,10 @@ json shape_json(const ShapeResult& r, const Options& opt) {
     }
     jv.update({{"median_ms", v.timing.median_ms}, {"min_ms", v.timing.min_ms}, {"max_ms", v.timing.max_ms}});
     if (is_quantization(name)) {
-      const double bytes = quantize_min_bytes(s);
+      const double bytes = r.quant_bytes.at(name);
       jv.update({{"min_bytes", bytes}, {"gb_per_s_median", gb_per_s(bytes, v.timing.median_ms)},
                  {"gb_per_s_best", gb_per_s(bytes, v.timing.min_ms)}});
+      if (copy_gb_per_s > 0) jv["fraction_of_copy_median"] = gb_per_s(bytes, v.timing.median_ms) / copy_gb_per_s;
     } else {
       jv.update({{"tops_median", attention_tops(s, v.timing.median_ms)},
                  {"tops_best", attention_tops(s, v.timing.min_ms)},
@@ -352,7 +366,7 @@ std::string cell(const ShapeResult& r, const std::string& name) {
   const VariantResult& v = r.variants.at(name);
   if (v.status != "ok") return v.status == "unsupported" ? "unsup" : "ERR";
   const double ms = v.timing.median_ms;
-  return fmt::format("{:.0f}", is_quantization(name) ? gb_per_s(quantize_min_bytes(r.shape), ms)
+  return fmt::format("{:.0f}", is_quantization(name) ? gb_per_s(r.quant_bytes.at(name), ms)
                                                      : attention_tops(r.shape, ms));
 }
 
@@ -398,6 +412,35 @@ void print_table(const std::vector<ShapeResult>& rows, const json& copy, const O
   fmt::print("\n");
 }
 
+// Each quantization pass timed alone: GB/s of its own minimum bytes and the fraction of the copy, then the whole
+// quantization (the passes back to back, as sage_int8 runs them) over the minimum bytes of all of it.
+void print_quantization_passes(const std::vector<ShapeResult>& rows, const json& copy) {
+  const double copy_gbps = copy["status"] == "ok" ? copy["gb_per_s_median"].get<double>() : 0.0;
+  auto cell_of = [&](const ShapeResult& r, const std::string& name) -> std::string {
+    const VariantResult& v = r.variants.at(name);
+    if (v.status != "ok") return "ERR";
+    const double gbps = gb_per_s(r.quant_bytes.at(name), v.timing.median_ms);
+    return copy_gbps > 0 ? fmt::format("{:.0f} ({:.2f})", gbps, gbps / copy_gbps) : fmt::format("{:.0f}", gbps);
+  };
+  fmt::print("\nQuantization passes, each timed alone: GB/s of its own minimum bytes (fraction of the D2D copy, {:.0f} "
+             "GB/s); us at the median; all: the passes back to back over the minimum bytes of the whole\n",
+             copy_gbps);
+  fmt::print("{:>4} {:>6} {:>3} |", "D", "N", "cau");
+  for (const kernels::QuantizationPass pass : kernels::kQuantizationPasses)
+    fmt::print(" {:>8} {:>13}", fmt::format("{} us", kernels::quantization_pass_name(pass)), "GB/s");
+  fmt::print(" | {:>8} {:>13}\n", "all us", "GB/s");
+  for (const ShapeResult& r : rows) {
+    fmt::print("{:>4} {:>6} {:>3} |", r.shape.head_dim, r.shape.seq, r.shape.causal ? "yes" : "no");
+    for (const kernels::QuantizationPass pass : kernels::kQuantizationPasses) {
+      const VariantResult& v = r.variants.at(pass_variant(pass));
+      fmt::print(" {:>8.1f} {:>13}", v.status == "ok" ? v.timing.median_ms * 1e3 : NAN, cell_of(r, pass_variant(pass)));
+    }
+    const VariantResult& all = r.variants.at("sage_int8_quant_only");
+    fmt::print(" | {:>8.1f} {:>13}\n", all.status == "ok" ? all.timing.median_ms * 1e3 : NAN,
+               cell_of(r, "sage_int8_quant_only"));
+  }
+}
+
 int run_benchmark(const Options& opt) {
   c10::InferenceMode inference;  // no autograd bookkeeping around the SDPA calls
   json doc = {{"benchmark", "sageval_attention_bench"},
@@ -433,13 +476,16 @@ int run_benchmark(const Options& opt) {
         } catch (const std::exception& e) {  // the inputs could not be made: every variant fails with the reason
           rows.push_back({s, {}, json::object()});
           for (const std::string& name : kVariants) rows.back().variants[name] = {"error", e.what(), {}};
+          for (const kernels::QuantizationPass pass : kernels::kQuantizationPasses)
+            rows.back().variants[pass_variant(pass)] = {"error", e.what(), {}};
           for (const std::string& name : opt.backends) rows.back().variants[backend_variant(name)] = {"error", e.what(), {}};
         }
-        doc["shapes"].push_back(shape_json(rows.back(), opt));
+        doc["shapes"].push_back(shape_json(rows.back(), opt, doc["copy_bandwidth"].value("gb_per_s_median", 0.0)));
         sageval::bench::write_json(opt.json_path, doc);  // after every shape, so a run cut short keeps what it measured
       }
   print_failures(rows);
   print_table(rows, doc["copy_bandwidth"], opt);
+  print_quantization_passes(rows, doc["copy_bandwidth"]);
   bool kernel_failed = false;  // an SDPA backend refusing a shape is not a failure of sageval
   for (const ShapeResult& r : rows)  // nor is a --backends entry's: the report shows its status
     for (const auto& [name, v] : r.variants)

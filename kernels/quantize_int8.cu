@@ -1,6 +1,6 @@
 // INT8 quantization of the sage_int8 path (steps 1-3 of sage_int8_numerics.h) and the bf16 V -> FP16 copy.
 //
-// Algorithm, four launches on the caller's stream:
+// Algorithm, four launches on the caller's stream in three passes (QuantizationPass: 1-2 kKMean, 3 kKInt8, 4 kQInt8):
 //  1. kv_stats: grid (kv_splits, B*Hkv). Each CTA sums K over its token range in double (8 dims per thread,
 //     16-byte loads, several in flight), reduces its threads in a fixed order and writes one partial sum per dim;
 //     for bf16 input it also takes max|V| over the range.
@@ -307,8 +307,8 @@ __global__ void __launch_bounds__(kQQuantThreads, kGranularity == nx::QGranulari
 int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 
 template <int D, bool kBf16>
-void quantize_impl(const AttentionProblem& pr, const AttentionTensors& t, const SageInt8Workspace& ws,
-                   nx::QGranularity granularity, cudaStream_t stream) {
+void quantize_pass(const AttentionProblem& pr, const AttentionTensors& t, const SageInt8Workspace& ws,
+                   QuantizationPass pass, nx::QGranularity granularity, cudaStream_t stream) {
   const SageInt8WorkspaceLayout lay = sage_int8_workspace_layout(pr);
   QkvPointers in{};
   in.q = static_cast<const char*>(t.q);
@@ -320,26 +320,36 @@ void quantize_impl(const AttentionProblem& pr, const AttentionTensors& t, const 
   const int bhk = pr.batch * pr.heads_kv;
   const int bhq = pr.batch * pr.heads_q;
   const bool want_v = kBf16;
-  if (pr.len_k > 0) {
-    kv_stats_kernel<D, kBf16><<<dim3(lay.kv_splits, bhk), kStatsThreads, 0, stream>>>(
-        in, ws, pr.heads_kv, pr.len_k, lay.kv_splits, lay.kv_rows_per_split, want_v);
-    SAGEVAL_CUDA_CHECK_LAUNCH();
+  switch (pass) {
+    case QuantizationPass::kKMean:
+      if (pr.len_k > 0) {
+        kv_stats_kernel<D, kBf16><<<dim3(lay.kv_splits, bhk), kStatsThreads, 0, stream>>>(
+            in, ws, pr.heads_kv, pr.len_k, lay.kv_splits, lay.kv_rows_per_split, want_v);
+        SAGEVAL_CUDA_CHECK_LAUNCH();
+      }
+      kv_finalize_kernel<D><<<bhk, D, 0, stream>>>(ws, pr.len_k, pr.len_k > 0 ? lay.kv_splits : 0, want_v);
+      SAGEVAL_CUDA_CHECK_LAUNCH();
+      return;
+    case QuantizationPass::kKInt8:
+      if (lay.k_blocks > 0) {
+        k_quant_kernel<D, kBf16><<<dim3(lay.k_blocks, bhk), kKQuantThreads, 0, stream>>>(
+            in, ws, pr.heads_kv, pr.len_k, lay.len_k_padded, lay.k_blocks, want_v);
+        SAGEVAL_CUDA_CHECK_LAUNCH();
+      }
+      return;
+    case QuantizationPass::kQInt8:
+      if (lay.q_blocks > 0) {
+        auto kernel = granularity == nx::QGranularity::kPerBlock
+                          ? q_quant_kernel<D, kBf16, nx::QGranularity::kPerBlock>
+                          : q_quant_kernel<D, kBf16, nx::QGranularity::kPerWarp>;
+        kernel<<<dim3(lay.q_blocks, bhq), kQQuantThreads, 0, stream>>>(in, ws, pr.heads_q, pr.heads_q / pr.heads_kv,
+                                                                        pr.len_q, lay.len_q_padded,
+                                                                        nx::qk_scale_log2(pr.sm_scale));
+        SAGEVAL_CUDA_CHECK_LAUNCH();
+      }
+      return;
   }
-  kv_finalize_kernel<D><<<bhk, D, 0, stream>>>(ws, pr.len_k, pr.len_k > 0 ? lay.kv_splits : 0, want_v);
-  SAGEVAL_CUDA_CHECK_LAUNCH();
-  if (lay.k_blocks > 0) {
-    k_quant_kernel<D, kBf16><<<dim3(lay.k_blocks, bhk), kKQuantThreads, 0, stream>>>(
-        in, ws, pr.heads_kv, pr.len_k, lay.len_k_padded, lay.k_blocks, want_v);
-    SAGEVAL_CUDA_CHECK_LAUNCH();
-  }
-  if (lay.q_blocks > 0) {
-    auto kernel = granularity == nx::QGranularity::kPerBlock ? q_quant_kernel<D, kBf16, nx::QGranularity::kPerBlock>
-                                                             : q_quant_kernel<D, kBf16, nx::QGranularity::kPerWarp>;
-    kernel<<<dim3(lay.q_blocks, bhq), kQQuantThreads, 0, stream>>>(in, ws, pr.heads_q, pr.heads_q / pr.heads_kv,
-                                                                    pr.len_q, lay.len_q_padded,
-                                                                    nx::qk_scale_log2(pr.sm_scale));
-    SAGEVAL_CUDA_CHECK_LAUNCH();
-  }
+  throw std::invalid_argument("sage_int8_quantize_pass: unknown pass " + std::to_string(static_cast<int>(pass)));
 }
 
 }  // namespace
@@ -401,8 +411,30 @@ SageInt8Workspace sage_int8_workspace_at(void* base, const SageInt8WorkspaceLayo
   return w;
 }
 
-void sage_int8_quantize(const AttentionProblem& problem, const AttentionTensors& tensors,
-                        const SageInt8Workspace& workspace, cudaStream_t stream, numerics::QGranularity granularity) {
+const char* quantization_pass_name(QuantizationPass pass) {
+  switch (pass) {
+    case QuantizationPass::kKMean: return "k_mean";
+    case QuantizationPass::kKInt8: return "k_int8";
+    case QuantizationPass::kQInt8: return "q_int8";
+  }
+  return "?";
+}
+
+int64_t sage_int8_quantization_pass_bytes(const AttentionProblem& pr, QuantizationPass pass) {
+  const int64_t nq = int64_t{pr.batch} * pr.heads_q * pr.len_q * pr.head_dim;  // elements
+  const int64_t nk = int64_t{pr.batch} * pr.heads_kv * pr.len_k * pr.head_dim;
+  const bool bf16 = pr.dtype == ElementType::kBFloat16;
+  switch (pass) {
+    case QuantizationPass::kKMean: return 2 * nk + (bf16 ? 2 * nk : 0);          // K read (bf16: V's max too)
+    case QuantizationPass::kKInt8: return 2 * nk + nk + (bf16 ? 4 * nk : 0);     // K read, INT8 K written (V copied)
+    case QuantizationPass::kQInt8: return 2 * nq + nq;                            // Q read, INT8 Q written
+  }
+  return 0;
+}
+
+void sage_int8_quantize_pass(const AttentionProblem& problem, const AttentionTensors& tensors,
+                             const SageInt8Workspace& workspace, QuantizationPass pass, cudaStream_t stream,
+                             numerics::QGranularity granularity) {
   if (problem.head_dim != 64 && problem.head_dim != 128) {
     throw std::runtime_error("sage_int8_quantize: unsupported head_dim " + std::to_string(problem.head_dim) +
                              " (supported: 64, 128)");
@@ -410,12 +442,18 @@ void sage_int8_quantize(const AttentionProblem& problem, const AttentionTensors&
   if (problem.batch == 0) return;
   const bool bf16 = problem.dtype == ElementType::kBFloat16;
   if (problem.head_dim == 64) {
-    bf16 ? quantize_impl<64, true>(problem, tensors, workspace, granularity, stream)
-         : quantize_impl<64, false>(problem, tensors, workspace, granularity, stream);
+    bf16 ? quantize_pass<64, true>(problem, tensors, workspace, pass, granularity, stream)
+         : quantize_pass<64, false>(problem, tensors, workspace, pass, granularity, stream);
   } else {
-    bf16 ? quantize_impl<128, true>(problem, tensors, workspace, granularity, stream)
-         : quantize_impl<128, false>(problem, tensors, workspace, granularity, stream);
+    bf16 ? quantize_pass<128, true>(problem, tensors, workspace, pass, granularity, stream)
+         : quantize_pass<128, false>(problem, tensors, workspace, pass, granularity, stream);
   }
+}
+
+void sage_int8_quantize(const AttentionProblem& problem, const AttentionTensors& tensors,
+                        const SageInt8Workspace& workspace, cudaStream_t stream, numerics::QGranularity granularity) {
+  for (const QuantizationPass pass : kQuantizationPasses)
+    sage_int8_quantize_pass(problem, tensors, workspace, pass, stream, granularity);
 }
 
 }  // namespace sageval::kernels

@@ -158,6 +158,39 @@ std::string kernel_accuracy_section(const RunData& run) {
   return out;
 }
 
+// The quantization's passes, each timed alone (sageval_attention_bench's sage_int8_quant_pass_* variants): GB/s of
+// the pass's own minimum bytes and the fraction of the device-to-device copy measured in the same run. Empty where
+// the benchmark predates them.
+std::string quantization_passes_table(const json& kb) {
+  const std::vector<std::pair<std::string, std::string>> passes = {
+      {"sage_int8_quant_pass_k_mean", "K mean"}, {"sage_int8_quant_pass_k_int8", "K INT8"},
+      {"sage_int8_quant_pass_q_int8", "Q INT8"}, {"sage_int8_quant_only", "all passes"}};
+  std::vector<std::string> header = {"D", "N", "causal"};
+  for (const auto& [variant, label] : passes) header.push_back(label + " GB/s (of copy)");
+  MarkdownTable t(header);
+  for (const json& s : kb.value("shapes", json::array())) {
+    const json& v = s.value("variants", json::object());
+    if (!v.contains(passes.front().first)) continue;
+    std::vector<std::string> row = {num(s.at("head_dim"), "{:.0f}"), num(s.at("seq"), "{:.0f}"),
+                                    s.at("causal").get<bool>() ? "yes" : "no"};
+    for (const auto& [variant, label] : passes) {
+      const json& x = v.value(variant, json::object());
+      row.push_back(x.value("status", "") != "ok" ? x.value("status", "-")
+                                                   : fmt::format("{} ({})", field(x, "gb_per_s_median", "{:.0f}"),
+                                                                 field(x, "fraction_of_copy_median", "{:.2f}")));
+    }
+    t.row(row);
+  }
+  if (t.empty()) return "";
+  const json& copy = kb.value("copy_bandwidth", json::object());
+  return fmt::format("Quantization passes, each timed alone: GB/s of the bytes the pass must move (2-byte inputs read "
+                     "once, INT8 written) and the fraction of the device-to-device copy in the same run ({} GB/s); "
+                     "`all passes` is the whole quantization over its minimum bytes (K is read twice, by the mean and "
+                     "by the INT8 pass, so it cannot reach the copy's rate).\n\n",
+                     field(copy, "gb_per_s_median", "{:.0f}")) +
+         t.str() + "\n";
+}
+
 std::string kernel_speed_section(const RunData& run) {
   std::string out = "## Kernel speed\n\n" + ran_on(run, {"kernel speed"});
   const json& kb = run.kernel_bench;
@@ -200,7 +233,8 @@ std::string kernel_speed_section(const RunData& run) {
     row.push_back(field(q, "gb_per_s_median", "{:.0f}"));
     t.row(row);
   }
-  return out + t.str() + "\n" + figure(run, "kernel_tops.png", "kernel TOPS against N");
+  out += t.str() + "\n" + quantization_passes_table(kb);
+  return out + figure(run, "kernel_tops.png", "kernel TOPS against N");
 }
 
 std::string perplexity_section(const RunData& run) {

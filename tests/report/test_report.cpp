@@ -256,6 +256,25 @@ TEST_F(RunDir, ComparisonReadsKernelBenchmarks) {
   EXPECT_HAS(report::render_report(report::load_run(new_dir)), "| 128 | 4096 | no |");
 }
 
+// Each quantization pass's GB/s and fraction of the copy, as the benchmark recorded them; a pass that failed shows
+// its status, not a figure.
+TEST_F(RunDir, KernelSpeedShowsEachQuantizationPass) {
+  const std::string dir = make("kpass", {perplexity_record("A", 1.0, true)}, nullptr);
+  json doc = kernel_doc(1.0);
+  doc["copy_bandwidth"] = {{"status", "ok"}, {"gb_per_s_median", 4227.0}};
+  json& v = doc["shapes"][0]["variants"];
+  const std::pair<const char*, double> ok[] = {{"sage_int8_quant_pass_k_mean", 3650.0},
+                                                {"sage_int8_quant_pass_q_int8", 3230.0},
+                                                {"sage_int8_quant_only", 2396.0}};
+  for (const auto& [name, gbps] : ok)
+    v[name] = {{"status", "ok"}, {"median_ms", 0.06}, {"gb_per_s_median", gbps}, {"fraction_of_copy_median", gbps / 4227.0}};
+  v["sage_int8_quant_pass_k_int8"] = {{"status", "error"}, {"message", "launch failed"}};
+  std::ofstream(fs::path(dir) / "attention_kernel_bench.json") << doc.dump();
+  const std::string md = report::render_report(report::load_run(dir));
+  EXPECT_HAS(md, "copy in the same run (4227 GB/s)");
+  EXPECT_HAS(md, "| 128 | 4096 | no | 3650 (0.86) | error | 3230 (0.76) | 2396 (0.57) |");
+}
+
 TEST_F(RunDir, NanFigureOfABrokenKernelCaseShowsInTheAccuracyTable) {
   const std::string dir = make("nan", {perplexity_record("A", 1.0, true)}, nullptr);
   std::ofstream f(fs::path(dir) / "attention_accuracy_gpu.jsonl");

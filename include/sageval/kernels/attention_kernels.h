@@ -73,11 +73,29 @@ SageInt8WorkspaceLayout sage_int8_workspace_layout(const AttentionProblem& probl
 SageInt8Workspace sage_int8_workspace_at(void* base, const SageInt8WorkspaceLayout& layout);
 
 // Quantization (steps 1-3 of sage_int8_numerics.h, plus the bf16 V conversion): reads q, k, v. `granularity`: rows
-// of Q per scale (the attention kernels read either).
+// of Q per scale (the attention kernels read either). Runs the three passes below in order.
 // Bytes: reads 2 * (B*Hq*Nq + 2*B*Hkv*Nk) * D, writes (B*Hq*Nq + B*Hkv*Nk) * D int8 (+ the V copy for bf16).
 void sage_int8_quantize(const AttentionProblem& problem, const AttentionTensors& tensors,
                         const SageInt8Workspace& workspace, cudaStream_t stream,
                         numerics::QGranularity granularity = numerics::kDefaultQGranularity);
+
+// The passes of sage_int8_quantize, in its order; each can run alone over a workspace whose earlier passes ran
+// (the benchmark times them one by one against the device's copy):
+//  kKMean: K's mean over tokens per channel (two launches: partial sums over token ranges, then the mean); for
+//          bf16 input also V's power-of-two scale.
+//  kKInt8: K smoothed by the mean and rounded to INT8 per 64-token block, with the blocks' scales (and, for bf16
+//          input, V's FP16 copy).
+//  kQInt8: Q scaled by sm_scale * log2(e) and rounded to INT8 per `granularity` group, with the scales and q . k_mean.
+enum class QuantizationPass { kKMean, kKInt8, kQInt8 };
+inline constexpr QuantizationPass kQuantizationPasses[] = {QuantizationPass::kKMean, QuantizationPass::kKInt8,
+                                                           QuantizationPass::kQInt8};
+const char* quantization_pass_name(QuantizationPass pass);  // "k_mean", "k_int8", "q_int8"
+// The bytes the pass must move at least: its 2-byte inputs read once, its INT8 (and bf16 V's FP16) values written;
+// scales and means left out.
+int64_t sage_int8_quantization_pass_bytes(const AttentionProblem& problem, QuantizationPass pass);
+void sage_int8_quantize_pass(const AttentionProblem& problem, const AttentionTensors& tensors,
+                             const SageInt8Workspace& workspace, QuantizationPass pass, cudaStream_t stream,
+                             numerics::QGranularity granularity = numerics::kDefaultQGranularity);
 
 // INT8 Q.K^T, FP16 P.V attention over a quantized workspace (steps 4-7). Reads v from `tensors` (fp16) or the
 // workspace copy (bf16); writes out and lse. Runs the path `sage_int8_path()` names.
