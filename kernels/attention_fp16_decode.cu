@@ -47,6 +47,7 @@
 #include "sageval/kernels/cuda_check.h"
 #include "block_reduce.cuh"
 #include "flash_tile.cuh"
+#include "programmatic_launch.cuh"
 #include "sageval/kernels/sage_int8_numerics.h"
 #include "sm80_primitives.cuh"
 
@@ -75,21 +76,9 @@ __device__ __forceinline__ const char* q_row(const DecodeParams& p, int b, int h
   return p.q + b * p.qs.batch + (hk * p.group + r % p.group) * p.qs.head + (r / p.group) * p.qs.token;
 }
 
-// Programmatic dependent launch (PTX ISA: griddepcontrol; CUDA programming guide: programmatic dependent launch;
-// compute capability 9.0+): the decode kernel lets the merge kernel launch at once (its CTAs start where room is
-// left beside the decode kernel), and the merge kernel waits for the decode grid to complete and its writes to
-// be visible before reading them; the launch and ramp of the second kernel then overlap the first. No-ops where the architecture lacks them (the launch attribute is
-// only set where the device runs sm_90+ code of the merge kernel, see DeviceFigures).
-__device__ __forceinline__ void let_dependents_launch() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void wait_for_prerequisite_grid() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
+// The merge kernel is a programmatic dependent launch (programmatic_launch.cuh): the decode kernel lets it launch at
+// once (its CTAs start where room is left beside the decode kernel) and it waits for the decode grid before
+// reading the partials; the launch and ramp of the second kernel then overlap the first.
 
 // Columns [col, col + 4) of row r of a kv head's tile: O / l rounded to the input type (two 4-byte stores), and the
 // row's LSE (by the thread of column 0). A row that saw no key (l = 0) gets 0 and -inf.
@@ -374,9 +363,6 @@ void allow_kernel_smem() {
 // eager decode step would otherwise make on every call).
 struct DeviceFigures {
   int sms = 0, smem_per_sm = 0, smem_per_block = 0;  // smem_per_block: the opt-in maximum
-  // The merge kernel may launch early only where the code the device runs has its griddepcontrol.wait: sm_90+ code
-  // (a build for older architectures reaches a 9.0 device as JIT-compiled PTX without it).
-  bool programmatic_launch = false;
 };
 
 const DeviceFigures& current_device_figures() {
@@ -391,9 +377,6 @@ const DeviceFigures& current_device_figures() {
     SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&f.sms, cudaDevAttrMultiProcessorCount, device));
     SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&f.smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
     SAGEVAL_CUDA_CHECK(cudaDeviceGetAttribute(&f.smem_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-    cudaFuncAttributes merge{};
-    SAGEVAL_CUDA_CHECK(cudaFuncGetAttributes(&merge, decode_merge_kernel<128, false>));
-    f.programmatic_launch = merge.ptxVersion >= 90;  // the virtual architecture its code was compiled for
     allow_kernel_smem();
     it = known.emplace(device, f).first;
   }
@@ -403,7 +386,6 @@ const DeviceFigures& current_device_figures() {
 struct Split {
   int rows, chunk_keys, chunks;
   int ctas;  // CTAs per kv head: ceil(chunks / kWarps)
-  bool programmatic_launch;  // the merge may launch before the decode kernel completes (DeviceFigures)
 };
 
 // Chunks of whole 64-key tiles, sized so that the grid's warps fit the device at once: one wave, each warp a few
@@ -416,7 +398,6 @@ Split split_of(const AttentionProblem& pr) {
   s.rows = pr.len_q * (pr.heads_q / pr.heads_kv);
   const DeviceFigures& dev = current_device_figures();
   const int sms = dev.sms, smem_per_sm = dev.smem_per_sm;
-  s.programmatic_launch = dev.programmatic_launch;
   const int smem = attention_fp16_decode_smem_bytes(pr.head_dim);
   const int blocks_per_sm = std::clamp(smem_per_sm / (smem + 1024), 1, 3);  // 1 KiB the runtime keeps per block
   const int64_t heads = static_cast<int64_t>(pr.batch) * pr.heads_kv;
@@ -468,21 +449,9 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, const Split& 
   decode_kernel<D, kBf16, kCausal><<<dim3(sp.ctas, pr.heads_kv, pr.batch), 32 * kWarps, smem, stream>>>(p);
   SAGEVAL_CUDA_CHECK_LAUNCH();
   if (sp.ctas == 1) return;  // the decode kernel wrote the output
-  auto merge = decode_merge_kernel<D, kBf16>;
   const int merge_smem = sp.ctas * static_cast<int>(sizeof(float));  // at most kMaxCtasPerHead: 1 KiB
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(sp.rows * (D / kMergeCols), pr.heads_kv, pr.batch);
-  config.blockDim = dim3(kMergeThreads);
-  config.dynamicSmemBytes = merge_smem;
-  config.stream = stream;
-  cudaLaunchAttribute early{};
-  early.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  early.val.programmaticStreamSerializationAllowed = 1;
-  if (sp.programmatic_launch) {
-    config.attrs = &early;
-    config.numAttrs = 1;
-  }
-  SAGEVAL_CUDA_CHECK(cudaLaunchKernelEx(&config, merge, p));
+  launch_kernel(/*early=*/true, decode_merge_kernel<D, kBf16>, dim3(sp.rows * (D / kMergeCols), pr.heads_kv, pr.batch),
+                dim3(kMergeThreads), merge_smem, stream, p);
 }
 
 template <int D, bool kBf16>

@@ -33,6 +33,7 @@
 #include "sageval/kernels/attention_kernels.h"
 #include "sageval/kernels/cuda_check.h"
 #include "block_reduce.cuh"
+#include "programmatic_launch.cuh"
 #include "sageval/kernels/sage_int8_numerics.h"
 
 namespace sageval::kernels {
@@ -100,6 +101,7 @@ __global__ void __launch_bounds__(kStatsThreads) kv_stats_kernel(QkvPointers in,
   constexpr int kUnroll = 4;
   __shared__ double red[kRp][D];
   __shared__ float vred[kStatsThreads / 32];
+  let_dependents_launch();  // the finalize kernel's CTAs may take their places now (they wait for this grid)
   const int split = blockIdx.x;
   const int bh = blockIdx.y;
   const int b = bh / heads_kv, hk = bh % heads_kv;
@@ -151,6 +153,8 @@ __global__ void __launch_bounds__(kStatsThreads) kv_stats_kernel(QkvPointers in,
 // ---- 2. mean over tokens, V exponent ----
 template <int D>
 __global__ void __launch_bounds__(D) kv_finalize_kernel(SageInt8Workspace ws, int len_k, int splits, bool want_v) {
+  let_dependents_launch();  // the K pass's CTAs may start loading K (they wait for the mean)
+  wait_for_prerequisite_grid();  // the partial sums are complete
   const int bh = blockIdx.x;
   const int d = threadIdx.x;
   double s = 0.0;
@@ -179,26 +183,32 @@ __global__ void __launch_bounds__(kKQuantThreads) k_quant_kernel(QkvPointers in,
   const int r = threadIdx.x / kCpr;
   const int row0 = kblock * nx::kKBlockRows;
   const char* kb = in.k + b * in.ks.batch + hk * in.ks.head + c * 16;
-  float mean[8];
-#pragma unroll
-  for (int i = 0; i < 8; ++i) mean[i] = ws.k_mean[static_cast<int64_t>(bh) * D + c * 8 + i];
-  uint4 raw[kPasses];
+  let_dependents_launch();  // the Q pass's CTAs may start once this grid's last CTAs have
+  uint4 raw[kPasses];  // K does not depend on the mean pass: loaded before waiting for it
 #pragma unroll
   for (int p = 0; p < kPasses; ++p) {
     const int row = row0 + r + p * kRp;
     raw[p] = row < len_k ? *reinterpret_cast<const uint4*>(kb + row * in.ks.token) : make_uint4(0, 0, 0, 0);
   }
-  float x[kPasses][8];
+  wait_for_prerequisite_grid();  // the mean is written
+  float mean[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) mean[i] = ws.k_mean[static_cast<int64_t>(bh) * D + c * 8 + i];
+  // ks = k - mean is computed twice (for the block's max, then for the values) rather than kept: kPasses * 8 floats
+  // held across the reduction would double the registers and halve the CTAs per SM that keep loads in flight.
+  auto smoothed = [&](int p, float (&x)[8]) {
+    const bool valid = row0 + r + p * kRp < len_k;
+    to_float8<kBf16>(raw[p], x);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) x[i] = valid ? __fsub_rn(x[i], mean[i]) : 0.0f;
+  };
   float amax = 0.0f;
 #pragma unroll
   for (int p = 0; p < kPasses; ++p) {
-    const bool valid = row0 + r + p * kRp < len_k;
-    to_float8<kBf16>(raw[p], x[p]);
+    float x[8];
+    smoothed(p, x);
 #pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      x[p][i] = valid ? __fsub_rn(x[p][i], mean[i]) : 0.0f;
-      amax = fmaxf(amax, fabsf(x[p][i]));
-    }
+    for (int i = 0; i < 8; ++i) amax = fmaxf(amax, fabsf(x[i]));
   }
   amax = block_reduce<kKQuantThreads>(amax, red, MaxOp{});
   const float scale = nx::int8_block_scale(amax);
@@ -207,8 +217,11 @@ __global__ void __launch_bounds__(kKQuantThreads) k_quant_kernel(QkvPointers in,
   if (threadIdx.x == 0) ws.k_scale[static_cast<int64_t>(bh) * k_blocks + kblock] = scale;
   int8_t* kq = ws.k_int8 + (static_cast<int64_t>(bh) * len_k_padded + row0 + r) * D + c * 8;
 #pragma unroll
-  for (int p = 0; p < kPasses; ++p)
-    *reinterpret_cast<uint2*>(kq + p * kRp * D) = quantize_chunk(x[p], scale, inv, division_free);
+  for (int p = 0; p < kPasses; ++p) {
+    float x[8];
+    smoothed(p, x);
+    *reinterpret_cast<uint2*>(kq + p * kRp * D) = quantize_chunk(x, scale, inv, division_free);
+  }
   if constexpr (kBf16) {
     if (want_v) {
       const float inv = __frcp_rn(ws.v_scale[bh]);  // 2^-e, exact
@@ -241,10 +254,10 @@ __global__ void __launch_bounds__(kKQuantThreads) k_quant_kernel(QkvPointers in,
 // ---- 4. Q blocks (scaled by sm_scale*log2 e, INT8) and q . k_mean ----
 // Thread slot r = tid / kCpr owns rows row0 + r * kPasses + [0, kPasses); 32 / kCpr slots make a warp, so a warp
 // owns rows [16 w, 16 w + 16) of the block whatever D.
-// Per-warp: three CTAs per SM (uncapped, ptxas gave it 97-100 registers, two CTAs); per-block: no minimum (0),
-// since any explicit one made ptxas take more registers than its 80 uncapped.
+// Four CTAs per SM for fp16 input (64 registers, no spills: the scaled values are recomputed, not kept), three for
+// bf16 (whose conversions spill at 64).
 template <int D, bool kBf16, nx::QGranularity kGranularity>
-__global__ void __launch_bounds__(kQQuantThreads, kGranularity == nx::QGranularity::kPerWarp ? 3 : 0)
+__global__ void __launch_bounds__(kQQuantThreads, kBf16 ? 3 : 4)
     q_quant_kernel(QkvPointers in, SageInt8Workspace ws, int heads_q, int group, int len_q, int len_q_padded,
                    float qk_scale) {
   constexpr int kCpr = D / 8;
@@ -261,16 +274,22 @@ __global__ void __launch_bounds__(kQQuantThreads, kGranularity == nx::QGranulari
   const int first_row = qblock * nx::kQBlockRows + threadIdx.x / kCpr * kPasses;
   const char* qb = in.q + b * in.qs.batch + h * in.qs.head + c * 16;
   const int heads_kv = heads_q / group;
-  float mean[8];
-#pragma unroll
-  for (int i = 0; i < 8; ++i) mean[i] = ws.k_mean[(static_cast<int64_t>(b) * heads_kv + hk) * D + c * 8 + i];
-  uint4 raw[kPasses];
+  uint4 raw[kPasses];  // Q does not depend on the earlier passes: loaded before waiting for them
 #pragma unroll
   for (int p = 0; p < kPasses; ++p) {
     const int row = first_row + p;
     raw[p] = row < len_q ? *reinterpret_cast<const uint4*>(qb + row * in.qs.token) : make_uint4(0, 0, 0, 0);
   }
-  float x[kPasses][8];
+  wait_for_prerequisite_grid();  // K's mean is written (the K pass waited for it)
+  float mean[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) mean[i] = ws.k_mean[(static_cast<int64_t>(b) * heads_kv + hk) * D + c * 8 + i];
+  // x = q * qk_scale is computed twice (for the max, then for the values) rather than kept (see k_quant_kernel).
+  auto scaled = [&](int p, float (&x)[8]) {
+    to_float8<kBf16>(raw[p], x);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) x[i] = __fmul_rn(x[i], qk_scale);
+  };
   float amax = 0.0f;
 #pragma unroll
   for (int p = 0; p < kPasses; ++p) {
@@ -280,8 +299,7 @@ __global__ void __launch_bounds__(kQQuantThreads, kGranularity == nx::QGranulari
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
       dot = fmaf(f[i], mean[i], dot);
-      x[p][i] = __fmul_rn(f[i], qk_scale);
-      amax = fmaxf(amax, fabsf(x[p][i]));
+      amax = fmaxf(amax, fabsf(__fmul_rn(f[i], qk_scale)));
     }
 #pragma unroll
     for (int o = kCpr / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
@@ -300,8 +318,11 @@ __global__ void __launch_bounds__(kQQuantThreads, kGranularity == nx::QGranulari
   if (threadIdx.x % 32 == 0) ws.q_scale[nx::q_scale_slot(row_index)] = scale;
   int8_t* qq = ws.q_int8 + row_index * D + c * 8;
 #pragma unroll
-  for (int p = 0; p < kPasses; ++p)
-    *reinterpret_cast<uint2*>(qq + p * D) = quantize_chunk(x[p], scale, inv, division_free);
+  for (int p = 0; p < kPasses; ++p) {
+    float x[8];
+    scaled(p, x);
+    *reinterpret_cast<uint2*>(qq + p * D) = quantize_chunk(x, scale, inv, division_free);
+  }
 }
 
 int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
@@ -327,14 +348,13 @@ void quantize_pass(const AttentionProblem& pr, const AttentionTensors& t, const 
             in, ws, pr.heads_kv, pr.len_k, lay.kv_splits, lay.kv_rows_per_split, want_v);
         SAGEVAL_CUDA_CHECK_LAUNCH();
       }
-      kv_finalize_kernel<D><<<bhk, D, 0, stream>>>(ws, pr.len_k, pr.len_k > 0 ? lay.kv_splits : 0, want_v);
-      SAGEVAL_CUDA_CHECK_LAUNCH();
+      launch_kernel(/*early=*/true, kv_finalize_kernel<D>, dim3(bhk), dim3(D), 0, stream, ws, pr.len_k,
+                    pr.len_k > 0 ? lay.kv_splits : 0, want_v);
       return;
     case QuantizationPass::kKInt8:
       if (lay.k_blocks > 0) {
-        k_quant_kernel<D, kBf16><<<dim3(lay.k_blocks, bhk), kKQuantThreads, 0, stream>>>(
-            in, ws, pr.heads_kv, pr.len_k, lay.len_k_padded, lay.k_blocks, want_v);
-        SAGEVAL_CUDA_CHECK_LAUNCH();
+        launch_kernel(/*early=*/true, k_quant_kernel<D, kBf16>, dim3(lay.k_blocks, bhk), dim3(kKQuantThreads), 0,
+                      stream, in, ws, pr.heads_kv, pr.len_k, lay.len_k_padded, lay.k_blocks, want_v);
       }
       return;
     case QuantizationPass::kQInt8:
@@ -342,10 +362,9 @@ void quantize_pass(const AttentionProblem& pr, const AttentionTensors& t, const 
         auto kernel = granularity == nx::QGranularity::kPerBlock
                           ? q_quant_kernel<D, kBf16, nx::QGranularity::kPerBlock>
                           : q_quant_kernel<D, kBf16, nx::QGranularity::kPerWarp>;
-        kernel<<<dim3(lay.q_blocks, bhq), kQQuantThreads, 0, stream>>>(in, ws, pr.heads_q, pr.heads_q / pr.heads_kv,
-                                                                        pr.len_q, lay.len_q_padded,
-                                                                        nx::qk_scale_log2(pr.sm_scale));
-        SAGEVAL_CUDA_CHECK_LAUNCH();
+        launch_kernel(/*early=*/true, kernel, dim3(lay.q_blocks, bhq), dim3(kQQuantThreads), 0, stream, in, ws,
+                      pr.heads_q, pr.heads_q / pr.heads_kv, pr.len_q, lay.len_q_padded,
+                      nx::qk_scale_log2(pr.sm_scale));
       }
       return;
   }
