@@ -136,18 +136,28 @@ VariantResult measure_graph(const SetCall& call, const Options& opt, const char*
 
 cudaStream_t current_stream() { return at::cuda::getCurrentCUDAStream().stream(); }
 
+// The SDPA variants: one backend each, launched eagerly or captured as a CUDA graph and replayed.
+enum class SdpaKind { flash, efficient, cudnn };
+struct SdpaVariant {
+  const char* name;
+  SdpaKind kind;
+  bool graph;
+};
+constexpr SdpaVariant kSdpaVariants[] = {{"sdpa_flash", SdpaKind::flash, false},
+                                         {"sdpa_efficient", SdpaKind::efficient, false},
+                                         {"sdpa_cudnn", SdpaKind::cudnn, false},
+                                         {"sdpa_flash_graph", SdpaKind::flash, true},
+                                         {"sdpa_cudnn_graph", SdpaKind::cudnn, true}};
+
 #if SAGEVAL_TORCH_HAS_SDPA
-// `which`: sdpa_flash, sdpa_efficient or sdpa_cudnn, with `_graph` for the captured call.
-VariantResult measure_sdpa(const std::string& which, const std::vector<InputSet>& sets, const Options& opt) {
+VariantResult measure_sdpa(const SdpaVariant& variant, const std::vector<InputSet>& sets, const Options& opt) {
 #if !SAGEVAL_TORCH_SDPA_HAS_GQA
   return {"unsupported", "this libtorch's SDPA has no enable_gqa (2.5+)", {}};
 #else
   using sageval::bench::SdpaBackend;
-  const bool graph = which.size() > 6 && which.compare(which.size() - 6, 6, "_graph") == 0;
-  const std::string name = graph ? which.substr(0, which.size() - 6) : which;
-  const SdpaBackend backend = name == "sdpa_flash"       ? SdpaBackend::flash
-                              : name == "sdpa_efficient" ? SdpaBackend::efficient
-                                                         : SdpaBackend::cudnn;
+  const SdpaBackend backend = variant.kind == SdpaKind::flash       ? SdpaBackend::flash
+                              : variant.kind == SdpaKind::efficient ? SdpaBackend::efficient
+                                                                    : SdpaBackend::cudnn;
   const double scale = 1.0 / std::sqrt(double(kHeadDim));
   try {
     sageval::bench::SdpaOnly only(backend);  // also while a graph is captured: the capture picks the backend
@@ -155,7 +165,7 @@ VariantResult measure_sdpa(const std::string& which, const std::vector<InputSet>
       return at::scaled_dot_product_attention(sets[i].q, sets[i].k, sets[i].v, {}, 0.0, /*is_causal=*/false, scale,
                                               /*enable_gqa=*/true);
     };
-    return graph ? measure_graph(call, opt, "unsupported") : measure(call, opt, "unsupported");
+    return variant.graph ? measure_graph(call, opt, "unsupported") : measure(call, opt, "unsupported");
   } catch (const std::exception& e) {  // the backend missing from this libtorch
     return {"unsupported", sageval::error_message(e), {}};
   }
@@ -212,11 +222,11 @@ int run_benchmark(const Options& opt) {
         kernels::sage_int8_attention(sets[i].call.problem, sets[i].call.tensors, sets[i].int8_workspace.views, stream);
         return sets[i].call.out;
       }, opt, "error");
-      for (const char* s : {"sdpa_flash", "sdpa_efficient", "sdpa_cudnn", "sdpa_flash_graph", "sdpa_cudnn_graph"}) {
+      for (const SdpaVariant& v : kSdpaVariants) {
 #if SAGEVAL_TORCH_HAS_SDPA
-        r[s] = measure_sdpa(s, sets, opt);
+        r[v.name] = measure_sdpa(v, sets, opt);
 #else
-        r[s] = {"unsupported", "this libtorch has no scaled_dot_product_attention (2.1+)", {}};
+        r[v.name] = {"unsupported", "this libtorch has no scaled_dot_product_attention (2.1+)", {}};
 #endif
       }
       const double cache_bytes = 2.0 * 2.0 * batch * kHeadsKv * context * kHeadDim;

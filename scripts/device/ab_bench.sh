@@ -23,10 +23,7 @@ cp "$OUTDIR/sm90_d128.sass" /tmp/ab/sm90_d128.sass
 # (DEPBAR.LE gsb0, 0x1) and the wait for the P.V (0x0), per main-loop turn.
 echo "MUFU.EX2 between the two waits of each turn: $(awk '/DEPBAR.LE gsb0, 0x1/{n=0;on=1} on&&/MUFU.EX2/{n++}
   /DEPBAR.LE gsb0, 0x0/{if(on)printf "%d ", n; on=0}' /tmp/ab/sm90_d128.sass)"
-patch -p1 --quiet < "$patch_file" || { echo "the patch does not apply"; exit 1; }
-SAGEVAL_TARGETS=sageval_attention_bench device_build || exit 1
-cp build-gpu/bench/sageval_attention_bench /tmp/ab/baseline
-patch -p1 -R --quiet < "$patch_file"
+build_baseline sageval_attention_bench /tmp/ab/baseline || exit 1
 for round in $(seq "${ROUNDS:-2}"); do
   for side in baseline change; do
     timeout 240 /tmp/ab/$side --head-dim "${DIMS:-128,64}" --seq "${SEQS:-1024,4096,16384}" --warmup 3 --iters 10 \

@@ -20,10 +20,7 @@ echo "model tests rc=$?"
 grep -E "^\[  (PASSED|FAILED) +\]|decode (fp16|sage_int8):" "$OUTDIR/model_gpu_tests.log" | cut -c1-200 | head -8
 mkdir -p /tmp/ab
 cp build-gpu/bench/sageval_decode_bench /tmp/ab/change
-patch -p1 --quiet < "$patch_file" || { echo "the patch does not apply"; exit 1; }
-SAGEVAL_TARGETS=sageval_decode_bench device_build || exit 1
-cp build-gpu/bench/sageval_decode_bench /tmp/ab/baseline
-patch -p1 -R --quiet < "$patch_file"
+build_baseline sageval_decode_bench /tmp/ab/baseline || exit 1
 for round in $(seq "${ROUNDS:-2}"); do
   for side in baseline change; do
     timeout 200 /tmp/ab/$side ${BENCH_ARGS:---batches 1,8,32 --contexts 2048,8192,32768 --iters 50} \

@@ -21,6 +21,16 @@ device_build() {
   bash scripts/build.sh > "$OUTDIR/build.log" 2>&1 || { tail -60 "$OUTDIR/build.log"; return 1; }
   echo "build: $(( $(date +%s) - t0 )) s"
 }
+# The baseline of a same-run A/B (ab_bench.sh, ab_decode.sh): applies .device-ab/to_baseline.diff, builds TARGET
+# alone, copies its binary (build-gpu/bench/TARGET) to DEST and takes the patch back out. Returns 1 (saying why)
+# when the patch does not apply or the build fails.
+build_baseline() {
+  local target=$1 dest=$2 patch_file=.device-ab/to_baseline.diff
+  patch -p1 --quiet < "$patch_file" || { echo "the patch does not apply"; return 1; }
+  SAGEVAL_TARGETS=$target device_build || { patch -p1 -R --quiet < "$patch_file"; return 1; }
+  cp "build-gpu/bench/$target" "$dest"
+  patch -p1 -R --quiet < "$patch_file"
+}
 # The sage_int8 / sm90 GPU tests a kernel change must pass (FILTER overrides the gtest filter), their log in
 # $OUTDIR/gpu_tests.log; prints the summary and the first failures. TESTS=0 skips them.
 run_kernel_tests() {
