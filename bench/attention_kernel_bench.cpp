@@ -155,11 +155,6 @@ double attention_tops(const Shape& s, double ms) {
   return (s.causal ? ops / 2 : ops) / (ms * 1e-3) / 1e12;
 }
 
-// Fewest bytes sage_int8_quantize can move for fp16 inputs: read q and k once as 2-byte values, write int8 q and
-// k: (2 + 2 + 1 + 1) * B*H*N*D. V is not touched for fp16 (bf16 would add 4 * B*H*N*D: read v, write its fp16
-// copy). Per-block scales and the K mean (under 1%) are left out, so this is a floor, not the traffic.
-double quantize_min_bytes(const Shape& s) { return 6.0 * s.batch * s.heads * s.seq * s.head_dim; }
-
 using sageval::bench::gb_per_s;
 
 cudaStream_t current_stream() { return at::cuda::getCurrentCUDAStream().stream(); }
@@ -264,7 +259,10 @@ ShapeResult bench_shape(const Shape& s, const Options& opt) {
         kernels::sage_int8_quantize(problem, sets[i].call.tensors, sets[i].workspace.views, stream, kOtherGranularity);
       },
       opt, "error");
-  r.quant_bytes["sage_int8_quant_only"] = r.quant_bytes[kOtherQuant] = quantize_min_bytes(s);
+  // The fewest bytes the quantization can move (kernels::sage_int8_quantization_min_bytes: Q and K read once, INT8
+  // written; scales and the mean, under 1%, left out): a floor, not the traffic.
+  r.quant_bytes["sage_int8_quant_only"] = r.quant_bytes[kOtherQuant] =
+      static_cast<double>(kernels::sage_int8_quantization_min_bytes(problem));
   for (const kernels::QuantizationPass pass : kernels::kQuantizationPasses) {
     r.variants[pass_variant(pass)] = measure(
         [&](int i) { kernels::sage_int8_quantize_pass(problem, sets[i].call.tensors, sets[i].workspace.views, pass, stream); },
@@ -418,7 +416,7 @@ void print_quantization_passes(const std::vector<ShapeResult>& rows, const json&
   const double copy_gbps = copy["status"] == "ok" ? copy["gb_per_s_median"].get<double>() : 0.0;
   auto cell_of = [&](const ShapeResult& r, const std::string& name) -> std::string {
     const VariantResult& v = r.variants.at(name);
-    if (v.status != "ok") return "ERR";
+    if (v.status != "ok") return v.status == "unsupported" ? "unsup" : "ERR";
     const double gbps = gb_per_s(r.quant_bytes.at(name), v.timing.median_ms);
     return copy_gbps > 0 ? fmt::format("{:.0f} ({:.2f})", gbps, gbps / copy_gbps) : fmt::format("{:.0f}", gbps);
   };
@@ -457,6 +455,9 @@ int run_benchmark(const Options& opt) {
   doc["sage_int8_path"] = kernels::sage_int8_path_name(kernels::sage_int8_path());
   fmt::print("sage_int8 kernel path: {} (int8_k, int8+q); i8sm80: the sm80 path forced\n",
              doc["sage_int8_path"].get<std::string>());
+  doc["quantization_passes"] = json::array();  // in the order sage_int8_quantize runs them (the report's columns)
+  for (const kernels::QuantizationPass pass : kernels::kQuantizationPasses)
+    doc["quantization_passes"].push_back({{"name", kernels::quantization_pass_name(pass)}, {"variant", pass_variant(pass)}});
   doc["backends"] = json::array();  // the --backends entries, each in its own words (a py: backend: library, version)
   for (const std::string& name : opt.backends) {
     const std::string description = sageval::make_backend(name)->capabilities().description;

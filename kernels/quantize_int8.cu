@@ -15,6 +15,10 @@
 //     a warp reduction), scale, quantize_int8; padding rows are 0. Every warp writes the scale of its 16 rows
 //     (the workspace's one layout for both granularities). Also q . k_mean per row (for the LSE correction of
 //     the smoothing).
+// Launches 2-4 are programmatic dependent launches (programmatic_launch.cuh) where a kernel of the same call ran
+// just before them: each loads what no earlier launch writes (K, Q) first and waits for its predecessor before
+// reading the mean or the partial sums. The call's first kernel is an ordinary launch, so whatever wrote Q, K and V
+// before the call has finished; a pass run alone (sage_int8_quantize_pass) starts with an ordinary launch too.
 // All INT8 values and scales come from the shared inline functions, so they equal the CPU emulation's bit for bit
 // (the mean in double is summed in a different order, which can change the float mean only in rare ties).
 //
@@ -27,12 +31,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "sageval/kernels/attention_kernels.h"
 #include "sageval/kernels/cuda_check.h"
 #include "block_reduce.cuh"
+#include "int8_chunk.cuh"
 #include "programmatic_launch.cuh"
 #include "sageval/kernels/sage_int8_numerics.h"
 
@@ -59,29 +66,6 @@ __device__ __forceinline__ void to_float8(const uint4& u, float (&f)[8]) {
     f[2 * i] = v.x;
     f[2 * i + 1] = v.y;
   }
-}
-
-__device__ __forceinline__ uint2 pack_int8x8(const int8_t (&q)[8]) {
-  uint2 r;
-  r.x = (uint32_t(uint8_t(q[0]))) | (uint32_t(uint8_t(q[1])) << 8) | (uint32_t(uint8_t(q[2])) << 16) |
-        (uint32_t(uint8_t(q[3])) << 24);
-  r.y = (uint32_t(uint8_t(q[4]))) | (uint32_t(uint8_t(q[5])) << 8) | (uint32_t(uint8_t(q[6])) << 16) |
-        (uint32_t(uint8_t(q[7])) << 24);
-  return r;
-}
-
-// The INT8 values of one thread's 8-element chunk: quantize_int8's values, without a division per element where
-// the scale allows it (numerics::quantize_int8_division_free; the branch is uniform over the rows sharing it).
-__device__ __forceinline__ uint2 quantize_chunk(const float (&x)[8], float scale, float inv, bool division_free) {
-  int8_t q[8];
-  if (division_free) {
-#pragma unroll
-    for (int i = 0; i < 8; ++i) q[i] = nx::quantize_int8_division_free(x[i], scale, inv);
-  } else {
-#pragma unroll
-    for (int i = 0; i < 8; ++i) q[i] = nx::quantize_int8(x[i], scale);
-  }
-  return pack_int8x8(q);
 }
 
 struct QkvPointers {
@@ -327,9 +311,17 @@ __global__ void __launch_bounds__(kQQuantThreads, kBf16 ? 3 : 4)
 
 int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 
+// Whether the next launch may be early: only after a kernel of the same quantization call on the stream (an early
+// kernel reads Q or K before waiting, which is safe only when the kernel before it is one of ours, itself after an
+// ordinary launch that waited for whatever wrote them).
+struct LaunchChain {
+  bool after_our_kernel = false;
+  bool next() { return std::exchange(after_our_kernel, true); }
+};
+
 template <int D, bool kBf16>
 void quantize_pass(const AttentionProblem& pr, const AttentionTensors& t, const SageInt8Workspace& ws,
-                   QuantizationPass pass, nx::QGranularity granularity, cudaStream_t stream) {
+                   QuantizationPass pass, nx::QGranularity granularity, cudaStream_t stream, LaunchChain& chain) {
   const SageInt8WorkspaceLayout lay = sage_int8_workspace_layout(pr);
   QkvPointers in{};
   in.q = static_cast<const char*>(t.q);
@@ -343,17 +335,18 @@ void quantize_pass(const AttentionProblem& pr, const AttentionTensors& t, const 
   const bool want_v = kBf16;
   switch (pass) {
     case QuantizationPass::kKMean:
-      if (pr.len_k > 0) {
+      if (pr.len_k > 0) {  // the chain's first kernel wherever it runs: an ordinary launch (it does not wait)
+        chain.next();
         kv_stats_kernel<D, kBf16><<<dim3(lay.kv_splits, bhk), kStatsThreads, 0, stream>>>(
             in, ws, pr.heads_kv, pr.len_k, lay.kv_splits, lay.kv_rows_per_split, want_v);
         SAGEVAL_CUDA_CHECK_LAUNCH();
       }
-      launch_kernel(/*early=*/true, kv_finalize_kernel<D>, dim3(bhk), dim3(D), 0, stream, ws, pr.len_k,
+      launch_kernel(chain.next(), kv_finalize_kernel<D>, dim3(bhk), dim3(D), 0, stream, ws, pr.len_k,
                     pr.len_k > 0 ? lay.kv_splits : 0, want_v);
       return;
     case QuantizationPass::kKInt8:
       if (lay.k_blocks > 0) {
-        launch_kernel(/*early=*/true, k_quant_kernel<D, kBf16>, dim3(lay.k_blocks, bhk), dim3(kKQuantThreads), 0,
+        launch_kernel(chain.next(), k_quant_kernel<D, kBf16>, dim3(lay.k_blocks, bhk), dim3(kKQuantThreads), 0,
                       stream, in, ws, pr.heads_kv, pr.len_k, lay.len_k_padded, lay.k_blocks, want_v);
       }
       return;
@@ -362,13 +355,35 @@ void quantize_pass(const AttentionProblem& pr, const AttentionTensors& t, const 
         auto kernel = granularity == nx::QGranularity::kPerBlock
                           ? q_quant_kernel<D, kBf16, nx::QGranularity::kPerBlock>
                           : q_quant_kernel<D, kBf16, nx::QGranularity::kPerWarp>;
-        launch_kernel(/*early=*/true, kernel, dim3(lay.q_blocks, bhq), dim3(kQQuantThreads), 0, stream, in, ws,
+        launch_kernel(chain.next(), kernel, dim3(lay.q_blocks, bhq), dim3(kQQuantThreads), 0, stream, in, ws,
                       pr.heads_q, pr.heads_q / pr.heads_kv, pr.len_q, lay.len_q_padded,
                       nx::qk_scale_log2(pr.sm_scale));
       }
       return;
   }
   throw std::invalid_argument("sage_int8_quantize_pass: unknown pass " + std::to_string(static_cast<int>(pass)));
+}
+
+// The passes in the order given, one launch chain: a kernel may launch early only after one of the same call.
+void run_passes(const AttentionProblem& pr, const AttentionTensors& t, const SageInt8Workspace& ws,
+                const QuantizationPass* first, const QuantizationPass* last, cudaStream_t stream,
+                nx::QGranularity granularity) {
+  if (pr.head_dim != 64 && pr.head_dim != 128) {
+    throw std::runtime_error("sage_int8_quantize: unsupported head_dim " + std::to_string(pr.head_dim) +
+                             " (supported: 64, 128)");
+  }
+  if (pr.batch == 0) return;
+  const bool bf16 = pr.dtype == ElementType::kBFloat16;
+  LaunchChain chain;
+  for (const QuantizationPass* pass = first; pass != last; ++pass) {
+    if (pr.head_dim == 64) {
+      bf16 ? quantize_pass<64, true>(pr, t, ws, *pass, granularity, stream, chain)
+           : quantize_pass<64, false>(pr, t, ws, *pass, granularity, stream, chain);
+    } else {
+      bf16 ? quantize_pass<128, true>(pr, t, ws, *pass, granularity, stream, chain)
+           : quantize_pass<128, false>(pr, t, ws, *pass, granularity, stream, chain);
+    }
+  }
 }
 
 }  // namespace
@@ -451,28 +466,22 @@ int64_t sage_int8_quantization_pass_bytes(const AttentionProblem& pr, Quantizati
   return 0;
 }
 
+int64_t sage_int8_quantization_min_bytes(const AttentionProblem& pr) {
+  const int64_t nq = int64_t{pr.batch} * pr.heads_q * pr.len_q * pr.head_dim;  // elements
+  const int64_t nk = int64_t{pr.batch} * pr.heads_kv * pr.len_k * pr.head_dim;
+  return 3 * nq + 3 * nk + (pr.dtype == ElementType::kBFloat16 ? 4 * nk : 0);
+}
+
 void sage_int8_quantize_pass(const AttentionProblem& problem, const AttentionTensors& tensors,
                              const SageInt8Workspace& workspace, QuantizationPass pass, cudaStream_t stream,
                              numerics::QGranularity granularity) {
-  if (problem.head_dim != 64 && problem.head_dim != 128) {
-    throw std::runtime_error("sage_int8_quantize: unsupported head_dim " + std::to_string(problem.head_dim) +
-                             " (supported: 64, 128)");
-  }
-  if (problem.batch == 0) return;
-  const bool bf16 = problem.dtype == ElementType::kBFloat16;
-  if (problem.head_dim == 64) {
-    bf16 ? quantize_pass<64, true>(problem, tensors, workspace, pass, granularity, stream)
-         : quantize_pass<64, false>(problem, tensors, workspace, pass, granularity, stream);
-  } else {
-    bf16 ? quantize_pass<128, true>(problem, tensors, workspace, pass, granularity, stream)
-         : quantize_pass<128, false>(problem, tensors, workspace, pass, granularity, stream);
-  }
+  run_passes(problem, tensors, workspace, &pass, &pass + 1, stream, granularity);
 }
 
 void sage_int8_quantize(const AttentionProblem& problem, const AttentionTensors& tensors,
                         const SageInt8Workspace& workspace, cudaStream_t stream, numerics::QGranularity granularity) {
-  for (const QuantizationPass pass : kQuantizationPasses)
-    sage_int8_quantize_pass(problem, tensors, workspace, pass, stream, granularity);
+  run_passes(problem, tensors, workspace, std::begin(kQuantizationPasses), std::end(kQuantizationPasses), stream,
+             granularity);
 }
 
 }  // namespace sageval::kernels

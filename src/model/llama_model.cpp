@@ -248,10 +248,10 @@ void LlamaModel::set_attention(const AttentionSelection& selection) {
 
 at::ScalarType LlamaModel::attention_dtype(int64_t layer) const { return layer_attention_dtype_.at(layer); }
 
-std::pair<at::Tensor, at::Tensor> LlamaModel::rope_tables(int64_t begin, int64_t end) const {
-  // Angles in float32 for positions begin..end-1, cos and sin cast to the activation dtype as transformers does;
+std::pair<at::Tensor, at::Tensor> LlamaModel::rope_tables(int64_t positions) const {
+  // Angles in float32 for positions 0..positions-1, cos and sin cast to the activation dtype as transformers does;
   // sin's first half negated for rotate().
-  const at::Tensor pos = at::arange(begin, end, at::TensorOptions().dtype(at::kLong).device(device_)).to(at::kFloat);
+  const at::Tensor pos = at::arange(positions, at::TensorOptions().dtype(at::kLong).device(device_)).to(at::kFloat);
   const at::Tensor freqs = at::outer(pos, inv_freq_);
   const at::Tensor emb = at::cat({freqs, freqs}, -1);
   const double scaling = rope_attention_scaling(config_);  // yarn scales cos and sin; 1 otherwise
@@ -265,7 +265,7 @@ KVCache LlamaModel::make_cache(int64_t batch, int64_t capacity) const {
   cache.batch_ = batch;
   cache.capacity_ = capacity;
   // Every position's RoPE angles once: a step gathers its row instead of computing them (nine launches fewer).
-  std::tie(cache.cos_, cache.signed_sin_) = rope_tables(0, capacity);
+  std::tie(cache.cos_, cache.signed_sin_) = rope_tables(capacity);
   auto opts = at::TensorOptions().dtype(dtype_).device(device_);
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     cache.k_.push_back(at::empty({batch, capacity, config_.num_kv_heads, config_.head_dim}, opts));
@@ -371,7 +371,7 @@ at::Tensor LlamaModel::forward(const at::Tensor& tokens, KVCache* cache, LayerCa
   access.past = past;
   const auto [cos, sin] = cache != nullptr ? std::make_pair(cache->cos_.slice(0, past, past + t),
                                                             cache->signed_sin_.slice(0, past, past + t))
-                                           : rope_tables(0, t);
+                                           : rope_tables(t);
   at::Tensor logits = run_layers(at::embedding(embed_, tokens.to(device_)), cos, sin, access, capture);
   if (cache != nullptr) cache->length_ += t;
   return logits;

@@ -158,22 +158,23 @@ std::string kernel_accuracy_section(const RunData& run) {
   return out;
 }
 
-// The quantization's passes, each timed alone (sageval_attention_bench's sage_int8_quant_pass_* variants): GB/s of
-// the pass's own minimum bytes and the fraction of the device-to-device copy measured in the same run. Empty where
-// the benchmark predates them.
+// The quantization's passes, each timed alone (the benchmark's "quantization_passes", in the order the quantization
+// runs them): GB/s of the pass's own minimum bytes and the fraction of the device-to-device copy measured in the
+// same run, then the whole quantization over its minimum bytes. Empty where the benchmark predates them.
 std::string quantization_passes_table(const json& kb) {
-  const std::vector<std::pair<std::string, std::string>> passes = {
-      {"sage_int8_quant_pass_k_mean", "K mean"}, {"sage_int8_quant_pass_k_int8", "K INT8"},
-      {"sage_int8_quant_pass_q_int8", "Q INT8"}, {"sage_int8_quant_only", "all passes"}};
+  std::vector<std::pair<std::string, std::string>> columns;  // variant, label
+  for (const json& p : kb.value("quantization_passes", json::array()))
+    columns.emplace_back(p.value("variant", "?"), "`" + p.value("name", "?") + "` GB/s (of copy)");
+  if (columns.empty()) return "";
+  columns.emplace_back("sage_int8_quant_only", "all passes GB/s (of copy)");
   std::vector<std::string> header = {"D", "N", "causal"};
-  for (const auto& [variant, label] : passes) header.push_back(label + " GB/s (of copy)");
+  for (const auto& [variant, label] : columns) header.push_back(label);
   MarkdownTable t(header);
   for (const json& s : kb.value("shapes", json::array())) {
     const json& v = s.value("variants", json::object());
-    if (!v.contains(passes.front().first)) continue;
     std::vector<std::string> row = {num(s.at("head_dim"), "{:.0f}"), num(s.at("seq"), "{:.0f}"),
                                     s.at("causal").get<bool>() ? "yes" : "no"};
-    for (const auto& [variant, label] : passes) {
+    for (const auto& [variant, label] : columns) {
       const json& x = v.value(variant, json::object());
       row.push_back(x.value("status", "") != "ok" ? x.value("status", "-")
                                                    : fmt::format("{} ({})", field(x, "gb_per_s_median", "{:.0f}"),

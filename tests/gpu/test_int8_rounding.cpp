@@ -16,6 +16,7 @@
 #include <ATen/ATen.h>
 
 #include "sageval/kernels/sage_int8_numerics.h"
+#include "support/suite_settings.h"
 
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
 #include <ATen/cuda/CUDAContext.h>
@@ -98,10 +99,8 @@ Inputs special_values() {
 class Int8Rounding : public ::testing::TestWithParam<RoundingCase> {};
 
 TEST_P(Int8Rounding, DeviceEqualsHostDivision) {
-#ifndef SAGEVAL_WITH_CUDA_KERNELS
-  GTEST_SKIP() << "this build has no CUDA kernels (libtorch without CUDA)";
-#else
-  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device visible to libtorch";
+  if (const std::string why = why_no_cuda_kernels(); !why.empty()) GTEST_SKIP() << why;
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
   const Inputs in = GetParam().make();
   const int64_t n = static_cast<int64_t>(in.x.size());
   const auto f32 = at::TensorOptions().dtype(at::kFloat);

@@ -38,17 +38,8 @@ bool is_hopper() {
 }
 #endif
 
-std::string why_no_kernels() {
-#ifndef SAGEVAL_WITH_CUDA_KERNELS
-  return "this build has no CUDA kernels";
-#else
-  if (!at::hasCUDA()) return "no CUDA device visible to libtorch (CPU-only libtorch or no GPU/driver)";
-  return {};
-#endif
-}
-
 TEST(SageInt8Paths, AutoTakesSm90ExactlyWhereItCanRun) {
-  if (const std::string why = why_no_kernels(); !why.empty()) GTEST_SKIP() << why;
+  if (const std::string why = why_no_cuda_kernels(); !why.empty()) GTEST_SKIP() << why;
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
   const kernels::SageInt8Path chosen = kernels::sage_int8_path();
   std::printf("[ figures  ] sage_int8 path on this device: %s\n", kernels::sage_int8_path_name(chosen));
@@ -72,7 +63,7 @@ TEST(SageInt8Paths, AutoTakesSm90ExactlyWhereItCanRun) {
 // V broadcast over the batch (a zero batch stride): the sm90 path's tensor maps cannot describe it, so it goes to
 // the sm80 path, which reads it as it is; the result matches the same attention on a materialized V.
 TEST(SageInt8Paths, BroadcastVIsReadAsItIs) {
-  if (const std::string why = why_no_kernels(); !why.empty()) GTEST_SKIP() << why;
+  if (const std::string why = why_no_cuda_kernels(); !why.empty()) GTEST_SKIP() << why;
   AttentionShape s;
   s.batch = 2;
   s.heads_q = s.heads_kv = 2;
@@ -102,7 +93,7 @@ struct GranularityCase {
 class SageInt8Granularity : public ::testing::TestWithParam<GranularityCase> {};
 
 TEST_P(SageInt8Granularity, MatchesCpuEmulation) {
-  if (const std::string why = why_no_kernels(); !why.empty()) GTEST_SKIP() << why;
+  if (const std::string why = why_no_cuda_kernels(); !why.empty()) GTEST_SKIP() << why;
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
   const GranularityCase& g = GetParam();
   PathScope path(kernels::parse_sage_int8_path(g.path));

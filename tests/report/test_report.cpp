@@ -256,12 +256,14 @@ TEST_F(RunDir, ComparisonReadsKernelBenchmarks) {
   EXPECT_HAS(report::render_report(report::load_run(new_dir)), "| 128 | 4096 | no |");
 }
 
-// Each quantization pass's GB/s and fraction of the copy, as the benchmark recorded them; a pass that failed shows
-// its status, not a figure.
+// Each quantization pass's GB/s and fraction of the copy, as the benchmark recorded them, in the order it lists the
+// passes; a pass that failed shows its status, not a figure. A benchmark without the list gets no such table.
 TEST_F(RunDir, KernelSpeedShowsEachQuantizationPass) {
   const std::string dir = make("kpass", {perplexity_record("A", 1.0, true)}, nullptr);
   json doc = kernel_doc(1.0);
   doc["copy_bandwidth"] = {{"status", "ok"}, {"gb_per_s_median", 4227.0}};
+  for (const char* pass : {"k_mean", "k_int8", "q_int8"})
+    doc["quantization_passes"].push_back({{"name", pass}, {"variant", std::string("sage_int8_quant_pass_") + pass}});
   json& v = doc["shapes"][0]["variants"];
   const std::pair<const char*, double> ok[] = {{"sage_int8_quant_pass_k_mean", 3650.0},
                                                 {"sage_int8_quant_pass_q_int8", 3230.0},
@@ -273,6 +275,10 @@ TEST_F(RunDir, KernelSpeedShowsEachQuantizationPass) {
   const std::string md = report::render_report(report::load_run(dir));
   EXPECT_HAS(md, "copy in the same run (4227 GB/s)");
   EXPECT_HAS(md, "| 128 | 4096 | no | 3650 (0.86) | error | 3230 (0.76) | 2396 (0.57) |");
+  EXPECT_HAS(md, "| D | N | causal | `k_mean` GB/s (of copy) | `k_int8` GB/s (of copy) |");
+  doc.erase("quantization_passes");
+  std::ofstream(fs::path(dir) / "attention_kernel_bench.json") << doc.dump();
+  EXPECT_EQ(report::render_report(report::load_run(dir)).find("Quantization passes"), std::string::npos);
 }
 
 TEST_F(RunDir, NanFigureOfABrokenKernelCaseShowsInTheAccuracyTable) {

@@ -50,6 +50,10 @@ std::string suite_skip_reason();
 // does not have, or one without a CUDA path in this build. The one check every GPU test skips on.
 std::string why_no_cuda_path(const std::string& backend);
 
+// Why the CUDA kernels cannot be called directly here ("" when they can): a build without them (CPU-only libtorch),
+// or no CUDA device visible to libtorch. The check of the tests that call kernels/ themselves, not a backend.
+std::string why_no_cuda_kernels();
+
 // Asserts every gate of a record, from the same objects the record holds: each failed one with its key,
 // measured value and threshold, `context`, the thresholds file and `rerun`.
 void expect_gates(const Record& record, const std::string& context, const std::string& rerun);

@@ -16,4 +16,13 @@ std::string why_no_cuda_path(const std::string& backend) {
   return "";
 }
 
+std::string why_no_cuda_kernels() {
+#ifndef SAGEVAL_WITH_CUDA_KERNELS
+  return "this build has no CUDA kernels (libtorch without CUDA)";
+#else
+  if (!at::hasCUDA()) return "no CUDA device visible to libtorch (CPU-only libtorch, or no GPU or driver)";
+  return "";
+#endif
+}
+
 }  // namespace sageval::testing

@@ -80,7 +80,9 @@ void sage_int8_quantize(const AttentionProblem& problem, const AttentionTensors&
                         numerics::QGranularity granularity = numerics::kDefaultQGranularity);
 
 // The passes of sage_int8_quantize, in its order; each can run alone over a workspace whose earlier passes ran
-// (the benchmark times them one by one against the device's copy):
+// (the benchmark times them one by one against the device's copy). Within sage_int8_quantize a pass's kernels may
+// start before the previous pass's finish (programmatic dependent launch); a pass run alone starts with an ordinary
+// launch, after everything before it on the stream.
 //  kKMean: K's mean over tokens per channel (two launches: partial sums over token ranges, then the mean); for
 //          bf16 input also V's power-of-two scale.
 //  kKInt8: K smoothed by the mean and rounded to INT8 per 64-token block, with the blocks' scales (and, for bf16
@@ -93,6 +95,9 @@ const char* quantization_pass_name(QuantizationPass pass);  // "k_mean", "k_int8
 // The bytes the pass must move at least: its 2-byte inputs read once, its INT8 (and bf16 V's FP16) values written;
 // scales and means left out.
 int64_t sage_int8_quantization_pass_bytes(const AttentionProblem& problem, QuantizationPass pass);
+// The bytes the whole quantization must move at least: Q and K read once and their INT8 values written (bf16: V read
+// and its FP16 copy written). The passes move K's bytes once more (the mean's read).
+int64_t sage_int8_quantization_min_bytes(const AttentionProblem& problem);
 void sage_int8_quantize_pass(const AttentionProblem& problem, const AttentionTensors& tensors,
                              const SageInt8Workspace& workspace, QuantizationPass pass, cudaStream_t stream,
                              numerics::QGranularity granularity = numerics::kDefaultQGranularity);

@@ -92,7 +92,7 @@ SAGEVAL_HOST_DEVICE inline int8_t clamp_to_int8(float rounded) {
 // it), s + 2^23 lies in [2^23, 2^23 + 128] where the floats are the integers, so u = 2^23 + floor(s); and
 // floor(|y| + 0.5) is roundf's magnitude (half away from zero), the min with 127 its clamp. Checked on the GPU
 // against the host's std::round around every half-integer (tests/gpu/test_int8_rounding.cpp). NaN: unspecified
-// (undefined on the host, +-127 on the device); the backend refuses non-finite inputs unless told not to check.
+// (undefined on the host, 127 on the device); the backend refuses non-finite inputs unless told not to check.
 SAGEVAL_HOST_DEVICE inline int8_t round_to_int8(float y) {
 #if defined(__CUDA_ARCH__)
   const float u = __fadd_rz(__fadd_rz(fminf(fabsf(y), 127.0f), 0.5f), 8388608.0f);
@@ -138,7 +138,7 @@ SAGEVAL_HOST_DEVICE inline int8_t quantize_int8_division_free(float x, float sca
   return round_to_int8(__fmaf_rn(__fmaf_rn(-q0, scale, x), inv, q0));
 #else
   const float q0 = x * inv;
-  return clamp_to_int8(std::round(std::fma(std::fma(-q0, scale, x), inv, q0)));
+  return round_to_int8(std::fma(std::fma(-q0, scale, x), inv, q0));
 #endif
 }
 

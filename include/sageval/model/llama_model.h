@@ -139,8 +139,9 @@ class LlamaModel {
   };
   at::Tensor attention_block(int64_t index, const Layer& layer, const at::Tensor& x, const at::Tensor& cos,
                              const at::Tensor& sin, const CacheAccess& access) const;
-  // RoPE's cos and sin (first half negated: rotate() in llama_model.cpp) for positions [begin, end): [T, D].
-  std::pair<at::Tensor, at::Tensor> rope_tables(int64_t begin, int64_t end) const;
+  // RoPE's cos and sin (first half negated: rotate() in llama_model.cpp) for positions [0, positions): [T, D]. A
+  // cache holds its capacity's rows; a step without a cache starts at position 0.
+  std::pair<at::Tensor, at::Tensor> rope_tables(int64_t positions) const;
   // The layers and the head from embedded tokens on, with the tokens' RoPE rows [T, D].
   at::Tensor run_layers(at::Tensor x, const at::Tensor& cos, const at::Tensor& signed_sin, const CacheAccess& access,
                         LayerCapture* capture) const;
