@@ -7,8 +7,8 @@
 //  2. kv_finalize: per (b, kv head) sums the partials in split order (double), mean = (float)(sum / Nk); for bf16
 //     V the exponent e (numerics::fp16_v_exponent) and v_scale = 2^e.
 //  3. k_quant: one CTA per 64-token K block: ks = k - mean (one float subtraction), amax, scale =
-//     int8_block_scale(amax), quantize_int8's value (IEEE division, roundf; computed without a division, see
-//     quantize_chunk); padding rows (>= Nk) are written as 0.
+//     int8_block_scale(amax), quantize_int8's value (IEEE division, roundf; computed without either where the
+//     scale allows: quantize_chunk in int8_chunk.cuh); padding rows (>= Nk) are written as 0.
 //     For bf16 input the same CTA converts the block's V rows: fp16(v * 2^-e) (exact scaling, one rounding).
 //  4. q_quant: one CTA per 128-token Q block, each warp 16 consecutive rows: x = q * (sm_scale*log2 e) (one float
 //     multiply), amax over the block (per-block granularity: a CTA reduction) or over the warp's rows (per-warp:
