@@ -264,7 +264,7 @@ __global__ void __launch_bounds__(kQQuantThreads, kBf16 ? 3 : 4)
     const int row = first_row + p;
     raw[p] = row < len_q ? *reinterpret_cast<const uint4*>(qb + row * in.qs.token) : make_uint4(0, 0, 0, 0);
   }
-  wait_for_prerequisite_grid();  // K's mean is written (the K pass waited for it)
+  wait_for_prerequisite_grid();  // K's mean is written (the kernel before this one waited for it, or wrote it)
   float mean[8];
 #pragma unroll
   for (int i = 0; i < 8; ++i) mean[i] = ws.k_mean[(static_cast<int64_t>(b) * heads_kv + hk) * D + c * 8 + i];

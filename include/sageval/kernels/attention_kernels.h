@@ -96,7 +96,7 @@ const char* quantization_pass_name(QuantizationPass pass);  // "k_mean", "k_int8
 // scales and means left out.
 int64_t sage_int8_quantization_pass_bytes(const AttentionProblem& problem, QuantizationPass pass);
 // The bytes the whole quantization must move at least: Q and K read once and their INT8 values written (bf16: V read
-// and its FP16 copy written). The passes move K's bytes once more (the mean's read).
+// and its FP16 copy written). The passes move K's bytes once more (the mean's read; bf16: V's too, its max).
 int64_t sage_int8_quantization_min_bytes(const AttentionProblem& problem);
 void sage_int8_quantize_pass(const AttentionProblem& problem, const AttentionTensors& tensors,
                              const SageInt8Workspace& workspace, QuantizationPass pass, cudaStream_t stream,
