@@ -319,9 +319,12 @@ struct LaunchChain {
   bool next() { return std::exchange(after_our_kernel, true); }
 };
 
+// One quantization call's passes in the order given, on one launch chain (a kernel may launch early only after one
+// of the same call); the layout and the input pointers are worked out once for all of them.
 template <int D, bool kBf16>
-void quantize_pass(const AttentionProblem& pr, const AttentionTensors& t, const SageInt8Workspace& ws,
-                   QuantizationPass pass, nx::QGranularity granularity, cudaStream_t stream, LaunchChain& chain) {
+void run_chain(const AttentionProblem& pr, const AttentionTensors& t, const SageInt8Workspace& ws,
+               const QuantizationPass* first, const QuantizationPass* last, nx::QGranularity granularity,
+               cudaStream_t stream) {
   const SageInt8WorkspaceLayout lay = sage_int8_workspace_layout(pr);
   QkvPointers in{};
   in.q = static_cast<const char*>(t.q);
@@ -333,38 +336,41 @@ void quantize_pass(const AttentionProblem& pr, const AttentionTensors& t, const 
   const int bhk = pr.batch * pr.heads_kv;
   const int bhq = pr.batch * pr.heads_q;
   const bool want_v = kBf16;
-  switch (pass) {
-    case QuantizationPass::kKMean:
-      if (pr.len_k > 0) {  // the chain's first kernel wherever it runs: an ordinary launch (it does not wait)
-        chain.next();
-        kv_stats_kernel<D, kBf16><<<dim3(lay.kv_splits, bhk), kStatsThreads, 0, stream>>>(
-            in, ws, pr.heads_kv, pr.len_k, lay.kv_splits, lay.kv_rows_per_split, want_v);
-        SAGEVAL_CUDA_CHECK_LAUNCH();
-      }
-      launch_kernel(chain.next(), kv_finalize_kernel<D>, dim3(bhk), dim3(D), 0, stream, ws, pr.len_k,
-                    pr.len_k > 0 ? lay.kv_splits : 0, want_v);
-      return;
-    case QuantizationPass::kKInt8:
-      if (lay.k_blocks > 0) {
-        launch_kernel(chain.next(), k_quant_kernel<D, kBf16>, dim3(lay.k_blocks, bhk), dim3(kKQuantThreads), 0,
-                      stream, in, ws, pr.heads_kv, pr.len_k, lay.len_k_padded, lay.k_blocks, want_v);
-      }
-      return;
-    case QuantizationPass::kQInt8:
-      if (lay.q_blocks > 0) {
-        auto kernel = granularity == nx::QGranularity::kPerBlock
-                          ? q_quant_kernel<D, kBf16, nx::QGranularity::kPerBlock>
-                          : q_quant_kernel<D, kBf16, nx::QGranularity::kPerWarp>;
-        launch_kernel(chain.next(), kernel, dim3(lay.q_blocks, bhq), dim3(kQQuantThreads), 0, stream, in, ws,
-                      pr.heads_q, pr.heads_q / pr.heads_kv, pr.len_q, lay.len_q_padded,
-                      nx::qk_scale_log2(pr.sm_scale));
-      }
-      return;
+  LaunchChain chain;
+  for (const QuantizationPass* pass = first; pass != last; ++pass) {
+    switch (*pass) {
+      case QuantizationPass::kKMean:
+        if (pr.len_k > 0) {  // the chain's first kernel wherever it runs: an ordinary launch (it does not wait)
+          chain.next();
+          kv_stats_kernel<D, kBf16><<<dim3(lay.kv_splits, bhk), kStatsThreads, 0, stream>>>(
+              in, ws, pr.heads_kv, pr.len_k, lay.kv_splits, lay.kv_rows_per_split, want_v);
+          SAGEVAL_CUDA_CHECK_LAUNCH();
+        }
+        launch_kernel(chain.next(), kv_finalize_kernel<D>, dim3(bhk), dim3(D), 0, stream, ws, pr.len_k,
+                      pr.len_k > 0 ? lay.kv_splits : 0, want_v);
+        break;
+      case QuantizationPass::kKInt8:
+        if (lay.k_blocks > 0) {
+          launch_kernel(chain.next(), k_quant_kernel<D, kBf16>, dim3(lay.k_blocks, bhk), dim3(kKQuantThreads), 0,
+                        stream, in, ws, pr.heads_kv, pr.len_k, lay.len_k_padded, lay.k_blocks, want_v);
+        }
+        break;
+      case QuantizationPass::kQInt8:
+        if (lay.q_blocks > 0) {
+          auto kernel = granularity == nx::QGranularity::kPerBlock
+                            ? q_quant_kernel<D, kBf16, nx::QGranularity::kPerBlock>
+                            : q_quant_kernel<D, kBf16, nx::QGranularity::kPerWarp>;
+          launch_kernel(chain.next(), kernel, dim3(lay.q_blocks, bhq), dim3(kQQuantThreads), 0, stream, in, ws,
+                        pr.heads_q, pr.heads_q / pr.heads_kv, pr.len_q, lay.len_q_padded,
+                        nx::qk_scale_log2(pr.sm_scale));
+        }
+        break;
+      default:
+        throw std::invalid_argument("sage_int8_quantize_pass: unknown pass " + std::to_string(static_cast<int>(*pass)));
+    }
   }
-  throw std::invalid_argument("sage_int8_quantize_pass: unknown pass " + std::to_string(static_cast<int>(pass)));
 }
 
-// The passes in the order given, one launch chain: a kernel may launch early only after one of the same call.
 void run_passes(const AttentionProblem& pr, const AttentionTensors& t, const SageInt8Workspace& ws,
                 const QuantizationPass* first, const QuantizationPass* last, cudaStream_t stream,
                 nx::QGranularity granularity) {
@@ -374,15 +380,12 @@ void run_passes(const AttentionProblem& pr, const AttentionTensors& t, const Sag
   }
   if (pr.batch == 0) return;
   const bool bf16 = pr.dtype == ElementType::kBFloat16;
-  LaunchChain chain;
-  for (const QuantizationPass* pass = first; pass != last; ++pass) {
-    if (pr.head_dim == 64) {
-      bf16 ? quantize_pass<64, true>(pr, t, ws, *pass, granularity, stream, chain)
-           : quantize_pass<64, false>(pr, t, ws, *pass, granularity, stream, chain);
-    } else {
-      bf16 ? quantize_pass<128, true>(pr, t, ws, *pass, granularity, stream, chain)
-           : quantize_pass<128, false>(pr, t, ws, *pass, granularity, stream, chain);
-    }
+  if (pr.head_dim == 64) {
+    bf16 ? run_chain<64, true>(pr, t, ws, first, last, granularity, stream)
+         : run_chain<64, false>(pr, t, ws, first, last, granularity, stream);
+  } else {
+    bf16 ? run_chain<128, true>(pr, t, ws, first, last, granularity, stream)
+         : run_chain<128, false>(pr, t, ws, first, last, granularity, stream);
   }
 }
 
@@ -466,10 +469,10 @@ int64_t sage_int8_quantization_pass_bytes(const AttentionProblem& pr, Quantizati
   return 0;
 }
 
+// The INT8 passes between them read Q, K (and bf16 V) once and write everything; the mean pass only reads again.
 int64_t sage_int8_quantization_min_bytes(const AttentionProblem& pr) {
-  const int64_t nq = int64_t{pr.batch} * pr.heads_q * pr.len_q * pr.head_dim;  // elements
-  const int64_t nk = int64_t{pr.batch} * pr.heads_kv * pr.len_k * pr.head_dim;
-  return 3 * nq + 3 * nk + (pr.dtype == ElementType::kBFloat16 ? 4 * nk : 0);
+  return sage_int8_quantization_pass_bytes(pr, QuantizationPass::kKInt8) +
+         sage_int8_quantization_pass_bytes(pr, QuantizationPass::kQInt8);
 }
 
 void sage_int8_quantize_pass(const AttentionProblem& problem, const AttentionTensors& tensors,
