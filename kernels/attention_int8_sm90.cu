@@ -1,14 +1,14 @@
 // SageAttention-style attention over a quantized workspace (steps 4-7 of sage_int8_numerics.h) for Hopper:
 // wgmma tensor-core products, TMA copies on mbarriers, a producer warpgroup and two consumer warpgroups.
 //
-// Algorithm. A CTA owns one 128-row Q block (numerics::kQBlockRows; each warp reads the INT8 Q scale of its 16
-// rows, which per-block granularity makes equal across the block) of one (batch, head);
-// grid (q_blocks, Hq, B), the last Q block first so that causal's longest rows start first.
+// Algorithm. A CTA owns 64 query rows per consumer warpgroup (128 at D = 128, 192 at D = 64; each warp reads the
+// INT8 Q scale of its 16 rows, which lie in one of the quantizer's 128-row Q blocks) of one (batch, head);
+// grid (ceil(Nq / rows), Hq, B), the last rows first so that causal's longest rows start first.
 //  - Producer (warpgroup 0, one thread, registers given back with setmaxnreg): TMA-loads Q once and then, per
 //    128-key stage, the K tile (int8, from the workspace) and the V tile (fp16: the input through its strides, or
 //    the workspace copy for bf16 input) into a kStages-deep ring; each load completes on its stage's "full"
 //    mbarrier; the stage is refilled once both consumers have released it on its "empty" mbarrier.
-//  - Consumers (warpgroups 1 and 2, 64 query rows each): per stage
+//  - Consumers (warpgroups 1 to 2 or 3, 64 query rows each, taking turns at the tensor cores): per stage
 //      S_int(64x128) = Q_int8 K_int8^T    wgmma m64n128k32 .s32.s8.s8, both operands in shared memory (exact)
 //      per 64-key half (one INT8 K block, one K scale = numerics::kKeyTile): t = float(S_int) * (q_scale *
 //      k_scale), masking, base-2 online softmax, P rounded to fp16 (flash_tile.cuh, as the sm80 kernel)
@@ -23,8 +23,8 @@
 // Counts per (batch, head): FLOPs = 4 * Nq * Nk * D (half INT8 Q.K^T, half FP16 P.V; about half with causal when
 // Nq == Nk). Minimum bytes = Nq*D + Nk*D (int8 Q, K) + 2*Nk*D (V) + 2*Nq*D (out) (+ scales, LSE); K and V are read
 // once per Q block (L2 serves the repeats).
-// Shared memory: 128*D (Q) + kStages * (128*D (K) + 128*2*(D + 64) (V and a panel of ones)) = 208 KiB (D = 128)
-// or 128 KiB (D = 64) with 3 stages, plus the barriers and 1 KiB of alignment slack.
+// Shared memory: rows*D (Q) + kStages * (128*D (K) + 128*2*(D + 64) (V and a panel of ones)) = 208 KiB (D = 128)
+// or 132 KiB (D = 64) with 3 stages, plus the barriers and 1 KiB of alignment slack.
 #include <cuda.h>
 #include <cuda_runtime.h>
 
@@ -47,13 +47,25 @@ namespace {
 
 namespace nx = sageval::numerics;
 
-constexpr int kBlockM = nx::kQBlockRows;  // query rows per CTA
-constexpr int kBlockN = 128;              // keys per pipeline stage: two K blocks (two K scales)
-constexpr int kConsumers = 2;             // consumer warpgroups of 64 rows
-constexpr int kThreads = 128 * (1 + kConsumers);
+constexpr int kBlockN = 128;  // keys per pipeline stage: two K blocks (two K scales)
 constexpr int kStages = 3;
+// Consumer warpgroups of 64 query rows each: two at D = 128 (each holds O, S and P in up to 240 registers),
+// three at D = 64, whose softmax costs twice as much per tensor-core cycle: a third warp per scheduler hides more
+// of the exponentials' latency (FlashAttention-3 tiles head dim 64 the same way, 192 x 128), and its smaller O
+// fits the 160 registers each of three consumers can have.
+template <int D>
+constexpr int kConsumers = D == 64 ? 3 : 2;
+template <int D>
+constexpr int kBlockM = 64 * kConsumers<D>;  // query rows per CTA
+template <int D>
+constexpr int kThreads = 128 * (1 + kConsumers<D>);
+// Registers per consumer thread after setmaxnreg (the producer keeps 24): the most the register file allows,
+// a multiple of 8.
+template <int D>
+constexpr int kConsumerRegisters = D == 64 ? 160 : 240;
+static_assert(128 * 24 + 128 * 3 * kConsumerRegisters<64> <= 65536 && 128 * 24 + 128 * 2 * kConsumerRegisters<128> <= 65536,
+              "the warpgroups' registers fit the register file");
 [[maybe_unused]] constexpr int kScoreBlocks = kBlockN / 8;  // 8-key column blocks of a stage's scores (accumulator layout)
-static_assert(kBlockM == 64 * kConsumers, "each consumer warpgroup owns 64 rows of the Q block");
 static_assert(nx::kKBlockRows == 64 && nx::kKeyTile == 64 && kBlockN == 2 * nx::kKBlockRows,
               "a stage is two K blocks; the softmax steps over them one by one, as the emulation does");
 
@@ -65,7 +77,7 @@ constexpr int kVPanels = D / 64 + 1;
 
 template <int D>
 struct SharedStorage {
-  int8_t q[kBlockM * D];
+  int8_t q[kBlockM<D> * D];
   int8_t k[kStages][kBlockN * D];
   uint16_t v[kStages][kVPanels<D> * kBlockN * 64];
   uint64_t q_full;
@@ -106,11 +118,11 @@ __device__ __forceinline__ uint64_t v_operand(uint32_t address) {
 }
 
 // Writes the ones of every stage's last V panel: column 0-7 of key row r are its first 16-byte chunk, which the
-// 128-byte swizzle places at chunk (0 ^ r % 8). Run by the 256 consumer threads before their first P.V.
+// 128-byte swizzle places at chunk (0 ^ r % 8). Run by the consumer threads before their first P.V.
 template <int D>
 __device__ __forceinline__ void write_ones_panels(SharedStorage<D>& sm, int consumer_thread) {
   constexpr uint32_t kOnes = 0x3C003C00u;  // two fp16 1.0
-  for (int i = consumer_thread; i < kStages * kBlockN; i += 256) {
+  for (int i = consumer_thread; i < kStages * kBlockN; i += 128 * kConsumers<D>) {
     const int stage = i / kBlockN, r = i % kBlockN;
     uint4* chunk = reinterpret_cast<uint4*>(sm.v[stage] + (D / 64) * kBlockN * 64 + r * 64 + (r % 8) * 8);
     *chunk = make_uint4(kOnes, kOnes, kOnes, kOnes);
@@ -216,7 +228,7 @@ __device__ __forceinline__ void pack_p(const float (&t)[kScoreBlocks][4], uint32
 #endif
 
 template <int D, bool kBf16, bool kCausal>
-__global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const __grid_constant__ Sm90Params p) {
+__global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(const __grid_constant__ Sm90Params p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ char smem_raw[];
   const uint32_t raw = sm80::smem_u32(smem_raw);
@@ -227,12 +239,12 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   const int b = blockIdx.z;
   const int hk = h / p.group;
   const int heads_kv = p.heads_q / p.group;
-  const int m0 = qblock * kBlockM;
+  const int m0 = qblock * kBlockM<D>;
   const int diag = p.len_k - p.len_q;
   const int bhq = b * p.heads_q + h;
   const int bhk = b * heads_kv + hk;
   int n_keys = p.len_k;
-  if (kCausal) n_keys = min(n_keys, m0 + kBlockM + diag);
+  if (kCausal) n_keys = min(n_keys, m0 + kBlockM<D> + diag);
   const int n_tiles = n_keys > 0 ? (n_keys + kBlockN - 1) / kBlockN : 0;
   const int warpgroup = threadIdx.x / 128;
   const float* k_scale = p.k_scale + static_cast<int64_t>(bhk) * p.k_blocks;
@@ -242,7 +254,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     for (int s = 0; s < kStages; ++s) {
       sm90::mbarrier_init(&sm.k_full[s], 1);
       sm90::mbarrier_init(&sm.v_full[s], 1);
-      sm90::mbarrier_init(&sm.empty[s], 4 * kConsumers);  // one arrival per consumer warp
+      sm90::mbarrier_init(&sm.empty[s], 4 * kConsumers<D>);  // one arrival per consumer warp
     }
     sm90::fence_mbarrier_init();
   }
@@ -251,7 +263,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   if (warpgroup == 0) {  // producer
     sm90::setmaxnreg_dec<24>();
     if (threadIdx.x == 0 && n_tiles > 0) {
-      sm90::mbarrier_arrive_expect_tx(&sm.q_full, kBlockM * D);
+      sm90::mbarrier_arrive_expect_tx(&sm.q_full, kBlockM<D> * D);
       sm90::tma_load_3d(sm.q, &p.q_map, &sm.q_full, 0, m0, bhq);
       for (int j = 0; j < n_tiles; ++j) {
         const int s = j % kStages;
@@ -267,16 +279,21 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     return;
   }
 
-  sm90::setmaxnreg_inc<240>();
+  sm90::setmaxnreg_inc<kConsumerRegisters<D>>();
   const int consumer = warpgroup - 1;
   const int warp = (threadIdx.x / 32) % 4;
   const int lane = threadIdx.x % 32;
   const int row_first = m0 + consumer * 64;  // this warpgroup's rows
   const int wrow0 = row_first + warp * 16;   // this warp's 16 rows
-  const float q_scale = p.q_scale[nx::q_scale_slot(static_cast<int64_t>(bhq) * p.len_q_padded + wrow0)];  // its rows'
+  // Its rows' INT8 Q scale. A CTA of 192 rows may reach past the workspace's rows (a multiple of 128): such a
+  // warp's Q rows are TMA's zero fill, its results are not stored, and it reads no scale.
+  const bool rows_in_workspace = wrow0 < p.len_q_padded;
+  const float q_scale =
+      rows_in_workspace ? p.q_scale[nx::q_scale_slot(static_cast<int64_t>(bhq) * p.len_q_padded + wrow0)] : 0.0f;
   const uint32_t q_address = sm80::smem_u32(sm.q) + consumer * 64 * D;
-  // Turns at the tensor cores: consumer c waits on barrier 1 + c, then signals the other's.
-  const int my_turn = 1 + consumer, other_turn = 2 - consumer;
+  // Turns at the tensor cores, round robin: consumer c waits on barrier 1 + c, then signals the next one's.
+  const int my_turn = 1 + consumer, next_turn = 1 + (consumer + 1) % kConsumers<D>;
+  constexpr int kOnesWritten = 1 + kConsumers<D>;  // the barrier after the ones panels
 
   // O (D columns) and, in the 8 columns after it, the row sums l of P (o[D / 8][0] for row g, [2] for g + 8).
   float o[D / 8 + 1][4];
@@ -336,18 +353,26 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     first_masked = min(first_masked, unmasked_last_key < kBlockN - 1 ? 0 : (unmasked_last_key - (kBlockN - 1)) / kBlockN + 1);
   }
 
+  // The tiles this warpgroup computes: none when its rows are all past len_q (padding of the last CTA) and, causal,
+  // none past its last row's diagonal (with 192-row CTAs a warpgroup's rows end up to 128 keys before the CTA's
+  // last tile). It still takes every later turn and releases every later stage (pass_turn), so the turn ring and
+  // the producer's ring run as if it computed them.
+  int my_tiles = row_first >= p.len_q ? 0 : n_tiles;
+  if (kCausal) my_tiles = min(my_tiles, max(0, (row_first + 64 + diag + kBlockN - 1) / kBlockN));
+  const bool last_consumer = consumer == kConsumers<D> - 1;
+
   write_ones_panels(sm, threadIdx.x - 128);
   sm90::fence_proxy_async_shared();  // ordinary stores, read next by the tensor cores
-  sm90::named_barrier_sync(3, 256);  // both consumers' ones are written
-  if (n_tiles > 0) {
-    if (consumer == 1) sm90::named_barrier_arrive(1, 256);  // consumer 0 takes the first turn
+  sm90::named_barrier_sync(kOnesWritten, 128 * kConsumers<D>);  // every consumer's ones are written
+  if (n_tiles > 0 && last_consumer) sm90::named_barrier_arrive(1, 256);  // consumer 0 takes the first turn
+  if (my_tiles > 0) {
     sm90::mbarrier_wait(&sm.q_full, 0);
     sm90::mbarrier_wait(&sm.k_full[0], 0);
     sm90::named_barrier_sync(my_turn, 256);
     sm90::wgmma_fence();
     issue_qk(0);
     sm90::wgmma_commit();
-    sm90::named_barrier_arrive(other_turn, 256);
+    sm90::named_barrier_arrive(next_turn, 256);
     sm90::wgmma_wait<0>();
     sm90::fence_operands(sacc);
     float ks[2];
@@ -370,7 +395,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     sm90::wgmma_commit();
     issue_pv(prev);
     sm90::wgmma_commit();
-    sm90::named_barrier_arrive(other_turn, 256);
+    sm90::named_barrier_arrive(next_turn, 256);
     sm90::wgmma_wait<1>();
     sm90::fence_operands(sacc);
     softmax(j, ks, mask);
@@ -392,29 +417,40 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     sm90::fence_operands(acc);  // rescaled O and the new P are in place before the next turn's wgmma.fence
     sm90::fence_operands(pp);
   };
-  for (int j = 1; j < n_tiles; ++j) {
+  for (int j = 1; j < my_tiles; ++j) {
     if (j < first_masked) step(j, std::false_type{});
     else step(j, std::true_type{});
   }
-  if (n_tiles > 0) {
-    const int last = (n_tiles - 1) % kStages;
-    sm90::mbarrier_wait(&sm.v_full[last], ((n_tiles - 1) / kStages) & 1);
+  // Turns 0 to n_tiles: turn j issues Q.K^T of tile j and P.V of tile j - 1. Every consumer's barrier counts one
+  // arrival per turn it syncs, so the last consumer's final turn signals nobody (consumer 0's first turn took the
+  // arrival before the loop).
+  if (my_tiles > 0) {
+    const int last = (my_tiles - 1) % kStages;
+    sm90::mbarrier_wait(&sm.v_full[last], ((my_tiles - 1) / kStages) & 1);
     sm90::named_barrier_sync(my_turn, 256);
     sm90::wgmma_fence();
     issue_pv(last);
     sm90::wgmma_commit();
-    if (consumer == 0) sm90::named_barrier_arrive(other_turn, 256);  // consumer 1's last turn signals nobody
+    if (!last_consumer || my_tiles < n_tiles) sm90::named_barrier_arrive(next_turn, 256);
     sm90::wgmma_wait<0>();
     sm90::fence_operands(acc);
     __syncwarp();
     if (lane == 0) sm90::mbarrier_arrive(&sm.empty[last]);
+  }
+  // The turns after this warpgroup's last tile: pass the turn on and release tile j - 1's stage once it has been
+  // filled (its full barrier is then in that tile's phase, so the arrival counts for that tile's release).
+  for (int j = my_tiles > 0 ? my_tiles + 1 : 0; j <= n_tiles && n_tiles > 0; ++j) {
+    if (j > 0) sm90::mbarrier_wait(&sm.k_full[(j - 1) % kStages], ((j - 1) / kStages) & 1);
+    sm90::named_barrier_sync(my_turn, 256);
+    if (!last_consumer || j < n_tiles) sm90::named_barrier_arrive(next_turn, 256);
+    if (j > 0 && lane == 0) sm90::mbarrier_arrive(&sm.empty[(j - 1) % kStages]);
   }
 
   char* og = p.out + b * p.os.batch + h * p.os.head;
   float* lse = p.lse != nullptr ? p.lse + static_cast<int64_t>(bhq) * p.len_q : nullptr;
   const float out_factor = kBf16 ? p.v_scale[bhk] : 1.0f;
   float add[2] = {0.0f, 0.0f};
-  if (lse != nullptr) {  // q_dot_mean is stored for all padded rows (0 past len_q)
+  if (lse != nullptr && rows_in_workspace) {  // q_dot_mean is stored for all padded rows (0 past len_q)
     const int64_t row_base = static_cast<int64_t>(bhq) * p.len_q_padded + wrow0 + (lane >> 2);
     add[0] = p.sm_scale * p.q_dot_mean[row_base];
     add[1] = p.sm_scale * p.q_dot_mean[row_base + 8];
@@ -436,7 +472,7 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, const SageInt
   Sm90Params p{};
   p.q_map = make_tensor_map("the INT8 Q", CU_TENSOR_MAP_DATA_TYPE_UINT8, ws.q_int8,
                             {D, u64(lay.len_q_padded), u64(int64_t{pr.batch} * pr.heads_q)},
-                            {D, u64(int64_t{lay.len_q_padded} * D)}, {D, kBlockM, 1}, int8_swizzle);
+                            {D, u64(int64_t{lay.len_q_padded} * D)}, {D, kBlockM<D>, 1}, int8_swizzle);
   p.k_map = make_tensor_map("the INT8 K", CU_TENSOR_MAP_DATA_TYPE_UINT8, ws.k_int8,
                             {D, u64(lay.len_k_padded), u64(int64_t{pr.batch} * pr.heads_kv)},
                             {D, u64(int64_t{lay.len_k_padded} * D)}, {D, kBlockN, 1}, int8_swizzle);
@@ -474,8 +510,8 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, const SageInt
   p.len_q_padded = lay.len_q_padded;
   p.k_blocks = lay.k_blocks;
   p.sm_scale = pr.sm_scale;
-  const dim3 grid(lay.q_blocks, pr.heads_q, pr.batch);
-  kernel<<<grid, kThreads, smem, stream>>>(p);
+  const dim3 grid((pr.len_q + kBlockM<D> - 1) / kBlockM<D>, pr.heads_q, pr.batch);
+  kernel<<<grid, kThreads<D>, smem, stream>>>(p);
   SAGEVAL_CUDA_CHECK_LAUNCH();
 }
 
