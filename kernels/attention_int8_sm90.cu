@@ -246,7 +246,9 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
   int n_keys = p.len_k;
   if (kCausal) n_keys = min(n_keys, m0 + kBlockM<D> + diag);
   const int n_tiles = n_keys > 0 ? (n_keys + kBlockN - 1) / kBlockN : 0;
-  const int warpgroup = threadIdx.x / 128;
+  // Through a shuffle from lane 0 so that ptxas knows it is the same in every lane of a warp: what derives from
+  // it (the consumer's rows, tile count, loop bounds, the descriptors) can then live in uniform registers.
+  const int warpgroup = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x) / 128, 0);
   const float* k_scale = p.k_scale + static_cast<int64_t>(bhk) * p.k_blocks;
 
   if (threadIdx.x == 0) {
@@ -304,19 +306,23 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
   int32_t sacc[64];
   uint32_t pp[kScoreBlocks][2];  // P of the tile whose P.V is issued next
 
+  // The operands' descriptors, built once: a stage, k-step or 16-key step is an offset (descriptor_plus).
+  const uint64_t q_desc = int8_operand<D>(q_address);
+  const uint64_t k_desc = int8_operand<D>(sm80::smem_u32(sm.k[0]));
+  const uint64_t v_desc = v_operand(sm80::smem_u32(sm.v[0]));
   auto issue_qk = [&](int stage) {
-    const uint32_t k_address = sm80::smem_u32(sm.k[stage]);
-    sm90::wgmma_m64n128k32_s8_first(sacc, int8_operand<D>(q_address), int8_operand<D>(k_address));
+    const uint64_t k_stage = sm90::descriptor_plus(k_desc, stage * static_cast<uint32_t>(sizeof(sm.k[0])));
+    sm90::wgmma_m64n128k32_s8_first(sacc, q_desc, k_stage);
 #pragma unroll
     for (int ks = 1; ks < D / 32; ++ks)
-      sm90::wgmma_m64n128k32_s8(sacc, int8_operand<D>(q_address + ks * 32), int8_operand<D>(k_address + ks * 32), true);
+      sm90::wgmma_m64n128k32_s8(sacc, sm90::descriptor_plus(q_desc, ks * 32), sm90::descriptor_plus(k_stage, ks * 32), true);
   };
   auto issue_pv = [&](int stage) {
-    const uint32_t v_address = sm80::smem_u32(sm.v[stage]);
+    const uint64_t v_stage = sm90::descriptor_plus(v_desc, stage * static_cast<uint32_t>(sizeof(sm.v[0])));
 #pragma unroll
     for (int kk = 0; kk < kBlockN / 16; ++kk) {
       const uint32_t a[4] = {pp[2 * kk][0], pp[2 * kk][1], pp[2 * kk + 1][0], pp[2 * kk + 1][1]};
-      const uint64_t desc = v_operand(v_address + kk * 16 * 128);
+      const uint64_t desc = sm90::descriptor_plus(v_stage, kk * 16 * 128);
       if constexpr (D == 128) sm90::wgmma_m64n136k16_f16_rs_nmajor(acc, a, desc);
       else sm90::wgmma_m64n72k16_f16_rs_nmajor(acc, a, desc);
     }

@@ -44,6 +44,16 @@ __device__ __forceinline__ uint64_t smem_descriptor(uint32_t smem_address, uint3
 __device__ __forceinline__ uint64_t smem_descriptor(const void* smem, uint32_t leading_bytes, uint32_t stride_bytes) {
   return smem_descriptor(static_cast<uint32_t>(__cvta_generic_to_shared(smem)), leading_bytes, stride_bytes);
 }
+// The descriptor of the same layout `bytes` further on in shared memory (a k-step, the next panel or stage):
+// only the start address field (bits 0-13, address >> 4) changes, and with shared memory below 256 KiB the sum
+// never carries out of it, so one 32-bit add replaces rebuilding the descriptor (which ptxas otherwise does with
+// five or more instructions before every wgmma of a hot loop).
+__device__ __forceinline__ uint64_t descriptor_plus(uint64_t descriptor, uint32_t bytes) {
+  const uint32_t lo = static_cast<uint32_t>(descriptor) + (bytes >> 4), hi = static_cast<uint32_t>(descriptor >> 32);
+  uint64_t d;
+  asm("mov.b64 %0, {%1, %2};" : "=l"(d) : "r"(lo), "r"(hi));
+  return d;
+}
 
 // Makes the generic-proxy writes of this thread to shared memory (ordinary stores) visible to the async proxy
 // (wgmma operand reads, TMA) (PTX ISA 9.7.12.4 "membar/fence", fence.proxy.async). Each writing thread issues it
