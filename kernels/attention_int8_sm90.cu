@@ -1,5 +1,5 @@
 // SageAttention-style attention over a quantized workspace (steps 4-7 of sage_int8_numerics.h) for Hopper:
-// wgmma tensor-core products, TMA copies on mbarriers, a producer warpgroup and two consumer warpgroups.
+// wgmma tensor-core products, TMA copies on mbarriers, a producer warpgroup and two or three consumer warpgroups.
 //
 // Algorithm. A CTA owns 64 query rows per consumer warpgroup (128 at D = 128, 192 at D = 64; each warp reads the
 // INT8 Q scale of its 16 rows, which lie in one of the quantizer's 128-row Q blocks) of one (batch, head);
@@ -7,7 +7,7 @@
 //  - Producer (warpgroup 0, one thread, registers given back with setmaxnreg): TMA-loads Q once and then, per
 //    128-key stage, the K tile (int8, from the workspace) and the V tile (fp16: the input through its strides, or
 //    the workspace copy for bf16 input) into a kStages-deep ring; each load completes on its stage's "full"
-//    mbarrier; the stage is refilled once both consumers have released it on its "empty" mbarrier.
+//    mbarrier; the stage is refilled once every consumer has released it on its "empty" mbarrier.
 //  - Consumers (warpgroups 1 to 2 or 3, 64 query rows each, taking turns at the tensor cores): per stage
 //      S_int(64x128) = Q_int8 K_int8^T    wgmma m64n128k32 .s32.s8.s8, both operands in shared memory (exact)
 //      per 64-key half (one INT8 K block, one K scale = numerics::kKeyTile): t = float(S_int) * (q_scale *
@@ -22,7 +22,7 @@
 //
 // Counts per (batch, head): FLOPs = 4 * Nq * Nk * D (half INT8 Q.K^T, half FP16 P.V; about half with causal when
 // Nq == Nk). Minimum bytes = Nq*D + Nk*D (int8 Q, K) + 2*Nk*D (V) + 2*Nq*D (out) (+ scales, LSE); K and V are read
-// once per Q block (L2 serves the repeats).
+// once per CTA (128 or 192 query rows; L2 serves the repeats).
 // Shared memory: rows*D (Q) + kStages * (128*D (K) + 128*2*(D + 64) (V and a panel of ones)) = 208 KiB (D = 128)
 // or 132 KiB (D = 64) with 3 stages, plus the barriers and 1 KiB of alignment slack.
 #include <cuda.h>
@@ -59,12 +59,19 @@ template <int D>
 constexpr int kBlockM = 64 * kConsumers<D>;  // query rows per CTA
 template <int D>
 constexpr int kThreads = 128 * (1 + kConsumers<D>);
-// Registers per consumer thread after setmaxnreg (the producer keeps 24): the most the register file allows,
-// a multiple of 8.
+// Registers per thread after setmaxnreg: the producer gives back down to kProducerRegisters, the consumers take the
+// most that frees (multiples of 8). The CTA holds what its launch gave it, kThreads times the per-thread count
+// ptxas may use under __launch_bounds__ (65536 / kThreads rounded down to 8: 168 at 384 threads, 128 at 512), and
+// setmaxnreg.inc blocks until the registers it asks for are free, so the two must fit in that.
+constexpr int kProducerRegisters = 24;
 template <int D>
 constexpr int kConsumerRegisters = D == 64 ? 160 : 240;
-static_assert(128 * 24 + 128 * 3 * kConsumerRegisters<64> <= 65536 && 128 * 24 + 128 * 2 * kConsumerRegisters<128> <= 65536,
-              "the warpgroups' registers fit the register file");
+template <int D>
+constexpr bool registers_fit() {
+  constexpr int at_launch = kThreads<D> * (65536 / kThreads<D> / 8 * 8);
+  return 128 * kProducerRegisters + 128 * kConsumers<D> * kConsumerRegisters<D> <= at_launch;
+}
+static_assert(registers_fit<64>() && registers_fit<128>(), "the warpgroups' registers after setmaxnreg fit the CTA's");
 [[maybe_unused]] constexpr int kScoreBlocks = kBlockN / 8;  // 8-key column blocks of a stage's scores (accumulator layout)
 static_assert(nx::kKBlockRows == 64 && nx::kKeyTile == 64 && kBlockN == 2 * nx::kKBlockRows,
               "a stage is two K blocks; the softmax steps over them one by one, as the emulation does");
@@ -263,7 +270,7 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
   __syncthreads();
 
   if (warpgroup == 0) {  // producer
-    sm90::setmaxnreg_dec<24>();
+    sm90::setmaxnreg_dec<kProducerRegisters>();
     if (threadIdx.x == 0 && n_tiles > 0) {
       sm90::mbarrier_arrive_expect_tx(&sm.q_full, kBlockM<D> * D);
       sm90::tma_load_3d(sm.q, &p.q_map, &sm.q_full, 0, m0, bhq);
@@ -361,7 +368,7 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
 
   // The tiles this warpgroup computes: none when its rows are all past len_q (padding of the last CTA) and, causal,
   // none past its last row's diagonal (with 192-row CTAs a warpgroup's rows end up to 128 keys before the CTA's
-  // last tile). It still takes every later turn and releases every later stage (pass_turn), so the turn ring and
+  // last tile). It still takes every later turn and releases every later stage (the loop after its last tile), so the turn ring and
   // the producer's ring run as if it computed them.
   int my_tiles = row_first >= p.len_q ? 0 : n_tiles;
   if (kCausal) my_tiles = min(my_tiles, max(0, (row_first + 64 + diag + kBlockN - 1) / kBlockN));
@@ -388,7 +395,7 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
     sm90::fence_operands(pp);  // the P registers are final before the next turn's wgmma.fence
   }
   // One turn of the main loop: Q.K^T of tile j and P.V of tile j - 1 issued together; the softmax of j overlaps
-  // that P.V and the other warpgroup's turn.
+  // that P.V and the other warpgroups' turns.
   auto step = [&](int j, auto mask) {
     const int s = j % kStages, prev = (j - 1) % kStages;
     float ks[2];

@@ -45,7 +45,7 @@ namespace sageval::numerics {
 
 // Token granularity of the INT8 scales and the key tile of the online softmax. The CUDA kernels and the CPU
 // emulation both read these; change them here only.
-inline constexpr int kQBlockRows = 128;  // a CTA's query rows in every kernel; Q is padded to a multiple of it
+inline constexpr int kQBlockRows = 128;  // the quantizer's Q block (and the sm80 kernels' CTA); Q is padded to it
 inline constexpr int kQWarpRows = 16;    // one warp's query rows (an m16 tile of mma.sync, a warp's of wgmma m64)
 inline constexpr int kKBlockRows = 64;
 inline constexpr int kKeyTile = 64;
