@@ -5,7 +5,8 @@
 # There: builds this tree (SAGEVAL_TARGETS, default the GPU tests and the kernel benchmark), runs the sage_int8 GPU
 # tests (TESTS=0 skips them), applies the patch, builds the baseline's benchmark, then times baseline and change
 # alternately, ROUNDS times each (DIMS, SEQS as dev_iterate.sh), and with NCU=1 times the quantization kernels of
-# both with ncu. Logs and JSON under $OUT.
+# both with ncu. Logs and JSON under $OUT. Afterwards build-gpu holds the baseline's objects (its build came last):
+# read the change's SASS from /tmp/ab/sm90_d128.sass, not from build-gpu.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/device/gpu_build_env.sh
