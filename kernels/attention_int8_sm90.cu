@@ -1,14 +1,15 @@
 // SageAttention-style attention over a quantized workspace (steps 4-7 of sage_int8_numerics.h) for Hopper:
-// wgmma tensor-core products, TMA copies on mbarriers, a producer warpgroup and two or three consumer warpgroups.
+// wgmma tensor-core products, TMA copies on mbarriers, a producer warpgroup and three consumer warpgroups.
 //
-// Algorithm. A CTA owns 64 query rows per consumer warpgroup (128 at D = 128, 192 at D = 64; each warp reads the
-// INT8 Q scale of its 16 rows, which lie in one of the quantizer's 128-row Q blocks) of one (batch, head);
+// Algorithm. A CTA owns 192 query rows, 64 per consumer warpgroup (each warp reads the INT8 Q scale of its 16
+// rows, which lie in one of the quantizer's 128-row Q blocks), of one (batch, head);
 // grid (ceil(Nq / rows), Hq, B), the last rows first so that causal's longest rows start first.
 //  - Producer (warpgroup 0, one thread, registers given back with setmaxnreg): TMA-loads Q once and then, per
 //    128-key stage, the K tile (int8, from the workspace) and the V tile (fp16: the input through its strides, or
 //    the workspace copy for bf16 input) into a kStages-deep ring; each load completes on its stage's "full"
 //    mbarrier; the stage is refilled once every consumer has released it on its "empty" mbarrier.
-//  - Consumers (warpgroups 1 to 2 or 3, 64 query rows each, taking turns at the tensor cores): per stage
+//  - Consumers (warpgroups 1 to 3, 64 query rows each; at D = 64 taking turns at the tensor cores and overlapping
+//    a tile's softmax with the previous tile's P.V, at D = 128 one product after the other, see kOverlap): per stage
 //      S_int(64x128) = Q_int8 K_int8^T    wgmma m64n128k32 .s32.s8.s8, both operands in shared memory (exact)
 //      per 64-key half (one INT8 K block, one K scale = numerics::kKeyTile): t = float(S_int) * (q_scale *
 //      k_scale), masking, base-2 online softmax, P rounded to fp16 (flash_tile.cuh, as the sm80 kernel)
@@ -23,7 +24,7 @@
 // Counts per (batch, head): FLOPs = 4 * Nq * Nk * D (half INT8 Q.K^T, half FP16 P.V; about half with causal when
 // Nq == Nk). Minimum bytes = Nq*D + Nk*D (int8 Q, K) + 2*Nk*D (V) + 2*Nq*D (out) (+ scales, LSE); K and V are read
 // once per CTA (128 or 192 query rows; L2 serves the repeats).
-// Shared memory: rows*D (Q) + kStages * (128*D (K) + 128*2*(D + 64) (V and a panel of ones)) = 208 KiB (D = 128)
+// Shared memory: 192*D (Q) + kStages * (128*D (K) + 128*2*(D + 64) (V and a panel of ones)) = 216 KiB (D = 128)
 // or 132 KiB (D = 64) with 3 stages, plus the barriers and 1 KiB of alignment slack.
 #include <cuda.h>
 #include <cuda_runtime.h>
@@ -49,12 +50,16 @@ namespace nx = sageval::numerics;
 
 constexpr int kBlockN = 128;  // keys per pipeline stage: two K blocks (two K scales)
 constexpr int kStages = 3;
-// Consumer warpgroups of 64 query rows each: two at D = 128 (each holds O, S and P in up to 240 registers),
-// three at D = 64, whose softmax costs twice as much per tensor-core cycle: a third warp per scheduler hides more
-// of the exponentials' latency (FlashAttention-3 tiles head dim 64 the same way, 192 x 128), and its smaller O
-// fits the 160 registers each of three consumers can have.
+// Consumer warpgroups of 64 query rows each, three: the softmax, issued by the consumers, bounds the kernel, and a
+// third warp per scheduler hides more of its latency (FlashAttention-3 tiles head dim 64 the same way, 192 x 128).
+// Each of three consumers can have 160 registers. At D = 64 that holds O (36 with the row sums), S (64) and the P
+// of the previous tile (32) at once, so a consumer overlaps its own products (kOverlap: Q.K^T of tile j issued
+// with P.V of tile j - 1, the softmax of j running while that P.V does). At D = 128 O alone is 68 registers: a
+// consumer runs Q.K^T, softmax, P.V one after the other and the other two consumers keep the tensor cores busy.
 template <int D>
-constexpr int kConsumers = D == 64 ? 3 : 2;
+constexpr int kConsumers = 3;
+template <int D>
+constexpr bool kOverlap = D == 64;
 template <int D>
 constexpr int kBlockM = 64 * kConsumers<D>;  // query rows per CTA
 template <int D>
@@ -65,7 +70,7 @@ constexpr int kThreads = 128 * (1 + kConsumers<D>);
 // setmaxnreg.inc blocks until the registers it asks for are free, so the two must fit in that.
 constexpr int kProducerRegisters = 24;
 template <int D>
-constexpr int kConsumerRegisters = D == 64 ? 160 : 240;
+constexpr int kConsumerRegisters = 160;
 template <int D>
 constexpr bool registers_fit() {
   constexpr int at_launch = kThreads<D> * (65536 / kThreads<D> / 8 * 8);
@@ -300,7 +305,8 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
   const float q_scale =
       rows_in_workspace ? p.q_scale[nx::q_scale_slot(static_cast<int64_t>(bhq) * p.len_q_padded + wrow0)] : 0.0f;
   const uint32_t q_address = sm80::smem_u32(sm.q) + consumer * 64 * D;
-  // Turns at the tensor cores, round robin: consumer c waits on barrier 1 + c, then signals the next one's.
+  // Turns at the tensor cores (kOverlap only), round robin: consumer c waits on barrier 1 + c, then signals the
+  // next one's.
   const int my_turn = 1 + consumer, next_turn = 1 + (consumer + 1) % kConsumers<D>;
   constexpr int kOnesWritten = 1 + kConsumers<D>;  // the barrier after the ones panels
 
@@ -368,8 +374,8 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
 
   // The tiles this warpgroup computes: none when its rows are all past len_q (padding of the last CTA) and, causal,
   // none past its last row's diagonal (with 192-row CTAs a warpgroup's rows end up to 128 keys before the CTA's
-  // last tile). It still takes every later turn and releases every later stage (the loop after its last tile), so the turn ring and
-  // the producer's ring run as if it computed them.
+  // last tile). It still takes every later turn and releases every later stage (the loops after its last tile),
+  // so the turn ring and the producer's ring run as if it computed them.
   int my_tiles = row_first >= p.len_q ? 0 : n_tiles;
   if (kCausal) my_tiles = min(my_tiles, max(0, (row_first + 64 + diag + kBlockN - 1) / kBlockN));
   const bool last_consumer = consumer == kConsumers<D> - 1;
@@ -377,46 +383,9 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
   write_ones_panels(sm, threadIdx.x - 128);
   sm90::fence_proxy_async_shared();  // ordinary stores, read next by the tensor cores
   sm90::named_barrier_sync(kOnesWritten, 128 * kConsumers<D>);  // every consumer's ones are written
-  if (n_tiles > 0 && last_consumer) sm90::named_barrier_arrive(1, 256);  // consumer 0 takes the first turn
-  if (my_tiles > 0) {
-    sm90::mbarrier_wait(&sm.q_full, 0);
-    sm90::mbarrier_wait(&sm.k_full[0], 0);
-    sm90::named_barrier_sync(my_turn, 256);
-    sm90::wgmma_fence();
-    issue_qk(0);
-    sm90::wgmma_commit();
-    sm90::named_barrier_arrive(next_turn, 256);
-    sm90::wgmma_wait<0>();
-    sm90::fence_operands(sacc);
-    float ks[2];
-    k_scales(0, ks);
-    softmax(0, ks, std::true_type{});  // O is still zero: no rescale
-    pack_p(t, pp);
-    sm90::fence_operands(pp);  // the P registers are final before the next turn's wgmma.fence
-  }
-  // One turn of the main loop: Q.K^T of tile j and P.V of tile j - 1 issued together; the softmax of j overlaps
-  // that P.V and the other warpgroups' turns.
-  auto step = [&](int j, auto mask) {
-    const int s = j % kStages, prev = (j - 1) % kStages;
-    float ks[2];
-    k_scales(j, ks);
-    sm90::mbarrier_wait(&sm.k_full[s], (j / kStages) & 1);
-    sm90::mbarrier_wait(&sm.v_full[prev], ((j - 1) / kStages) & 1);
-    sm90::named_barrier_sync(my_turn, 256);
-    sm90::wgmma_fence();
-    issue_qk(s);
-    sm90::wgmma_commit();
-    issue_pv(prev);
-    sm90::wgmma_commit();
-    sm90::named_barrier_arrive(next_turn, 256);
-    sm90::wgmma_wait<1>();
-    sm90::fence_operands(sacc);
-    softmax(j, ks, mask);
-    sm90::wgmma_wait<0>();
-    sm90::fence_operands(acc);
-    __syncwarp();  // every lane's reads of the stage (its K scales) happen before lane 0 releases it
-    if (lane == 0) sm90::mbarrier_arrive(&sm.empty[prev]);
-    // Once a row's max settles, alpha is 1 tile after tile: skip the rescale when it is 1 for the warp's rows.
+  // Rescales O and its row sums by alpha once no P.V that accumulates into them is in flight. Once a row's max
+  // settles, alpha is 1 tile after tile: skipped when it is 1 for all the warp's rows.
+  auto rescale_o = [&] {
     if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
 #pragma unroll
       for (int db = 0; db < D / 8 + 1; ++db) {
@@ -426,37 +395,118 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
         o[db][3] *= alpha[1];
       }
     }
-    pack_p(t, pp);  // only now: the P.V that read the previous P has completed
-    sm90::fence_operands(acc);  // rescaled O and the new P are in place before the next turn's wgmma.fence
-    sm90::fence_operands(pp);
   };
-  for (int j = 1; j < my_tiles; ++j) {
-    if (j < first_masked) step(j, std::false_type{});
-    else step(j, std::true_type{});
-  }
-  // Turns 0 to n_tiles: turn j issues Q.K^T of tile j and P.V of tile j - 1. Every consumer's barrier counts one
-  // arrival per turn it syncs, so the last consumer's final turn signals nobody (consumer 0's first turn took the
-  // arrival before the loop).
-  if (my_tiles > 0) {
-    const int last = (my_tiles - 1) % kStages;
-    sm90::mbarrier_wait(&sm.v_full[last], ((my_tiles - 1) / kStages) & 1);
-    sm90::named_barrier_sync(my_turn, 256);
-    sm90::wgmma_fence();
-    issue_pv(last);
-    sm90::wgmma_commit();
-    if (!last_consumer || my_tiles < n_tiles) sm90::named_barrier_arrive(next_turn, 256);
-    sm90::wgmma_wait<0>();
-    sm90::fence_operands(acc);
-    __syncwarp();
-    if (lane == 0) sm90::mbarrier_arrive(&sm.empty[last]);
-  }
-  // The turns after this warpgroup's last tile: pass the turn on and release tile j - 1's stage once it has been
-  // filled (its full barrier is then in that tile's phase, so the arrival counts for that tile's release).
-  for (int j = my_tiles > 0 ? my_tiles + 1 : 0; j <= n_tiles && n_tiles > 0; ++j) {
-    if (j > 0) sm90::mbarrier_wait(&sm.k_full[(j - 1) % kStages], ((j - 1) / kStages) & 1);
-    sm90::named_barrier_sync(my_turn, 256);
-    if (!last_consumer || j < n_tiles) sm90::named_barrier_arrive(next_turn, 256);
-    if (j > 0 && lane == 0) sm90::mbarrier_arrive(&sm.empty[(j - 1) % kStages]);
+  if constexpr (kOverlap<D>) {
+    if (n_tiles > 0 && last_consumer) sm90::named_barrier_arrive(1, 256);  // consumer 0 takes the first turn
+    if (my_tiles > 0) {
+      sm90::mbarrier_wait(&sm.q_full, 0);
+      sm90::mbarrier_wait(&sm.k_full[0], 0);
+      sm90::named_barrier_sync(my_turn, 256);
+      sm90::wgmma_fence();
+      issue_qk(0);
+      sm90::wgmma_commit();
+      sm90::named_barrier_arrive(next_turn, 256);
+      sm90::wgmma_wait<0>();
+      sm90::fence_operands(sacc);
+      float ks[2];
+      k_scales(0, ks);
+      softmax(0, ks, std::true_type{});  // O is still zero: no rescale
+      pack_p(t, pp);
+      sm90::fence_operands(pp);  // the P registers are final before the next turn's wgmma.fence
+    }
+    // One turn of the main loop: Q.K^T of tile j and P.V of tile j - 1 issued together; the softmax of j overlaps
+    // that P.V and the other warpgroups' turns.
+    auto step = [&](int j, auto mask) {
+      const int s = j % kStages, prev = (j - 1) % kStages;
+      float ks[2];
+      k_scales(j, ks);
+      sm90::mbarrier_wait(&sm.k_full[s], (j / kStages) & 1);
+      sm90::mbarrier_wait(&sm.v_full[prev], ((j - 1) / kStages) & 1);
+      sm90::named_barrier_sync(my_turn, 256);
+      sm90::wgmma_fence();
+      issue_qk(s);
+      sm90::wgmma_commit();
+      issue_pv(prev);
+      sm90::wgmma_commit();
+      sm90::named_barrier_arrive(next_turn, 256);
+      sm90::wgmma_wait<1>();
+      sm90::fence_operands(sacc);
+      softmax(j, ks, mask);
+      sm90::wgmma_wait<0>();
+      sm90::fence_operands(acc);
+      __syncwarp();  // every lane's reads of the stage (its K scales) happen before lane 0 releases it
+      if (lane == 0) sm90::mbarrier_arrive(&sm.empty[prev]);
+      rescale_o();
+      pack_p(t, pp);  // only now: the P.V that read the previous P has completed
+      sm90::fence_operands(acc);  // rescaled O and the new P are in place before the next turn's wgmma.fence
+      sm90::fence_operands(pp);
+    };
+    for (int j = 1; j < my_tiles; ++j) {
+      if (j < first_masked) step(j, std::false_type{});
+      else step(j, std::true_type{});
+    }
+    // Turns 0 to n_tiles: turn j issues Q.K^T of tile j and P.V of tile j - 1. Every consumer's barrier counts one
+    // arrival per turn it syncs, so the last consumer's final turn signals nobody (consumer 0's first turn took the
+    // arrival before the loop).
+    if (my_tiles > 0) {
+      const int last = (my_tiles - 1) % kStages;
+      sm90::mbarrier_wait(&sm.v_full[last], ((my_tiles - 1) / kStages) & 1);
+      sm90::named_barrier_sync(my_turn, 256);
+      sm90::wgmma_fence();
+      issue_pv(last);
+      sm90::wgmma_commit();
+      if (!last_consumer || my_tiles < n_tiles) sm90::named_barrier_arrive(next_turn, 256);
+      sm90::wgmma_wait<0>();
+      sm90::fence_operands(acc);
+      __syncwarp();
+      if (lane == 0) sm90::mbarrier_arrive(&sm.empty[last]);
+    }
+    // The turns after this warpgroup's last tile: pass the turn on and release tile j - 1's stage once it has been
+    // filled (its full barrier is then in that tile's phase, so the arrival counts for that tile's release).
+    for (int j = my_tiles > 0 ? my_tiles + 1 : 0; j <= n_tiles && n_tiles > 0; ++j) {
+      if (j > 0) sm90::mbarrier_wait(&sm.k_full[(j - 1) % kStages], ((j - 1) / kStages) & 1);
+      sm90::named_barrier_sync(my_turn, 256);
+      if (!last_consumer || j < n_tiles) sm90::named_barrier_arrive(next_turn, 256);
+      if (j > 0 && lane == 0) sm90::mbarrier_arrive(&sm.empty[(j - 1) % kStages]);
+    }
+  } else {
+    // One tile at a time: Q.K^T, the softmax, P.V (its P in registers while S is free), then the stage is
+    // released. The consumers take no turns: each issues when ready and the tensor cores serve them in order.
+    if (my_tiles > 0) sm90::mbarrier_wait(&sm.q_full, 0);
+    auto tile = [&](int j, auto mask) {
+      const int s = j % kStages;
+      float ks[2];
+      k_scales(j, ks);
+      sm90::mbarrier_wait(&sm.k_full[s], (j / kStages) & 1);
+      sm90::wgmma_fence();
+      issue_qk(s);
+      sm90::wgmma_commit();
+      sm90::wgmma_wait<0>();
+      sm90::fence_operands(sacc);
+      softmax(j, ks, mask);
+      rescale_o();
+      pack_p(t, pp);
+      sm90::fence_operands(acc);
+      sm90::fence_operands(pp);
+      sm90::mbarrier_wait(&sm.v_full[s], (j / kStages) & 1);
+      sm90::wgmma_fence();
+      issue_pv(s);
+      sm90::wgmma_commit();
+      sm90::wgmma_wait<0>();
+      sm90::fence_operands(acc);
+      __syncwarp();  // every lane's reads of the stage happen before lane 0 releases it
+      if (lane == 0) sm90::mbarrier_arrive(&sm.empty[s]);
+    };
+    for (int j = 0; j < my_tiles; ++j) {
+      if (j < first_masked) tile(j, std::false_type{});
+      else tile(j, std::true_type{});
+    }
+    // The stages after this warpgroup's last tile: released once filled (the full barrier is then in that tile's
+    // phase, so the arrival counts for that tile's release).
+    for (int j = my_tiles; j < n_tiles; ++j) {
+      sm90::mbarrier_wait(&sm.k_full[j % kStages], (j / kStages) & 1);
+      if (lane == 0) sm90::mbarrier_arrive(&sm.empty[j % kStages]);
+    }
   }
 
   char* og = p.out + b * p.os.batch + h * p.os.head;
