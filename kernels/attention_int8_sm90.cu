@@ -23,7 +23,7 @@
 //
 // Counts per (batch, head): FLOPs = 4 * Nq * Nk * D (half INT8 Q.K^T, half FP16 P.V; about half with causal when
 // Nq == Nk). Minimum bytes = Nq*D + Nk*D (int8 Q, K) + 2*Nk*D (V) + 2*Nq*D (out) (+ scales, LSE); K and V are read
-// once per CTA (128 or 192 query rows; L2 serves the repeats).
+// once per CTA (192 query rows; L2 serves the repeats).
 // Shared memory: 192*D (Q) + kStages * (128*D (K) + 128*2*(D + 64) (V and a panel of ones)) = 216 KiB (D = 128)
 // or 132 KiB (D = 64) with 3 stages, plus the barriers and 1 KiB of alignment slack.
 #include <cuda.h>
@@ -66,7 +66,7 @@ template <int D>
 constexpr int kThreads = 128 * (1 + kConsumers<D>);
 // Registers per thread after setmaxnreg: the producer gives back down to kProducerRegisters, the consumers take the
 // most that frees (multiples of 8). The CTA holds what its launch gave it, kThreads times the per-thread count
-// ptxas may use under __launch_bounds__ (65536 / kThreads rounded down to 8: 168 at 384 threads, 128 at 512), and
+// ptxas may use under __launch_bounds__ (65536 / kThreads rounded down to 8: 128 at 512 threads), and
 // setmaxnreg.inc blocks until the registers it asks for are free, so the two must fit in that.
 constexpr int kProducerRegisters = 24;
 template <int D>
@@ -115,6 +115,8 @@ template <int D>
 constexpr int smem_bytes() {
   return static_cast<int>(sizeof(SharedStorage<D>)) + 1024;  // slack to align the start to 1024 bytes
 }
+static_assert(smem_bytes<64>() <= 232448 && smem_bytes<128>() <= 232448,
+              "a CTA's shared memory within the 227 KiB a Hopper CTA may opt in to");
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 // Descriptors of the three operands. Q and K: K-major int8 rows of D bytes (D = 128: 128-byte swizzle, 8-row
@@ -191,7 +193,7 @@ __device__ __forceinline__ T half_row_max(const T (&v)[kScoreBlocks * 4], int i,
 // rowmax(t * dq)) (the rounded multiply is monotone, so the max of the products is the product of the max, one
 // multiply per row); P = exp2(t * dq - m'), one fused multiply-add (the emulation rounds t * dq first: a
 // rounding-level difference); on exit t holds P in fp32, rounded to fp16 when packed. Only t, m, alpha are written
-// (no register an in-flight wgmma reads), so it overlaps the P.V of the previous tile.
+// (no register an in-flight wgmma reads), so with kOverlap it runs while the previous tile's P.V does.
 __device__ __forceinline__ void softmax_step(float (&t)[kScoreBlocks][4], const float (&dq)[2], float (&m)[2],
                                              float (&alpha)[2]) {
   const auto& flat = reinterpret_cast<const float(&)[kScoreBlocks * 4]>(t);
@@ -308,7 +310,7 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
   // Turns at the tensor cores (kOverlap only), round robin: consumer c waits on barrier 1 + c, then signals the
   // next one's.
   const int my_turn = 1 + consumer, next_turn = 1 + (consumer + 1) % kConsumers<D>;
-  constexpr int kOnesWritten = 1 + kConsumers<D>;  // the barrier after the ones panels
+  constexpr int kOnesWritten = 1 + kConsumers<D>;  // the barrier after the ones panels (after the turns' ids)
 
   // O (D columns) and, in the 8 columns after it, the row sums l of P (o[D / 8][0] for row g, [2] for g + 8).
   float o[D / 8 + 1][4];
@@ -341,10 +343,10 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
     }
   };
   // Scores of tile j in base-2 units, masked when `mask` (only the tiles from `first_masked` on pay for it), and
-  // the softmax step in place into t; O and P are not touched (a P.V reading them may be in flight: ptxas
+  // the softmax step in place into t; O and P are not touched (with kOverlap a P.V reading them is in flight: ptxas
   // serialises every wgmma when registers an in-flight wgmma reads are rewritten, warning C7513).
   float t[kScoreBlocks][4];  // scores, then P, of the tile in the softmax
-  // The K scales of tile j (two K blocks), loaded before the waits of its turn so that their latency hides there.
+  // The K scales of tile j (two K blocks), loaded before the waits for its stage so that their latency hides there.
   auto k_scales = [&](int j, float (&ks)[2]) {
     ks[0] = k_scale[min(2 * j, p.k_blocks - 1)];  // a half past the last K block is fully masked
     ks[1] = k_scale[min(2 * j + 1, p.k_blocks - 1)];
@@ -374,8 +376,8 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
 
   // The tiles this warpgroup computes: none when its rows are all past len_q (padding of the last CTA) and, causal,
   // none past its last row's diagonal (with 192-row CTAs a warpgroup's rows end up to 128 keys before the CTA's
-  // last tile). It still takes every later turn and releases every later stage (the loops after its last tile),
-  // so the turn ring and the producer's ring run as if it computed them.
+  // last tile). It still releases every later stage (and, with kOverlap, takes every later turn) in the loops after
+  // its last tile, so the producer's ring (and the turn ring) run as if it computed them.
   int my_tiles = row_first >= p.len_q ? 0 : n_tiles;
   if (kCausal) my_tiles = min(my_tiles, max(0, (row_first + 64 + diag + kBlockN - 1) / kBlockN));
   const bool last_consumer = consumer == kConsumers<D> - 1;

@@ -289,7 +289,7 @@ __device__ __forceinline__ void fence_operands(uint32_t (&r)[N][M]) {
 }
 
 // Named barriers (PTX ISA 9.7.13.1, bar.sync / bar.arrive): `threads` threads in all, some waiting (sync), some
-// only signalling (arrive). The attention kernel's consumer warpgroups take turns at the tensor cores with them.
+// only signalling (arrive). The attention kernel's consumer warpgroups take turns at the tensor cores with them at head dim 64.
 __device__ __forceinline__ void named_barrier_sync(int id, int threads) {
   asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }

@@ -20,10 +20,6 @@ cp build-gpu/bench/sageval_attention_bench /tmp/ab/change
 # The change's sm90 kernel (D 128, fp16, not causal): instruction mix and highest register.
 sm90_sass_mix
 cp "$OUTDIR/sm90_d128.sass" /tmp/ab/sm90_d128.sass
-# Whether the softmax overlaps the warpgroup's own P.V: exponentials issued between the wait for Q.K^T
-# (DEPBAR.LE gsb0, 0x1) and the wait for the P.V (0x0), per main-loop turn.
-echo "MUFU.EX2 between the two waits of each turn: $(awk '/DEPBAR.LE gsb0, 0x1/{n=0;on=1} on&&/MUFU.EX2/{n++}
-  /DEPBAR.LE gsb0, 0x0/{if(on)printf "%d ", n; on=0}' /tmp/ab/sm90_d128.sass)"
 build_baseline sageval_attention_bench /tmp/ab/baseline || exit 1
 for round in $(seq "${ROUNDS:-2}"); do
   for side in baseline change; do

@@ -44,7 +44,7 @@ run_kernel_tests() {
 }
 # The sm90 kernel's SASS (D = 128, fp16, not causal) into $OUTDIR/sm90_d128.sass, then one line: its instruction
 # count, the highest register it names (after setmaxnreg.inc the consumers may use more than the launch bound's
-# 168) and its instruction mix, most frequent first (tensor HGMMA/IGMMA, SFU MUFU, conversions at a glance).
+# 128) and its instruction mix, most frequent first (tensor HGMMA/IGMMA, SFU MUFU, conversions at a glance).
 sm90_sass_mix() {
   local obj=build-gpu/kernels/CMakeFiles/sageval_kernels.dir/attention_int8_sm90.cu.o sass="$OUTDIR/sm90_d128.sass"
   [ -f "$obj" ] || { echo "no $obj"; return 1; }

@@ -319,9 +319,8 @@ TEST_P(Fp16DecodeKernel, AgreesWithThePrefillKernel) {
 }
 
 TEST(Fp16DecodeKernel, TakesAtMost16QueryRowsPerKvHead) {
-#ifndef SAGEVAL_WITH_CUDA_KERNELS
-  GTEST_SKIP() << "built without the CUDA kernels";
-#else
+  if (const std::string why = why_no_cuda_kernels(); !why.empty()) GTEST_SKIP() << why;
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
   SAGEVAL_REQUIRE_GPU("fp16");
   kernels::AttentionProblem p;
   p.batch = 1;

@@ -10,6 +10,8 @@
 
 #include <ATen/ATen.h>
 
+#include "support/suite_settings.h"
+
 #ifdef SAGEVAL_WITH_CUDA_KERNELS
 #include <ATen/cuda/CUDAContext.h>
 
@@ -19,12 +21,17 @@
 namespace sageval::testing {
 namespace {
 
-#ifdef SAGEVAL_WITH_CUDA_KERNELS
-// Empty on a compute capability 9.0 device, else why these tests cannot run here.
+// Empty on a compute capability 9.0 device with sm_90a code in this build, else why these tests cannot run here.
 std::string why_not_sm90() {
-  if (!at::hasCUDA()) return "no CUDA device visible to libtorch";
+  if (std::string why = why_no_cuda_kernels(); !why.empty()) return why;
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
   return kernels::sm90_selftests_unavailable();
+#else
+  return {};  // not reached: a build without the kernels has a reason above
+#endif
 }
+
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
 
 // The 64 x 128 product from the device equals the CPU's, element for element.
 void expect_exact(const at::Tensor& device_result, const at::Tensor& expected) {
@@ -38,10 +45,8 @@ void expect_exact(const at::Tensor& device_result, const at::Tensor& expected) {
 class Sm90Wgmma : public ::testing::TestWithParam<int> {};
 
 TEST_P(Sm90Wgmma, Int8ProductsAreExact) {
-#ifndef SAGEVAL_WITH_CUDA_KERNELS
-  GTEST_SKIP() << "this build has no CUDA kernels (libtorch without CUDA)";
-#else
   if (const std::string why = why_not_sm90(); !why.empty()) GTEST_SKIP() << why;
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
   const int k_steps = GetParam();
   at::Generator gen = at::detail::createCPUGenerator(100 + k_steps);
   auto int8 = at::TensorOptions().dtype(at::kChar);
@@ -59,10 +64,8 @@ TEST_P(Sm90Wgmma, Int8ProductsAreExact) {
 }
 
 TEST_P(Sm90Wgmma, Fp16ProductsFromRegistersAreExact) {
-#ifndef SAGEVAL_WITH_CUDA_KERNELS
-  GTEST_SKIP() << "this build has no CUDA kernels (libtorch without CUDA)";
-#else
   if (const std::string why = why_not_sm90(); !why.empty()) GTEST_SKIP() << why;
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
   const int k_steps = GetParam();
   at::Generator gen = at::detail::createCPUGenerator(200 + k_steps);
   // Small integers, so every product and every FP32 partial sum is exact whatever the summation order.
@@ -81,10 +84,8 @@ TEST_P(Sm90Wgmma, Fp16ProductsFromRegistersAreExact) {
 class Sm90Tma : public ::testing::TestWithParam<std::pair<int, int>> {};
 
 TEST_P(Sm90Tma, LoadsTheBoxAndZeroFillsPastTheEdge) {
-#ifndef SAGEVAL_WITH_CUDA_KERNELS
-  GTEST_SKIP() << "this build has no CUDA kernels (libtorch without CUDA)";
-#else
   if (const std::string why = why_not_sm90(); !why.empty()) GTEST_SKIP() << why;
+#ifdef SAGEVAL_WITH_CUDA_KERNELS
   const auto [x, y] = GetParam();
   at::Generator gen = at::detail::createCPUGenerator(300);
   const at::Tensor src = at::randint(-128, 128, {200, 112}, gen, at::TensorOptions().dtype(at::kChar));
