@@ -56,27 +56,19 @@ constexpr int kStages = 3;
 // of the previous tile (32) at once, so a consumer overlaps its own products (kOverlap: Q.K^T of tile j issued
 // with P.V of tile j - 1, the softmax of j running while that P.V does). At D = 128 O alone is 68 registers: a
 // consumer runs Q.K^T, softmax, P.V one after the other and the other two consumers keep the tensor cores busy.
-template <int D>
 constexpr int kConsumers = 3;
 template <int D>
 constexpr bool kOverlap = D == 64;
-template <int D>
-constexpr int kBlockM = 64 * kConsumers<D>;  // query rows per CTA
-template <int D>
-constexpr int kThreads = 128 * (1 + kConsumers<D>);
+constexpr int kBlockM = 64 * kConsumers;  // query rows per CTA
+constexpr int kThreads = 128 * (1 + kConsumers);
 // Registers per thread after setmaxnreg: the producer gives back down to kProducerRegisters, the consumers take the
 // most that frees (multiples of 8). The CTA holds what its launch gave it, kThreads times the per-thread count
 // ptxas may use under __launch_bounds__ (65536 / kThreads rounded down to 8: 128 at 512 threads), and
 // setmaxnreg.inc blocks until the registers it asks for are free, so the two must fit in that.
 constexpr int kProducerRegisters = 24;
-template <int D>
 constexpr int kConsumerRegisters = 160;
-template <int D>
-constexpr bool registers_fit() {
-  constexpr int at_launch = kThreads<D> * (65536 / kThreads<D> / 8 * 8);
-  return 128 * kProducerRegisters + 128 * kConsumers<D> * kConsumerRegisters<D> <= at_launch;
-}
-static_assert(registers_fit<64>() && registers_fit<128>(), "the warpgroups' registers after setmaxnreg fit the CTA's");
+static_assert(128 * kProducerRegisters + 128 * kConsumers * kConsumerRegisters <= kThreads * (65536 / kThreads / 8 * 8),
+              "the warpgroups' registers after setmaxnreg fit the CTA's");
 [[maybe_unused]] constexpr int kScoreBlocks = kBlockN / 8;  // 8-key column blocks of a stage's scores (accumulator layout)
 static_assert(nx::kKBlockRows == 64 && nx::kKeyTile == 64 && kBlockN == 2 * nx::kKBlockRows,
               "a stage is two K blocks; the softmax steps over them one by one, as the emulation does");
@@ -89,7 +81,7 @@ constexpr int kVPanels = D / 64 + 1;
 
 template <int D>
 struct SharedStorage {
-  int8_t q[kBlockM<D> * D];
+  int8_t q[kBlockM * D];
   int8_t k[kStages][kBlockN * D];
   uint16_t v[kStages][kVPanels<D> * kBlockN * 64];
   uint64_t q_full;
@@ -136,7 +128,7 @@ __device__ __forceinline__ uint64_t v_operand(uint32_t address) {
 template <int D>
 __device__ __forceinline__ void write_ones_panels(SharedStorage<D>& sm, int consumer_thread) {
   constexpr uint32_t kOnes = 0x3C003C00u;  // two fp16 1.0
-  for (int i = consumer_thread; i < kStages * kBlockN; i += 128 * kConsumers<D>) {
+  for (int i = consumer_thread; i < kStages * kBlockN; i += 128 * kConsumers) {
     const int stage = i / kBlockN, r = i % kBlockN;
     uint4* chunk = reinterpret_cast<uint4*>(sm.v[stage] + (D / 64) * kBlockN * 64 + r * 64 + (r % 8) * 8);
     *chunk = make_uint4(kOnes, kOnes, kOnes, kOnes);
@@ -242,7 +234,7 @@ __device__ __forceinline__ void pack_p(const float (&t)[kScoreBlocks][4], uint32
 #endif
 
 template <int D, bool kBf16, bool kCausal>
-__global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(const __grid_constant__ Sm90Params p) {
+__global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const __grid_constant__ Sm90Params p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ char smem_raw[];
   const uint32_t raw = sm80::smem_u32(smem_raw);
@@ -253,12 +245,12 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
   const int b = blockIdx.z;
   const int hk = h / p.group;
   const int heads_kv = p.heads_q / p.group;
-  const int m0 = qblock * kBlockM<D>;
+  const int m0 = qblock * kBlockM;
   const int diag = p.len_k - p.len_q;
   const int bhq = b * p.heads_q + h;
   const int bhk = b * heads_kv + hk;
   int n_keys = p.len_k;
-  if (kCausal) n_keys = min(n_keys, m0 + kBlockM<D> + diag);
+  if (kCausal) n_keys = min(n_keys, m0 + kBlockM + diag);
   const int n_tiles = n_keys > 0 ? (n_keys + kBlockN - 1) / kBlockN : 0;
   // Through a shuffle from lane 0 so that ptxas knows it is the same in every lane of a warp: what derives from
   // it (the consumer's rows, tile count, loop bounds, the descriptors) can then live in uniform registers.
@@ -270,7 +262,7 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
     for (int s = 0; s < kStages; ++s) {
       sm90::mbarrier_init(&sm.k_full[s], 1);
       sm90::mbarrier_init(&sm.v_full[s], 1);
-      sm90::mbarrier_init(&sm.empty[s], 4 * kConsumers<D>);  // one arrival per consumer warp
+      sm90::mbarrier_init(&sm.empty[s], 4 * kConsumers);  // one arrival per consumer warp
     }
     sm90::fence_mbarrier_init();
   }
@@ -279,7 +271,7 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
   if (warpgroup == 0) {  // producer
     sm90::setmaxnreg_dec<kProducerRegisters>();
     if (threadIdx.x == 0 && n_tiles > 0) {
-      sm90::mbarrier_arrive_expect_tx(&sm.q_full, kBlockM<D> * D);
+      sm90::mbarrier_arrive_expect_tx(&sm.q_full, kBlockM * D);
       sm90::tma_load_3d(sm.q, &p.q_map, &sm.q_full, 0, m0, bhq);
       for (int j = 0; j < n_tiles; ++j) {
         const int s = j % kStages;
@@ -295,7 +287,7 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
     return;
   }
 
-  sm90::setmaxnreg_inc<kConsumerRegisters<D>>();
+  sm90::setmaxnreg_inc<kConsumerRegisters>();
   const int consumer = warpgroup - 1;
   const int warp = (threadIdx.x / 32) % 4;
   const int lane = threadIdx.x % 32;
@@ -309,8 +301,8 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
   const uint32_t q_address = sm80::smem_u32(sm.q) + consumer * 64 * D;
   // Turns at the tensor cores (kOverlap only), round robin: consumer c waits on barrier 1 + c, then signals the
   // next one's.
-  const int my_turn = 1 + consumer, next_turn = 1 + (consumer + 1) % kConsumers<D>;
-  constexpr int kOnesWritten = 1 + kConsumers<D>;  // the barrier after the ones panels (after the turns' ids)
+  const int my_turn = 1 + consumer, next_turn = 1 + (consumer + 1) % kConsumers;
+  constexpr int kOnesWritten = 1 + kConsumers;  // the barrier after the ones panels (after the turns' ids)
 
   // O (D columns) and, in the 8 columns after it, the row sums l of P (o[D / 8][0] for row g, [2] for g + 8).
   float o[D / 8 + 1][4];
@@ -380,11 +372,11 @@ __global__ void __launch_bounds__(kThreads<D>, 1) attention_int8_sm90_kernel(con
   // its last tile, so the producer's ring (and the turn ring) run as if it computed them.
   int my_tiles = row_first >= p.len_q ? 0 : n_tiles;
   if (kCausal) my_tiles = min(my_tiles, max(0, (row_first + 64 + diag + kBlockN - 1) / kBlockN));
-  const bool last_consumer = consumer == kConsumers<D> - 1;
+  const bool last_consumer = consumer == kConsumers - 1;
 
   write_ones_panels(sm, threadIdx.x - 128);
   sm90::fence_proxy_async_shared();  // ordinary stores, read next by the tensor cores
-  sm90::named_barrier_sync(kOnesWritten, 128 * kConsumers<D>);  // every consumer's ones are written
+  sm90::named_barrier_sync(kOnesWritten, 128 * kConsumers);  // every consumer's ones are written
   // Rescales O and its row sums by alpha once no P.V that accumulates into them is in flight. Once a row's max
   // settles, alpha is 1 tile after tile: skipped when it is 1 for all the warp's rows.
   auto rescale_o = [&] {
@@ -537,7 +529,7 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, const SageInt
   Sm90Params p{};
   p.q_map = make_tensor_map("the INT8 Q", CU_TENSOR_MAP_DATA_TYPE_UINT8, ws.q_int8,
                             {D, u64(lay.len_q_padded), u64(int64_t{pr.batch} * pr.heads_q)},
-                            {D, u64(int64_t{lay.len_q_padded} * D)}, {D, kBlockM<D>, 1}, int8_swizzle);
+                            {D, u64(int64_t{lay.len_q_padded} * D)}, {D, kBlockM, 1}, int8_swizzle);
   p.k_map = make_tensor_map("the INT8 K", CU_TENSOR_MAP_DATA_TYPE_UINT8, ws.k_int8,
                             {D, u64(lay.len_k_padded), u64(int64_t{pr.batch} * pr.heads_kv)},
                             {D, u64(int64_t{lay.len_k_padded} * D)}, {D, kBlockN, 1}, int8_swizzle);
@@ -575,8 +567,8 @@ void launch(const AttentionProblem& pr, const AttentionTensors& t, const SageInt
   p.len_q_padded = lay.len_q_padded;
   p.k_blocks = lay.k_blocks;
   p.sm_scale = pr.sm_scale;
-  const dim3 grid((pr.len_q + kBlockM<D> - 1) / kBlockM<D>, pr.heads_q, pr.batch);
-  kernel<<<grid, kThreads<D>, smem, stream>>>(p);
+  const dim3 grid((pr.len_q + kBlockM - 1) / kBlockM, pr.heads_q, pr.batch);
+  kernel<<<grid, kThreads, smem, stream>>>(p);
   SAGEVAL_CUDA_CHECK_LAUNCH();
 }
 
