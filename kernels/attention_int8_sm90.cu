@@ -299,9 +299,6 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   const float q_scale =
       rows_in_workspace ? p.q_scale[nx::q_scale_slot(static_cast<int64_t>(bhq) * p.len_q_padded + wrow0)] : 0.0f;
   const uint32_t q_address = sm80::smem_u32(sm.q) + consumer * 64 * D;
-  // Turns at the tensor cores (kOverlap only), round robin: consumer c waits on barrier 1 + c, then signals the
-  // next one's.
-  const int my_turn = 1 + consumer, next_turn = 1 + (consumer + 1) % kConsumers;
   constexpr int kOnesWritten = 1 + kConsumers;  // the barrier after the ones panels (after the turns' ids)
 
   // O (D columns) and, in the 8 columns after it, the row sums l of P (o[D / 8][0] for row g, [2] for g + 8).
@@ -372,7 +369,6 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   // its last tile, so the producer's ring (and the turn ring) run as if it computed them.
   int my_tiles = row_first >= p.len_q ? 0 : n_tiles;
   if (kCausal) my_tiles = min(my_tiles, max(0, (row_first + 64 + diag + kBlockN - 1) / kBlockN));
-  const bool last_consumer = consumer == kConsumers - 1;
 
   write_ones_panels(sm, threadIdx.x - 128);
   sm90::fence_proxy_async_shared();  // ordinary stores, read next by the tensor cores
@@ -391,6 +387,9 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     }
   };
   if constexpr (kOverlap<D>) {
+    // Turns at the tensor cores, round robin: consumer c waits on barrier 1 + c, then signals the next one's.
+    const int my_turn = 1 + consumer, next_turn = 1 + (consumer + 1) % kConsumers;
+    const bool last_consumer = consumer == kConsumers - 1;
     if (n_tiles > 0 && last_consumer) sm90::named_barrier_arrive(1, 256);  // consumer 0 takes the first turn
     if (my_tiles > 0) {
       sm90::mbarrier_wait(&sm.q_full, 0);
@@ -467,27 +466,27 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     // One tile at a time: Q.K^T, the softmax, P.V (its P in registers while S is free), then the stage is
     // released. The consumers take no turns: each issues when ready and the tensor cores serve them in order.
     if (my_tiles > 0) sm90::mbarrier_wait(&sm.q_full, 0);
+    // Once the stage's operand is in (its full barrier in tile j's phase): the product issued, completed, and its
+    // accumulators pinned before they are read.
+    auto run_product = [&](uint64_t* full, int j, auto issue, auto& accumulators) {
+      sm90::mbarrier_wait(full, (j / kStages) & 1);
+      sm90::wgmma_fence();
+      issue(j % kStages);
+      sm90::wgmma_commit();
+      sm90::wgmma_wait<0>();
+      sm90::fence_operands(accumulators);
+    };
     auto tile = [&](int j, auto mask) {
       const int s = j % kStages;
       float ks[2];
       k_scales(j, ks);
-      sm90::mbarrier_wait(&sm.k_full[s], (j / kStages) & 1);
-      sm90::wgmma_fence();
-      issue_qk(s);
-      sm90::wgmma_commit();
-      sm90::wgmma_wait<0>();
-      sm90::fence_operands(sacc);
+      run_product(&sm.k_full[s], j, issue_qk, sacc);
       softmax(j, ks, mask);
       rescale_o();
       pack_p(t, pp);
       sm90::fence_operands(acc);
       sm90::fence_operands(pp);
-      sm90::mbarrier_wait(&sm.v_full[s], (j / kStages) & 1);
-      sm90::wgmma_fence();
-      issue_pv(s);
-      sm90::wgmma_commit();
-      sm90::wgmma_wait<0>();
-      sm90::fence_operands(acc);
+      run_product(&sm.v_full[s], j, issue_pv, acc);
       __syncwarp();  // every lane's reads of the stage happen before lane 0 releases it
       if (lane == 0) sm90::mbarrier_arrive(&sm.empty[s]);
     };
