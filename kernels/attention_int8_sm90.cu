@@ -8,12 +8,13 @@
 //    128-key stage, the K tile (int8, from the workspace) and the V tile (fp16: the input through its strides, or
 //    the workspace copy for bf16 input) into a kStages-deep ring; each load completes on its stage's "full"
 //    mbarrier; the stage is refilled once every consumer has released it on its "empty" mbarrier.
-//  - Consumers (warpgroups 1 to 3, 64 query rows each; at D = 64 taking turns at the tensor cores and overlapping
-//    a tile's softmax with the previous tile's P.V, at D = 128 one product after the other, see kOverlap): per stage
+//  - Consumers (warpgroups 1 to 3, 64 query rows each, one product after the other; while one runs its softmax the
+//    others' products keep the tensor cores busy): per stage
 //      S_int(64x128) = Q_int8 K_int8^T    wgmma m64n128k32 .s32.s8.s8, both operands in shared memory (exact)
 //      per 64-key half (one INT8 K block, one K scale = numerics::kKeyTile): t = float(S_int) * (q_scale *
 //      k_scale), masking, base-2 online softmax, P rounded to fp16 (flash_tile.cuh, as the sm80 kernel)
-//      O(64xD) += P V                     wgmma m64nDk16 .f32.f16.f16, P from registers, V N-major in shared memory
+//      O(64xD) += P V                     wgmma m64nDk16 .f32.f16.f16, P from registers, V N-major in shared memory,
+//                                         one 16-key step at a time as its exponentials are done
 //    then release the stage. Epilogue as the sm80 kernel: O / l (x v_scale for bf16), LSE with the K-smoothing
 //    correction.
 //  Shared memory: 128-byte swizzle (64-byte for the 64-byte int8 rows of D = 64), written by TMA and read by
@@ -52,13 +53,9 @@ constexpr int kBlockN = 128;  // keys per pipeline stage: two K blocks (two K sc
 constexpr int kStages = 3;
 // Consumer warpgroups of 64 query rows each, three: the softmax, issued by the consumers, bounds the kernel, and a
 // third warp per scheduler hides more of its latency (FlashAttention-3 tiles head dim 64 the same way, 192 x 128).
-// Each of three consumers can have 160 registers. At D = 64 that holds O (36 with the row sums), S (64) and the P
-// of the previous tile (32) at once, so a consumer overlaps its own products (kOverlap: Q.K^T of tile j issued
-// with P.V of tile j - 1, the softmax of j running while that P.V does). At D = 128 O alone is 68 registers: a
-// consumer runs Q.K^T, softmax, P.V one after the other and the other two consumers keep the tensor cores busy.
+// Each of three consumers can have 160 registers: O (68 at D = 128 with the row sums), S (64) and P (32) of one
+// tile, not those of two, so a consumer does not overlap its own Q.K^T with its P.V.
 constexpr int kConsumers = 3;
-template <int D>
-constexpr bool kOverlap = D == 64;
 constexpr int kBlockM = 64 * kConsumers;  // query rows per CTA
 constexpr int kThreads = 128 * (1 + kConsumers);
 // Registers per thread after setmaxnreg: the producer gives back down to kProducerRegisters, the consumers take the
@@ -179,35 +176,30 @@ __device__ __forceinline__ T half_row_max(const T (&v)[kScoreBlocks * 4], int i,
   return r[0];
 }
 
-// One base-2 online-softmax step over a stage whose scores may be masked, in place. On entry t holds float(S_int)
-// of this lane's part of rows g and g + 8 (accumulator layout), -inf where masked; dq[h] is the dequantization
-// factor of half h (one K block each). The score is S_int * dq (base-2 units, numerics step 5); m' = max(m,
-// rowmax(t * dq)) (the rounded multiply is monotone, so the max of the products is the product of the max, one
-// multiply per row); P = exp2(t * dq - m'), one fused multiply-add (the emulation rounds t * dq first: a
-// rounding-level difference); on exit t holds P in fp32, rounded to fp16 when packed. Only t, m, alpha are written
-// (no register an in-flight wgmma reads), so with kOverlap it runs while the previous tile's P.V does.
-__device__ __forceinline__ void softmax_step(float (&t)[kScoreBlocks][4], const float (&dq)[2], float (&m)[2],
-                                             float (&alpha)[2]) {
+// The max half of a base-2 online-softmax step over a stage whose scores may be masked (the exponentials follow,
+// see `exponentials`). t holds float(S_int) of this lane's part of rows g and g + 8 (accumulator layout), -inf
+// where masked; dq[h] is the dequantization factor of half h (one K block each). The score is S_int * dq (base-2
+// units, numerics step 5); m' = max(m, rowmax(t * dq)) (the rounded multiply is monotone, so the max of the
+// products is the product of the max, one multiply per row).
+__device__ __forceinline__ void softmax_max(float (&t)[kScoreBlocks][4], const float (&dq)[2], float (&m)[2],
+                                            float (&alpha)[2], float (&nbase)[2]) {
   const auto& flat = reinterpret_cast<const float(&)[kScoreBlocks * 4]>(t);
-  float mx[2], nbase[2];
+  float mx[2];
 #pragma unroll
   for (int i = 0; i < 2; ++i)
     mx[i] = fmaxf(__fmul_rn(half_row_max(flat, i, 0), dq[0]), __fmul_rn(half_row_max(flat, i, 1), dq[1]));
   update_max(mx, m, alpha, nbase);
-#pragma unroll
-  for (int nb = 0; nb < kScoreBlocks; ++nb)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) t[nb][e] = exp2_ftz(fmaf(t[nb][e], dq[nb / (kScoreBlocks / 2)], nbase[e / 2]));
 }
 
-// The same step for a stage with no masked score, straight from the INT32 accumulator: the row maxima are taken
-// over the integers (float(S_int) is exact and monotone, so m' is the same float as softmax_step's) while the
-// conversions, independent of them, proceed; P is computed as in softmax_step, bit for bit. (Folding the
+// The same for a stage with no masked score, straight from the INT32 accumulator: the row maxima are taken over
+// the integers (float(S_int) is exact and monotone, so m' is the same float as softmax_max's) while the
+// conversions into t, independent of them, proceed. (Folding the
 // conversion's 1.5 * 2^23 offset into the FMA's addend saves an instruction per score but rounds that addend by
 // up to 0.75 * dq: measured on the H200, it broke the kernel-vs-emulation agreement on outlier inputs.)
-__device__ __forceinline__ void softmax_step_unmasked(const int32_t (&s)[kScoreBlocks * 4], float (&t)[kScoreBlocks][4],
-                                                      const float (&dq)[2], float (&m)[2], float (&alpha)[2]) {
-  float mx[2], nbase[2];
+__device__ __forceinline__ void softmax_max_unmasked(const int32_t (&s)[kScoreBlocks * 4], float (&t)[kScoreBlocks][4],
+                                                     const float (&dq)[2], float (&m)[2], float (&alpha)[2],
+                                                     float (&nbase)[2]) {
+  float mx[2];
 #pragma unroll
   for (int i = 0; i < 2; ++i)
     mx[i] = fmaxf(__fmul_rn(int_to_float_exact(half_row_max(s, i, 0)), dq[0]),
@@ -217,19 +209,53 @@ __device__ __forceinline__ void softmax_step_unmasked(const int32_t (&s)[kScoreB
 #pragma unroll
     for (int e = 0; e < 4; ++e) t[nb][e] = int_to_float_exact(s[nb * 4 + e]);
   update_max(mx, m, alpha, nbase);
+}
+
+// P = exp2(t * dq - m') of the 8-column blocks [kFirst, kFirst + kCount), in place: one fused multiply-add and
+// one SFU exponential per score (the emulation rounds t * dq first: a rounding-level difference); t then holds P
+// in fp32, rounded to fp16 when packed.
+template <int kFirst, int kCount>
+__device__ __forceinline__ void exponentials(float (&t)[kScoreBlocks][4], const float (&dq)[2], const float (&nbase)[2]) {
 #pragma unroll
-  for (int nb = 0; nb < kScoreBlocks; ++nb)
+  for (int nb = kFirst; nb < kFirst + kCount; ++nb)
 #pragma unroll
     for (int e = 0; e < 4; ++e) t[nb][e] = exp2_ftz(fmaf(t[nb][e], dq[nb / (kScoreBlocks / 2)], nbase[e / 2]));
 }
 
-// P rounded to fp16 and packed into the A fragment of the P.V product.
-__device__ __forceinline__ void pack_p(const float (&t)[kScoreBlocks][4], uint32_t (&p)[kScoreBlocks][2]) {
+// -inf for the scores of keys >= len_k and, causal, of keys > row + diag (flash_tile.cuh's mask_tile, the same
+// keys), over a whole stage of kBlockN keys from key0; row is this lane's row g (g + 8 is the other). Each row's
+// last visible key becomes a column bound once, so that each score costs one compare with a constant: fewer
+// registers than mask_tile's per-score key arithmetic, which made ptxas spill in the causal D = 128 kernels.
+template <bool kCausal>
+__device__ __forceinline__ void mask_scores(float (&t)[kScoreBlocks][4], int key0, int len_k, int row, int diag, int lane) {
+  int last[2];  // the last visible column (within the stage, minus this lane's column offset) of rows g, g + 8
 #pragma unroll
-  for (int nb = 0; nb < kScoreBlocks; ++nb) {
-    p[nb][0] = sm80::pack2<false>(t[nb][0], t[nb][1]);
-    p[nb][1] = sm80::pack2<false>(t[nb][2], t[nb][3]);
+  for (int i = 0; i < 2; ++i) {
+    const int last_key = kCausal ? min(len_k - 1, row + 8 * i + diag) : len_k - 1;
+    last[i] = last_key - key0 - 2 * (lane & 3);
   }
+#pragma unroll
+  for (int nb = 0; nb < kScoreBlocks; ++nb)
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      if (nb * 8 + (e & 1) > last[e / 2]) t[nb][e] = -INFINITY;
+}
+
+// f(std::integral_constant<int, I>) for I = kFirst .. kEnd - 1, in order.
+template <int kFirst, int kEnd, typename F>
+__device__ __forceinline__ void static_for(F&& f) {
+  if constexpr (kFirst < kEnd) {
+    f(std::integral_constant<int, kFirst>{});
+    static_for<kFirst + 1, kEnd>(f);
+  }
+}
+
+// P of blocks nb and nb + 1 (16 keys) rounded to fp16 and packed into the A fragment of one P.V step.
+__device__ __forceinline__ void pack_p(const float (&t)[kScoreBlocks][4], int nb, uint32_t (&a)[4]) {
+  a[0] = sm80::pack2<false>(t[nb][0], t[nb][1]);
+  a[1] = sm80::pack2<false>(t[nb][2], t[nb][3]);
+  a[2] = sm80::pack2<false>(t[nb + 1][0], t[nb + 1][1]);
+  a[3] = sm80::pack2<false>(t[nb + 1][2], t[nb + 1][3]);
 }
 #endif
 
@@ -299,7 +325,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   const float q_scale =
       rows_in_workspace ? p.q_scale[nx::q_scale_slot(static_cast<int64_t>(bhq) * p.len_q_padded + wrow0)] : 0.0f;
   const uint32_t q_address = sm80::smem_u32(sm.q) + consumer * 64 * D;
-  constexpr int kOnesWritten = 1 + kConsumers;  // the barrier after the ones panels (after the turns' ids)
+  constexpr int kOnesWritten = 1;  // named barrier: the ones panels are written
 
   // O (D columns) and, in the 8 columns after it, the row sums l of P (o[D / 8][0] for row g, [2] for g + 8).
   float o[D / 8 + 1][4];
@@ -308,7 +334,6 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   float(&acc)[D / 2 + 4] = reinterpret_cast<float(&)[D / 2 + 4]>(o);
   float m[2] = {-INFINITY, -INFINITY}, alpha[2];
   int32_t sacc[64];
-  uint32_t pp[kScoreBlocks][2];  // P of the tile whose P.V is issued next
 
   // The operands' descriptors, built once: a stage, k-step or 16-key step is an offset (descriptor_plus).
   const uint64_t q_desc = int8_operand<D>(q_address);
@@ -321,39 +346,31 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
     for (int ks = 1; ks < D / 32; ++ks)
       sm90::wgmma_m64n128k32_s8(sacc, sm90::descriptor_plus(q_desc, ks * 32), sm90::descriptor_plus(k_stage, ks * 32), true);
   };
-  auto issue_pv = [&](int stage) {
-    const uint64_t v_stage = sm90::descriptor_plus(v_desc, stage * static_cast<uint32_t>(sizeof(sm.v[0])));
-#pragma unroll
-    for (int kk = 0; kk < kBlockN / 16; ++kk) {
-      const uint32_t a[4] = {pp[2 * kk][0], pp[2 * kk][1], pp[2 * kk + 1][0], pp[2 * kk + 1][1]};
-      const uint64_t desc = sm90::descriptor_plus(v_stage, kk * 16 * 128);
-      if constexpr (D == 128) sm90::wgmma_m64n136k16_f16_rs_nmajor(acc, a, desc);
-      else sm90::wgmma_m64n72k16_f16_rs_nmajor(acc, a, desc);
-    }
+  // P.V over the stage's keys 16 * kk to 16 * kk + 15, that step's P (the A fragment) from registers.
+  auto issue_pv_step = [&](int stage, int kk, const uint32_t (&a)[4]) {
+    const uint64_t desc =
+        sm90::descriptor_plus(v_desc, stage * static_cast<uint32_t>(sizeof(sm.v[0])) + kk * 16 * 128);
+    if constexpr (D == 128) sm90::wgmma_m64n136k16_f16_rs_nmajor(acc, a, desc);
+    else sm90::wgmma_m64n72k16_f16_rs_nmajor(acc, a, desc);
   };
-  // Scores of tile j in base-2 units, masked when `mask` (only the tiles from `first_masked` on pay for it), and
-  // the softmax step in place into t; O and P are not touched (with kOverlap a P.V reading them is in flight: ptxas
-  // serialises every wgmma when registers an in-flight wgmma reads are rewritten, warning C7513).
   float t[kScoreBlocks][4];  // scores, then P, of the tile in the softmax
   // The K scales of tile j (two K blocks), loaded before the waits for its stage so that their latency hides there.
   auto k_scales = [&](int j, float (&ks)[2]) {
     ks[0] = k_scale[min(2 * j, p.k_blocks - 1)];  // a half past the last K block is fully masked
     ks[1] = k_scale[min(2 * j + 1, p.k_blocks - 1)];
   };
-  auto softmax = [&](int j, const float (&ks)[2], auto mask) {
-    const float dq[2] = {nx::dequant_scale(q_scale, ks[0]), nx::dequant_scale(q_scale, ks[1])};
+  // Scores of tile j into t (base-2 units once multiplied by dq), masked when `mask` (only the tiles from
+  // `first_masked` on pay for it), and the running max step (m, alpha, nbase), before any exponential.
+  auto scores_max = [&](int j, const float (&dq)[2], auto mask, float (&nbase)[2]) {
     if constexpr (decltype(mask)::value) {
 #pragma unroll
       for (int nb = 0; nb < kScoreBlocks; ++nb)
 #pragma unroll
         for (int e = 0; e < 4; ++e) t[nb][e] = int_to_float_exact(sacc[nb * 4 + e]);
-#pragma unroll
-      for (int half = 0; half < 2; ++half)
-        sm80::mask_tile(reinterpret_cast<float(&)[8][4]>(t[half * 8]), j * kBlockN + half * 64, p.len_k, kCausal, wrow0,
-                        diag, lane);
-      softmax_step(t, dq, m, alpha);
+      mask_scores<kCausal>(t, j * kBlockN, p.len_k, wrow0 + (lane >> 2), diag, lane);
+      softmax_max(t, dq, m, alpha, nbase);
     } else {
-      softmax_step_unmasked(sacc, t, dq, m, alpha);
+      softmax_max_unmasked(sacc, t, dq, m, alpha, nbase);
     }
   };
   // Tiles from `first_masked` on have keys past len_k or, causal, past some row's diagonal in this warpgroup.
@@ -365,8 +382,8 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
 
   // The tiles this warpgroup computes: none when its rows are all past len_q (padding of the last CTA) and, causal,
   // none past its last row's diagonal (with 192-row CTAs a warpgroup's rows end up to 128 keys before the CTA's
-  // last tile). It still releases every later stage (and, with kOverlap, takes every later turn) in the loops after
-  // its last tile, so the producer's ring (and the turn ring) run as if it computed them.
+  // last tile). It still releases every later stage after its last tile, so the producer's ring runs as if it
+  // computed them.
   int my_tiles = row_first >= p.len_q ? 0 : n_tiles;
   if (kCausal) my_tiles = min(my_tiles, max(0, (row_first + 64 + diag + kBlockN - 1) / kBlockN));
 
@@ -386,120 +403,53 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
       }
     }
   };
-  if constexpr (kOverlap<D>) {
-    // Turns at the tensor cores, round robin: consumer c waits on barrier 1 + c, then signals the next one's.
-    const int my_turn = 1 + consumer, next_turn = 1 + (consumer + 1) % kConsumers;
-    const bool last_consumer = consumer == kConsumers - 1;
-    if (n_tiles > 0 && last_consumer) sm90::named_barrier_arrive(1, 256);  // consumer 0 takes the first turn
-    if (my_tiles > 0) {
-      sm90::mbarrier_wait(&sm.q_full, 0);
-      sm90::mbarrier_wait(&sm.k_full[0], 0);
-      sm90::named_barrier_sync(my_turn, 256);
+  // One tile at a time: Q.K^T, the softmax, P.V (P in registers while S is free), then the stage is released.
+  // The consumers take no turns: each issues when ready and the tensor cores serve them in order, one consumer's
+  // softmax running while the others' products do. P.V goes one 16-key step at a time, each step issued as soon as
+  // its P is packed, so that it runs while the next step's exponentials do (O is rescaled before the first step,
+  // the max being the whole stage's; no register of a product in flight is written, so ptxas need not serialise).
+  // Measured on the H200 against one P.V per stage: 8-16% faster at D = 128 (2 and 4 parts gained less), and this
+  // path beat the turns with Q.K^T(j) overlapping P.V(j - 1) at D = 64 by 4-14% (scripts/device/NOTES.md).
+  if (my_tiles > 0) sm90::mbarrier_wait(&sm.q_full, 0);
+  auto tile = [&](int j, auto mask) {
+    const int s = j % kStages;
+    float ks[2], nbase[2];
+    k_scales(j, ks);
+    sm90::mbarrier_wait(&sm.k_full[s], (j / kStages) & 1);
+    sm90::wgmma_fence();
+    issue_qk(s);
+    sm90::wgmma_commit();
+    sm90::wgmma_wait<0>();
+    sm90::fence_operands(sacc);
+    const float dq[2] = {nx::dequant_scale(q_scale, ks[0]), nx::dequant_scale(q_scale, ks[1])};
+    scores_max(j, dq, mask, nbase);
+    rescale_o();
+    sm90::fence_operands(acc);
+    sm90::mbarrier_wait(&sm.v_full[s], (j / kStages) & 1);
+    static_for<0, kBlockN / 16>([&](auto step) {
+      constexpr int kk = decltype(step)::value;
+      exponentials<2 * kk, 2>(t, dq, nbase);
+      uint32_t a[4];  // P of keys 16 * kk to 16 * kk + 15, fp16 pairs in the A fragment's order
+      pack_p(t, 2 * kk, a);
+      sm90::fence_operands(a);
       sm90::wgmma_fence();
-      issue_qk(0);
+      issue_pv_step(s, kk, a);
       sm90::wgmma_commit();
-      sm90::named_barrier_arrive(next_turn, 256);
-      sm90::wgmma_wait<0>();
-      sm90::fence_operands(sacc);
-      float ks[2];
-      k_scales(0, ks);
-      softmax(0, ks, std::true_type{});  // O is still zero: no rescale
-      pack_p(t, pp);
-      sm90::fence_operands(pp);  // the P registers are final before the next turn's wgmma.fence
-    }
-    // One turn of the main loop: Q.K^T of tile j and P.V of tile j - 1 issued together; the softmax of j overlaps
-    // that P.V and the other warpgroups' turns.
-    auto step = [&](int j, auto mask) {
-      const int s = j % kStages, prev = (j - 1) % kStages;
-      float ks[2];
-      k_scales(j, ks);
-      sm90::mbarrier_wait(&sm.k_full[s], (j / kStages) & 1);
-      sm90::mbarrier_wait(&sm.v_full[prev], ((j - 1) / kStages) & 1);
-      sm90::named_barrier_sync(my_turn, 256);
-      sm90::wgmma_fence();
-      issue_qk(s);
-      sm90::wgmma_commit();
-      issue_pv(prev);
-      sm90::wgmma_commit();
-      sm90::named_barrier_arrive(next_turn, 256);
-      sm90::wgmma_wait<1>();
-      sm90::fence_operands(sacc);
-      softmax(j, ks, mask);
-      sm90::wgmma_wait<0>();
-      sm90::fence_operands(acc);
-      __syncwarp();  // every lane's reads of the stage (its K scales) happen before lane 0 releases it
-      if (lane == 0) sm90::mbarrier_arrive(&sm.empty[prev]);
-      rescale_o();
-      pack_p(t, pp);  // only now: the P.V that read the previous P has completed
-      sm90::fence_operands(acc);  // rescaled O and the new P are in place before the next turn's wgmma.fence
-      sm90::fence_operands(pp);
-    };
-    for (int j = 1; j < my_tiles; ++j) {
-      if (j < first_masked) step(j, std::false_type{});
-      else step(j, std::true_type{});
-    }
-    // Turns 0 to n_tiles: turn j issues Q.K^T of tile j and P.V of tile j - 1. Every consumer's barrier counts one
-    // arrival per turn it syncs, so the last consumer's final turn signals nobody (consumer 0's first turn took the
-    // arrival before the loop).
-    if (my_tiles > 0) {
-      const int last = (my_tiles - 1) % kStages;
-      sm90::mbarrier_wait(&sm.v_full[last], ((my_tiles - 1) / kStages) & 1);
-      sm90::named_barrier_sync(my_turn, 256);
-      sm90::wgmma_fence();
-      issue_pv(last);
-      sm90::wgmma_commit();
-      if (!last_consumer || my_tiles < n_tiles) sm90::named_barrier_arrive(next_turn, 256);
-      sm90::wgmma_wait<0>();
-      sm90::fence_operands(acc);
-      __syncwarp();
-      if (lane == 0) sm90::mbarrier_arrive(&sm.empty[last]);
-    }
-    // The turns after this warpgroup's last tile: pass the turn on and release tile j - 1's stage once it has been
-    // filled (its full barrier is then in that tile's phase, so the arrival counts for that tile's release).
-    for (int j = my_tiles > 0 ? my_tiles + 1 : 0; j <= n_tiles && n_tiles > 0; ++j) {
-      if (j > 0) sm90::mbarrier_wait(&sm.k_full[(j - 1) % kStages], ((j - 1) / kStages) & 1);
-      sm90::named_barrier_sync(my_turn, 256);
-      if (!last_consumer || j < n_tiles) sm90::named_barrier_arrive(next_turn, 256);
-      if (j > 0 && lane == 0) sm90::mbarrier_arrive(&sm.empty[(j - 1) % kStages]);
-    }
-  } else {
-    // One tile at a time: Q.K^T, the softmax, P.V (its P in registers while S is free), then the stage is
-    // released. The consumers take no turns: each issues when ready and the tensor cores serve them in order.
-    if (my_tiles > 0) sm90::mbarrier_wait(&sm.q_full, 0);
-    // Once the stage's operand is in (its full barrier in tile j's phase): the product issued, completed, and its
-    // accumulators pinned before they are read.
-    auto run_product = [&](uint64_t* full, int j, auto issue, auto& accumulators) {
-      sm90::mbarrier_wait(full, (j / kStages) & 1);
-      sm90::wgmma_fence();
-      issue(j % kStages);
-      sm90::wgmma_commit();
-      sm90::wgmma_wait<0>();
-      sm90::fence_operands(accumulators);
-    };
-    auto tile = [&](int j, auto mask) {
-      const int s = j % kStages;
-      float ks[2];
-      k_scales(j, ks);
-      run_product(&sm.k_full[s], j, issue_qk, sacc);
-      softmax(j, ks, mask);
-      rescale_o();
-      pack_p(t, pp);
-      sm90::fence_operands(acc);
-      sm90::fence_operands(pp);
-      run_product(&sm.v_full[s], j, issue_pv, acc);
-      __syncwarp();  // every lane's reads of the stage happen before lane 0 releases it
-      if (lane == 0) sm90::mbarrier_arrive(&sm.empty[s]);
-    };
-    for (int j = 0; j < my_tiles; ++j) {
-      if (j < first_masked) tile(j, std::false_type{});
-      else tile(j, std::true_type{});
-    }
-    // The stages after this warpgroup's last tile: released once filled (the full barrier is then in that tile's
-    // phase, so the arrival counts for that tile's release).
-    for (int j = my_tiles; j < n_tiles; ++j) {
-      sm90::mbarrier_wait(&sm.k_full[j % kStages], (j / kStages) & 1);
-      if (lane == 0) sm90::mbarrier_arrive(&sm.empty[j % kStages]);
-    }
+    });
+    sm90::wgmma_wait<0>();
+    sm90::fence_operands(acc);
+    __syncwarp();  // every lane's reads of the stage happen before lane 0 releases it
+    if (lane == 0) sm90::mbarrier_arrive(&sm.empty[s]);
+  };
+  for (int j = 0; j < my_tiles; ++j) {
+    if (j < first_masked) tile(j, std::false_type{});
+    else tile(j, std::true_type{});
+  }
+  // The stages after this warpgroup's last tile: released once filled (the full barrier is then in that tile's
+  // phase, so the arrival counts for that tile's release).
+  for (int j = my_tiles; j < n_tiles; ++j) {
+    sm90::mbarrier_wait(&sm.k_full[j % kStages], (j / kStages) & 1);
+    if (lane == 0) sm90::mbarrier_arrive(&sm.empty[j % kStages]);
   }
 
   char* og = p.out + b * p.os.batch + h * p.os.head;

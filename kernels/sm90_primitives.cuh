@@ -280,21 +280,16 @@ __device__ __forceinline__ void fence_operands(int32_t (&r)[N]) {
 #pragma unroll
   for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
 }
-template <int N, int M>
-__device__ __forceinline__ void fence_operands(uint32_t (&r)[N][M]) {
+template <int N>
+__device__ __forceinline__ void fence_operands(uint32_t (&r)[N]) {
 #pragma unroll
-  for (int i = 0; i < N; ++i)
-#pragma unroll
-    for (int j = 0; j < M; ++j) asm volatile("" : "+r"(r[i][j])::"memory");
+  for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
 }
 
-// Named barriers (PTX ISA 9.7.13.1, bar.sync / bar.arrive): `threads` threads in all, some waiting (sync), some
-// only signalling (arrive). The attention kernel's consumer warpgroups take turns at the tensor cores with them at head dim 64.
+// A named barrier (PTX ISA 9.7.13.1, bar.sync) over `threads` threads: the attention kernel syncs its consumer
+// warpgroups with one (not the producer, which has returned) once the ones panels are written.
 __device__ __forceinline__ void named_barrier_sync(int id, int threads) {
   asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
-__device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
-  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
