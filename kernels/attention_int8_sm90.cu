@@ -12,7 +12,8 @@
 //    others' products keep the tensor cores busy): per stage
 //      S_int(64x128) = Q_int8 K_int8^T    wgmma m64n128k32 .s32.s8.s8, both operands in shared memory (exact)
 //      per 64-key half (one INT8 K block, one K scale = numerics::kKeyTile): t = float(S_int) * (q_scale *
-//      k_scale), masking, base-2 online softmax, P rounded to fp16 (flash_tile.cuh, as the sm80 kernel)
+//      k_scale); masking (mask_scores); one base-2 online-softmax step over the stage (the row max over both
+//      halves), P rounded to fp16
 //      O(64xD) += P V                     wgmma m64nDk16 .f32.f16.f16, P from registers, V N-major in shared memory,
 //                                         one 16-key step at a time as its exponentials are done
 //    then release the stage. Epilogue as the sm80 kernel: O / l (x v_scale for bf16), LSE with the K-smoothing
@@ -53,8 +54,9 @@ constexpr int kBlockN = 128;  // keys per pipeline stage: two K blocks (two K sc
 constexpr int kStages = 3;
 // Consumer warpgroups of 64 query rows each, three: the softmax, issued by the consumers, bounds the kernel, and a
 // third warp per scheduler hides more of its latency (FlashAttention-3 tiles head dim 64 the same way, 192 x 128).
-// Each of three consumers can have 160 registers: O (68 at D = 128 with the row sums), S (64) and P (32) of one
-// tile, not those of two, so a consumer does not overlap its own Q.K^T with its P.V.
+// Each of three consumers can have 160 registers: O (68 at D = 128 with the row sums) and one tile's S (64, whose
+// registers then hold its scores and P), not a second S, so a consumer does not issue its next Q.K^T during its
+// P.V.
 constexpr int kConsumers = 3;
 constexpr int kBlockM = 64 * kConsumers;  // query rows per CTA
 constexpr int kThreads = 128 * (1 + kConsumers);
@@ -68,7 +70,7 @@ static_assert(128 * kProducerRegisters + 128 * kConsumers * kConsumerRegisters <
               "the warpgroups' registers after setmaxnreg fit the CTA's");
 [[maybe_unused]] constexpr int kScoreBlocks = kBlockN / 8;  // 8-key column blocks of a stage's scores (accumulator layout)
 static_assert(nx::kKBlockRows == 64 && nx::kKeyTile == 64 && kBlockN == 2 * nx::kKBlockRows,
-              "a stage is two K blocks; the softmax steps over them one by one, as the emulation does");
+              "a stage is two K blocks, each with its own K scale (dq[0], dq[1] in the softmax)");
 
 // V panels per stage: D / 64 panels of [kBlockN keys][64 dims] (128-byte swizzled, brought by TMA), then one
 // panel whose first 8 columns are ones (written once by the consumers): the P.V product's last 8 columns are the
@@ -407,7 +409,8 @@ __global__ void __launch_bounds__(kThreads, 1) attention_int8_sm90_kernel(const 
   // The consumers take no turns: each issues when ready and the tensor cores serve them in order, one consumer's
   // softmax running while the others' products do. P.V goes one 16-key step at a time, each step issued as soon as
   // its P is packed, so that it runs while the next step's exponentials do (O is rescaled before the first step,
-  // the max being the whole stage's; no register of a product in flight is written, so ptxas need not serialise).
+  // the max being the whole stage's; no register of a product in flight is written, so ptxas need not serialise:
+  // it says so with a C7510-C7515 line when it must, and prints none for this kernel).
   // Measured on the H200 against one P.V per stage: 8-16% faster at D = 128 (2 and 4 parts gained less), and this
   // path beat the turns with Q.K^T(j) overlapping P.V(j - 1) at D = 64 by 4-14% (scripts/device/NOTES.md).
   if (my_tiles > 0) sm90::mbarrier_wait(&sm.q_full, 0);

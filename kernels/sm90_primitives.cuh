@@ -267,9 +267,10 @@ __device__ __forceinline__ void setmaxnreg_dec() { asm volatile("setmaxnreg.dec.
 template <int N>
 __device__ __forceinline__ void setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(N)); }
 
-// Pins accumulator registers at this point of the program: the compiler may not move their reads or writes
-// across it. Placed after wgmma.wait_group, before the accumulators are touched (and before a wgmma that reads
-// them), since the compiler does not see the asynchronous writes of an in-flight wgmma.
+// Pins registers a wgmma uses at this point of the program: the compiler may not move their reads or writes across
+// it. Placed after wgmma.wait_group, before the accumulators are touched (the compiler does not see the
+// asynchronous writes of an in-flight wgmma), and on accumulators and A fragments just written, before the
+// wgmma.fence and the wgmma that reads them.
 template <int N>
 __device__ __forceinline__ void fence_operands(float (&r)[N]) {
 #pragma unroll
@@ -287,7 +288,8 @@ __device__ __forceinline__ void fence_operands(uint32_t (&r)[N]) {
 }
 
 // A named barrier (PTX ISA 9.7.13.1, bar.sync) over `threads` threads: the attention kernel syncs its consumer
-// warpgroups with one (not the producer, which has returned) once the ones panels are written.
+// warpgroups with one once the ones panels are written (the producer warpgroup is not counted: it issues its
+// copies meanwhile).
 __device__ __forceinline__ void named_barrier_sync(int id, int threads) {
   asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
