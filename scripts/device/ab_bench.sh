@@ -5,8 +5,11 @@
 # There: builds this tree (SAGEVAL_TARGETS, default the GPU tests and the kernel benchmark), runs the sage_int8 GPU
 # tests (TESTS=0 skips them), applies the patch, builds the baseline's benchmark, then times baseline and change
 # alternately, ROUNDS times each (DIMS, SEQS as dev_iterate.sh), and with NCU=1 times the quantization kernels of
-# both with ncu. Logs and JSON under $OUT. Afterwards build-gpu holds the baseline's objects (its build came last):
-# read the change's SASS from /tmp/ab/sm90_d128.sass, not from build-gpu.
+# both with ncu. VARIANTS="a b" adds sides: .device-ab/v/a.patch applied on top of this tree (e.g. `diff -u --label
+# a/F --label b/F F variant.cu`), the benchmark rebuilt alone, the patch taken back out; they are timed in the same
+# rounds (results may be wrong: a variant that leaves a stage out is timing only). Logs and JSON under $OUT (the
+# device tool returns a few files: keep VARIANTS short or drop --json). Afterwards build-gpu holds the last built
+# side's objects: read the change's SASS from /tmp/ab/sm90_d128.sass, not from build-gpu.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/device/gpu_build_env.sh
@@ -20,9 +23,19 @@ cp build-gpu/bench/sageval_attention_bench /tmp/ab/change
 # The change's sm90 kernel (D 128, fp16, not causal): instruction mix and highest register.
 sm90_sass_mix
 cp "$OUTDIR/sm90_d128.sass" /tmp/ab/sm90_d128.sass
+sides="baseline change"
+for v in ${VARIANTS:-}; do
+  if patch -p1 --quiet < ".device-ab/v/$v.patch"; then
+    SAGEVAL_TARGETS=sageval_attention_bench device_build && cp build-gpu/bench/sageval_attention_bench "/tmp/ab/$v" &&
+      sides="$sides $v"
+    patch -p1 -R --quiet < ".device-ab/v/$v.patch"
+  else
+    echo "variant $v: .device-ab/v/$v.patch does not apply; left out"
+  fi
+done
 build_baseline sageval_attention_bench /tmp/ab/baseline || exit 1
 for round in $(seq "${ROUNDS:-2}"); do
-  for side in baseline change; do
+  for side in $sides; do
     timeout 240 /tmp/ab/$side --head-dim "${DIMS:-128,64}" --seq "${SEQS:-1024,4096,16384}" --warmup 3 --iters 10 \
       --json "$OUTDIR/$side.json" > /tmp/ab/run.txt 2>&1
     rc=$?
