@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 namespace sageval::kernels::sm90 {
 
@@ -271,20 +272,16 @@ __device__ __forceinline__ void setmaxnreg_inc() { asm volatile("setmaxnreg.inc.
 // it. Placed after wgmma.wait_group, before the accumulators are touched (the compiler does not see the
 // asynchronous writes of an in-flight wgmma), and on accumulators and A fragments just written, before the
 // wgmma.fence and the wgmma that reads them.
-template <int N>
-__device__ __forceinline__ void fence_operands(float (&r)[N]) {
+// T: float (FP32 accumulators), int32_t (INT32 accumulators) or uint32_t (packed fp16 A fragments).
+template <typename T, int N>
+__device__ __forceinline__ void fence_operands(T (&r)[N]) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, int32_t> || std::is_same_v<T, uint32_t>,
+                "wgmma operands are float, int32_t or uint32_t registers");
 #pragma unroll
-  for (int i = 0; i < N; ++i) asm volatile("" : "+f"(r[i])::"memory");
-}
-template <int N>
-__device__ __forceinline__ void fence_operands(int32_t (&r)[N]) {
-#pragma unroll
-  for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
-}
-template <int N>
-__device__ __forceinline__ void fence_operands(uint32_t (&r)[N]) {
-#pragma unroll
-  for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
+  for (int i = 0; i < N; ++i) {
+    if constexpr (std::is_same_v<T, float>) asm volatile("" : "+f"(r[i])::"memory");
+    else asm volatile("" : "+r"(r[i])::"memory");
+  }
 }
 
 // A named barrier (PTX ISA 9.7.13.1, bar.sync) over `threads` threads: the attention kernel syncs its consumer
